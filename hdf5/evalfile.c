@@ -1,0 +1,108 @@
+/* evalfile.c - HDF5 input and output of `stylesweep eval` (see evalfile.h). */
+#include "evalfile.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "h5util.h"
+
+int ss_evalfile_is_dataset_spec(const char *spec) {
+    const char *colon = strstr(spec, ".h5:");
+    if (!colon) colon = strstr(spec, ".hdf5:");
+    return colon != NULL;
+}
+
+ss_status ss_evalfile_read_image(float **out, int *h, int *w, const char *spec) {
+    *out = NULL;
+    const char *sep = strstr(spec, ".h5:");
+    size_t ext = 3;
+    if (!sep) sep = strstr(spec, ".hdf5:"), ext = 5;
+    if (!sep) return ss_error(SS_ERR_ARG, "'%s' is not FILE.h5:/dataset", spec);
+    char path[4096];
+    size_t len = (size_t)(sep - spec) + ext;
+    if (len >= sizeof path) return ss_error(SS_ERR_ARG, "path too long in '%s'", spec);
+    memcpy(path, spec, len);
+    path[len] = '\0';
+    const char *dset = sep + ext + 1;
+    if (!*dset) return ss_error(SS_ERR_ARG, "'%s' names no dataset after the colon", spec);
+    hid_t f;
+    ss_status st = ss_h5_open_read(&f, path);
+    if (st != SS_OK) return st;
+    int rank = 0;
+    long long dims[4] = {0};
+    st = ss_h5_read_floats(out, &rank, dims, f, dset, path);
+    H5Fclose(f);
+    if (st != SS_OK) return st;
+    if (rank != 3 || dims[0] != 3 || dims[1] < 1 || dims[2] < 1 || dims[1] > 16384 || dims[2] > 16384) {
+        free(*out);
+        *out = NULL;
+        return ss_error(SS_ERR_FORMAT, "%s: dataset '%s' must be a (3, H, W) array", path, dset);
+    }
+    *h = (int)dims[1];
+    *w = (int)dims[2];
+    return SS_OK;
+}
+
+static herr_t write_array(hid_t f, const char *name, hid_t mem_type, hid_t file_type, int rank,
+                          const hsize_t *dims, const void *data) {
+    hid_t sp = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(f, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t r = d < 0 ? -1 : H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    return r;
+}
+
+static herr_t write_string_attr(hid_t obj, const char *name, const char *const *values, int n, int scalar) {
+    hid_t ty = H5Tcopy(H5T_C_S1);
+    H5Tset_size(ty, H5T_VARIABLE);
+    H5Tset_cset(ty, H5T_CSET_UTF8);
+    hsize_t dims = (hsize_t)n;
+    hid_t sp = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dims, NULL);
+    hid_t a = H5Acreate2(obj, name, ty, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t r = a < 0 ? -1 : H5Awrite(a, ty, values);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(ty);
+    return r;
+}
+
+static ss_status write_all(hid_t f, const ss_eval_output *o) {
+    hsize_t img[3] = {3, (hsize_t)o->h, (hsize_t)o->w}, nl = (hsize_t)o->n_style_layers;
+    if (write_array(f, "loss", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 0, NULL, &o->loss) < 0 ||
+        write_array(f, "content_loss", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 0, NULL, &o->content_loss) < 0 ||
+        write_array(f, "tv_loss", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 0, NULL, &o->tv_loss) < 0 ||
+        write_array(f, "style_loss", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &nl, o->style_loss) < 0 ||
+        write_array(f, "x", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 3, img, o->x) < 0 ||
+        write_array(f, "grad", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 3, img, o->grad) < 0)
+        return ss_error(SS_ERR_IO, "cannot write a dataset (disk full?)");
+    hid_t d = H5Dopen2(f, "style_loss", H5P_DEFAULT);
+    herr_t r = d < 0 ? -1 : write_string_attr(d, "layers", o->style_layers, o->n_style_layers, 0);
+    if (d >= 0) H5Dclose(d);
+    for (int i = 0; r >= 0 && i < o->n_attrs; i++)
+        r = write_string_attr(f, o->attr_keys[i], &o->attr_values[i], 1, 1);
+    if (r < 0) return ss_error(SS_ERR_IO, "cannot write the attributes");
+    return SS_OK;
+}
+
+ss_status ss_evalfile_write(const char *path, const ss_eval_output *o, int overwrite) {
+    ss_h5_quiet();
+    if (!overwrite && access(path, F_OK) == 0)
+        return ss_error(SS_ERR_IO, "%s exists; give --force to overwrite it", path);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return ss_error(SS_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    ss_status st = write_all(f, o);
+    if (H5Fclose(f) < 0 && st == SS_OK) st = ss_error(SS_ERR_IO, "cannot close %s (disk full?)", path);
+    if (st == SS_OK && rename(tmp, path) != 0)
+        st = ss_error(SS_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (st != SS_OK) {
+        unlink(tmp);
+        return ss_error(st, "%s: %s", path, ss_error_message());
+    }
+    return SS_OK;
+}

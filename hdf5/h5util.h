@@ -1,0 +1,31 @@
+/* h5util.h - small HDF5 helpers shared by the weights reader and the
+ * evaluation files: quiet error stack, string-array attributes, float
+ * datasets. Only hdf5/ includes HDF5's headers. */
+#ifndef SS_H5UTIL_H
+#define SS_H5UTIL_H
+
+#include <hdf5.h>
+
+#include "status.h"
+
+/* Turns off HDF5's own error printing (our messages replace it). */
+void ss_h5_quiet(void);
+
+/* Opens path read-only. Fails with SS_ERR_IO (missing/unreadable) or
+ * SS_ERR_FORMAT (not HDF5) naming the path. *file must be closed with H5Fclose. */
+ss_status ss_h5_open_read(hid_t *file, const char *path);
+
+/* Reads the string-array attribute `name` of object obj (fixed or variable
+ * length strings). *out is a malloc'ed array of *n malloc'ed strings; free
+ * with ss_h5_free_strings. `what` names the object in error messages. */
+ss_status ss_h5_read_strings(char ***out, int *n, hid_t obj, const char *name, const char *what);
+
+/* Frees an array returned by ss_h5_read_strings. */
+void ss_h5_free_strings(char **s, int n);
+
+/* Reads dataset `path` of loc as float32 into a new malloc'ed array, with its
+ * shape in dims[0..*rank-1] (rank <= 4). `what` names the file in errors. */
+ss_status ss_h5_read_floats(float **out, int *rank, long long dims[4], hid_t loc, const char *path,
+                            const char *what);
+
+#endif

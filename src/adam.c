@@ -1,0 +1,114 @@
+/* adam.c - the Adam optimiser on backend tensors, with a host fallback for
+ * backends without an adam_step slot. */
+#include "adam.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+
+struct ss_adam {
+    ss_backend *be;
+    int c, h, w;
+    size_t n;                  /* elements: c * h * w */
+    double lr, b1, b2, eps;
+    /* State (what a checkpoint would save): t, m and v. */
+    int t;
+    ss_tensor *m, *v;
+    float *host;               /* fallback only: 4 * n floats (x, m, v, g), else NULL */
+};
+
+ss_status ss_adam_new(ss_adam **out, ss_backend *be, const ss_tensor *like, double lr, double b1,
+                      double b2, double eps) {
+    if (!out || !be || !like) return ss_error(SS_ERR_ARG, "ss_adam_new: NULL argument");
+    if (!like->plain) return ss_error(SS_ERR_ARG, "Adam: the iterate must be a plain tensor");
+    if (!(lr > 0.0) || !isfinite(lr)) return ss_error(SS_ERR_ARG, "Adam: lr=%g must be > 0", lr);
+    if (!(b1 >= 0.0 && b1 < 1.0)) return ss_error(SS_ERR_ARG, "Adam: b1=%g must lie in [0, 1)", b1);
+    if (!(b2 >= 0.0 && b2 < 1.0)) return ss_error(SS_ERR_ARG, "Adam: b2=%g must lie in [0, 1)", b2);
+    if (!(eps > 0.0)) return ss_error(SS_ERR_ARG, "Adam: eps=%g must be > 0", eps);
+
+    ss_adam *a = calloc(1, sizeof *a);
+    SS_ALLOC_CHECK(a);
+    a->be = be;
+    a->c = like->c;
+    a->h = like->h;
+    a->w = like->w;
+    a->n = (size_t)like->c * (size_t)like->h * (size_t)like->w;
+    a->lr = lr;
+    a->b1 = b1;
+    a->b2 = b2;
+    a->eps = eps;
+    ss_status st = be->iface->tensor_new(be, &a->m, a->c, a->h, a->w);
+    if (st == SS_OK) st = be->iface->tensor_new(be, &a->v, a->c, a->h, a->w);
+    if (st == SS_OK && !be->iface->adam_step) {
+        a->host = malloc(4 * a->n * sizeof *a->host);
+        if (!a->host) st = ss_error(SS_ERR_NOMEM, "Adam: out of memory for %zu host floats", 4 * a->n);
+    }
+    if (st != SS_OK) {
+        ss_adam_free(a);
+        return st;
+    }
+    *out = a;
+    return SS_OK;
+}
+
+void ss_adam_free(ss_adam *a) {
+    if (!a) return;
+    if (a->m) a->be->iface->tensor_free(a->be, a->m);
+    if (a->v) a->be->iface->tensor_free(a->be, a->v);
+    free(a->host);
+    free(a);
+}
+
+ss_status ss_adam_reset(ss_adam *a) {
+    if (!a) return ss_error(SS_ERR_ARG, "ss_adam_reset: NULL argument");
+    SS_TRY(a->be->iface->vec_fill(a->be, a->m, 0.0));
+    SS_TRY(a->be->iface->vec_fill(a->be, a->v, 0.0));
+    a->t = 0;
+    return SS_OK;
+}
+
+int ss_adam_steps(const ss_adam *a) { return a ? a->t : 0; }
+
+/* The fallback: the whole step on the host, in double precision. */
+static ss_status host_step(ss_adam *a, ss_tensor *x, const ss_tensor *g, int t) {
+    ss_backend *be = a->be;
+    size_t n = a->n;
+    float *hx = a->host, *hm = hx + n, *hv = hm + n, *hg = hv + n;
+    SS_TRY(be->iface->tensor_read(be, hx, x));
+    SS_TRY(be->iface->tensor_read(be, hm, a->m));
+    SS_TRY(be->iface->tensor_read(be, hv, a->v));
+    SS_TRY(be->iface->tensor_read(be, hg, g));
+    double c1 = 1.0 - pow(a->b1, t), c2 = 1.0 - pow(a->b2, t);
+    for (size_t i = 0; i < n; i++) {
+        double gi = hg[i];
+        double mi = a->b1 * hm[i] + (1.0 - a->b1) * gi;
+        double vi = a->b2 * hv[i] + (1.0 - a->b2) * gi * gi;
+        hm[i] = (float)mi;
+        hv[i] = (float)vi;
+        hx[i] = (float)(hx[i] - a->lr * (mi / c1) / (sqrt(vi / c2) + a->eps));
+    }
+    SS_TRY(be->iface->tensor_write(be, a->m, hm));
+    SS_TRY(be->iface->tensor_write(be, a->v, hv));
+    SS_TRY(be->iface->tensor_write(be, x, hx));
+    return SS_OK;
+}
+
+ss_status ss_adam_step(ss_adam *a, ss_tensor *x, const ss_tensor *g) {
+    if (!a || !x || !g) return ss_error(SS_ERR_ARG, "ss_adam_step: NULL argument");
+    const ss_tensor *ts[] = {x, g};
+    for (int i = 0; i < 2; i++)
+        if (!ts[i]->plain || ts[i]->c != a->c || ts[i]->h != a->h || ts[i]->w != a->w)
+            return ss_error(SS_ERR_ARG,
+                            "Adam: %s is (%d, %d, %d)%s, the optimiser was made for plain "
+                            "(%d, %d, %d)",
+                            i ? "the gradient" : "the iterate", ts[i]->c, ts[i]->h, ts[i]->w,
+                            ts[i]->plain ? "" : " not plain", a->c, a->h, a->w);
+    int t = a->t + 1;
+    if (a->be->iface->adam_step)
+        SS_TRY(a->be->iface->adam_step(a->be, x, a->m, a->v, g, a->lr, a->b1, a->b2, a->eps, t));
+    else
+        SS_TRY(host_step(a, x, g, t));
+    a->t = t;
+    return SS_OK;
+}

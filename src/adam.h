@@ -1,0 +1,45 @@
+/* adam.h - the Adam optimiser (Kingma and Ba, 2015) on backend tensors.
+ *
+ * The iterate x, its gradient and the moment estimates m and v are plain
+ * backend tensors of one shape. A step uses the backend's adam_step when it
+ * has one; otherwise it composes the step on the host (see ss_adam_step). */
+#ifndef SS_ADAM_H
+#define SS_ADAM_H
+
+#include "backend.h"
+#include "status.h"
+
+typedef struct ss_adam ss_adam;
+
+/* Makes an Adam optimiser for plain tensors of like's shape on backend be
+ * (which must outlive it), with learning rate lr > 0, decay rates b1 and b2
+ * in [0, 1) and eps > 0 (the usual values: 0.9, 0.999, 1e-8). The moments
+ * start at zero and the step count t at 0. Returns SS_OK and *out, which the
+ * caller frees with ss_adam_free; SS_ERR_ARG for a bad value or a non-plain
+ * `like`, SS_ERR_NOMEM or the backend's status otherwise (*out untouched). */
+ss_status ss_adam_new(ss_adam **out, ss_backend *be, const ss_tensor *like, double lr, double b1,
+                      double b2, double eps);
+
+/* Frees a and its tensors (NULL is ignored). */
+void ss_adam_free(ss_adam *a);
+
+/* Sets the moments to zero and the step count to 0 (a fresh start).
+ * Returns SS_OK or the backend's status. */
+ss_status ss_adam_reset(ss_adam *a);
+
+/* One step with gradient g at x (both plain, of the optimiser's shape):
+ * t += 1; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * x -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
+ * Uses the backend's adam_step when it is not NULL. Otherwise (the
+ * fallback) the element-wise square and square root are not in the backend
+ * table, so x, m, v and g are read to host buffers with tensor_read, updated
+ * there in double precision and written back with tensor_write (x, m, v):
+ * correct on every backend, at the cost of four reads and three writes.
+ * Returns SS_OK, SS_ERR_ARG for a shape mismatch, or the backend's status
+ * (t is then left as it was). */
+ss_status ss_adam_step(ss_adam *a, ss_tensor *x, const ss_tensor *g);
+
+/* Returns the number of steps taken since ss_adam_new or ss_adam_reset. */
+int ss_adam_steps(const ss_adam *a);
+
+#endif

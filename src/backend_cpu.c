@@ -1,0 +1,696 @@
+/* backend_cpu.c - the CPU backend: oneDNN for convolution and pooling,
+ * OpenBLAS for Gram matrices, OpenMP loops for the rest.
+ *
+ * Activations stay in the layout oneDNN's convolutions prefer (aBcd16b with
+ * AVX-512) from layer to layer; weights are reordered once per layer, bias
+ * and ReLU are fused into the convolution, and all memory is allocated when a
+ * layer is made, so an evaluation pays little beyond the convolutions. Only
+ * the style layers are reordered to the plain layout, for the Gram matrix. */
+#include <cblas.h>
+#include <math.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+#include <omp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "check.h"
+
+extern void openblas_set_num_threads(int num_threads);
+
+/* A tensor's private part: its oneDNN memory descriptor and memory object. */
+typedef struct cpu_tensor {
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem;
+} cpu_tensor;
+
+enum { CPU_REORDER_CACHE = 64 };
+
+/* A cached reorder primitive between two descriptors (with or without dst += ). */
+typedef struct cpu_reorder {
+    dnnl_memory_desc_t src, dst;
+    int accumulate;
+    dnnl_primitive_t prim;
+} cpu_reorder;
+
+typedef struct cpu_ctx {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    cpu_reorder reorders[CPU_REORDER_CACHE];
+    int n_reorders;
+    float *scratch[2]; /* plain copies of F and of the style gradient */
+    size_t scratch_size[2];
+} cpu_ctx;
+
+struct ss_layer {
+    int is_conv;
+    dnnl_primitive_t fwd, bwd;
+    dnnl_memory_t w_fwd, w_bwd, bias, workspace;
+    float *w_fwd_data, *w_bwd_data, *bias_data, *ws_data;
+};
+
+static cpu_ctx *ctx_of(ss_backend *be) { return (cpu_ctx *)be->ctx; }
+static cpu_tensor *priv_of(const ss_tensor *t) { return (cpu_tensor *)t->priv; }
+
+static void *alloc_aligned(size_t bytes) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    return aligned_alloc(64, rounded ? rounded : 64);
+}
+
+int ss_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    return 1;
+}
+
+/* ---------- tensors ---------- */
+
+static ss_status tensor_from_md(ss_backend *be, ss_tensor **out, const dnnl_memory_desc_t *md) {
+    ss_tensor *t = calloc(1, sizeof *t);
+    cpu_tensor *p = calloc(1, sizeof *p);
+    if (!t || !p) {
+        free(t);
+        free(p);
+        return ss_error(SS_ERR_NOMEM, "out of memory for a tensor");
+    }
+    p->md = *md;
+    t->priv = p;
+    t->c = (int)md->dims[1];
+    t->h = (int)md->dims[2];
+    t->w = (int)md->dims[3];
+    size_t bytes = dnnl_memory_desc_get_size(md);
+    t->size = bytes / sizeof(float);
+    t->data = alloc_aligned(bytes);
+    if (!t->data) {
+        free(p);
+        free(t);
+        return ss_error(SS_ERR_NOMEM, "out of memory for a tensor of %zu bytes", bytes);
+    }
+    memset(t->data, 0, bytes);
+    dnnl_memory_desc_t plain;
+    dnnl_dims_t dims = {1, t->c, t->h, t->w};
+    dnnl_memory_desc_init_by_tag(&plain, 4, dims, dnnl_f32, dnnl_nchw);
+    t->plain = dnnl_memory_desc_equal(&plain, md);
+    dnnl_status_t st = dnnl_memory_create(&p->mem, md, ctx_of(be)->engine, t->data);
+    if (st != dnnl_success) {
+        free(t->data);
+        free(p);
+        free(t);
+        return ss_error(SS_ERR_BACKEND, "oneDNN: memory_create failed (%s)", dnnl_status2str(st));
+    }
+    *out = t;
+    return SS_OK;
+}
+
+static ss_status cpu_tensor_new(ss_backend *be, ss_tensor **out, int c, int h, int w) {
+    if (c < 1 || h < 1 || w < 1)
+        return ss_error(SS_ERR_ARG, "tensor shape (%d, %d, %d) is not positive", c, h, w);
+    dnnl_memory_desc_t md;
+    dnnl_dims_t dims = {1, c, h, w};
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&md, 4, dims, dnnl_f32, dnnl_nchw));
+    return tensor_from_md(be, out, &md);
+}
+
+static ss_status cpu_tensor_new_like(ss_backend *be, ss_tensor **out, const ss_tensor *like) {
+    return tensor_from_md(be, out, &priv_of(like)->md);
+}
+
+static void cpu_tensor_free(ss_backend *be, ss_tensor *t) {
+    (void)be;
+    if (!t) return;
+    cpu_tensor *p = priv_of(t);
+    if (p) {
+        dnnl_memory_destroy(p->mem);
+        free(p);
+    }
+    free(t->data);
+    free(t);
+}
+
+/* Finds or makes the reorder src -> dst (dst += src when accumulate). */
+static ss_status get_reorder(cpu_ctx *c, dnnl_primitive_t *out, const dnnl_memory_desc_t *src,
+                             const dnnl_memory_desc_t *dst, int accumulate) {
+    for (int i = 0; i < c->n_reorders; i++) {
+        cpu_reorder *r = &c->reorders[i];
+        if (r->accumulate == accumulate && dnnl_memory_desc_equal(&r->src, src) &&
+            dnnl_memory_desc_equal(&r->dst, dst)) {
+            *out = r->prim;
+            return SS_OK;
+        }
+    }
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd;
+    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+    if (accumulate) {
+        dnnl_post_ops_t po;
+        DNNL_CHECK(dnnl_post_ops_create(&po));
+        DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
+        DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
+        dnnl_post_ops_destroy(po);
+    }
+    dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, src, c->engine, dst, c->engine, attr);
+    dnnl_primitive_attr_destroy(attr);
+    DNNL_CHECK(st);
+    dnnl_primitive_t prim;
+    st = dnnl_primitive_create(&prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    DNNL_CHECK(st);
+    if (c->n_reorders == CPU_REORDER_CACHE) { /* full: drop the oldest */
+        dnnl_primitive_destroy(c->reorders[0].prim);
+        memmove(&c->reorders[0], &c->reorders[1], sizeof c->reorders[0] * (CPU_REORDER_CACHE - 1));
+        c->n_reorders--;
+    }
+    c->reorders[c->n_reorders++] = (cpu_reorder){*src, *dst, accumulate, prim};
+    *out = prim;
+    return SS_OK;
+}
+
+/* dst (descriptor dmd, pointer dptr) = or += src (smd, sptr). */
+static ss_status run_reorder(ss_backend *be, const dnnl_memory_desc_t *smd, const float *sptr,
+                             const dnnl_memory_desc_t *dmd, float *dptr, int accumulate) {
+    cpu_ctx *c = ctx_of(be);
+    dnnl_primitive_t prim;
+    SS_TRY(get_reorder(c, &prim, smd, dmd, accumulate));
+    dnnl_memory_t sm, dm;
+    DNNL_CHECK(dnnl_memory_create(&sm, smd, c->engine, (void *)sptr));
+    dnnl_status_t st = dnnl_memory_create(&dm, dmd, c->engine, dptr);
+    if (st != dnnl_success) dnnl_memory_destroy(sm);
+    DNNL_CHECK(st);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, sm}, {DNNL_ARG_TO, dm}};
+    st = dnnl_primitive_execute(prim, c->stream, 2, args);
+    if (st == dnnl_success) st = dnnl_stream_wait(c->stream);
+    dnnl_memory_destroy(sm);
+    dnnl_memory_destroy(dm);
+    DNNL_CHECK(st);
+    return SS_OK;
+}
+
+static void plain_md(dnnl_memory_desc_t *md, int c, int h, int w) {
+    dnnl_dims_t dims = {1, c, h, w};
+    dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nchw);
+}
+
+static ss_status cpu_tensor_write(ss_backend *be, ss_tensor *dst, const float *host) {
+    if (dst->plain) {
+        memcpy(dst->data, host, sizeof(float) * dst->size);
+        return SS_OK;
+    }
+    dnnl_memory_desc_t md;
+    plain_md(&md, dst->c, dst->h, dst->w);
+    return run_reorder(be, &md, host, &priv_of(dst)->md, dst->data, 0);
+}
+
+static ss_status cpu_tensor_read(ss_backend *be, float *host, const ss_tensor *src) {
+    if (src->plain) {
+        memcpy(host, src->data, sizeof(float) * src->size);
+        return SS_OK;
+    }
+    dnnl_memory_desc_t md;
+    plain_md(&md, src->c, src->h, src->w);
+    return run_reorder(be, &priv_of(src)->md, src->data, &md, host, 0);
+}
+
+/* ---------- layers ---------- */
+
+static void cpu_layer_free(ss_backend *be, ss_layer *l) {
+    (void)be;
+    if (!l) return;
+    dnnl_primitive_destroy(l->fwd);
+    dnnl_primitive_destroy(l->bwd);
+    dnnl_memory_destroy(l->w_fwd);
+    dnnl_memory_destroy(l->w_bwd);
+    dnnl_memory_destroy(l->bias);
+    dnnl_memory_destroy(l->workspace);
+    free(l->w_fwd_data);
+    free(l->w_bwd_data);
+    free(l->bias_data);
+    free(l->ws_data);
+    free(l);
+}
+
+/* Makes memory for descriptor md, filled from the plain host array src (tag). */
+static ss_status make_filled_memory(ss_backend *be, dnnl_memory_t *mem, float **data,
+                                    const dnnl_memory_desc_t *md, const float *src,
+                                    const dnnl_memory_desc_t *src_md) {
+    size_t bytes = dnnl_memory_desc_get_size(md);
+    *data = alloc_aligned(bytes);
+    SS_ALLOC_CHECK(*data);
+    memset(*data, 0, bytes);
+    SS_TRY(run_reorder(be, src_md, src, md, *data, 0));
+    DNNL_CHECK(dnnl_memory_create(mem, md, ctx_of(be)->engine, *data));
+    return SS_OK;
+}
+
+static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const ss_tensor *in,
+                            int cout, const float *weight, const float *bias) {
+    cpu_ctx *c = ctx_of(be);
+    int cin = in->c, h = in->h, w = in->w;
+    dnnl_memory_desc_t w_any, b_md, dst_any, w_user;
+    dnnl_dims_t wd = {cout, cin, 3, 3}, bd = {cout}, dd = {1, cout, h, w};
+    dnnl_dims_t strides = {1, 1}, pad = {1, 1};
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_user, 4, wd, dnnl_f32, dnnl_oihw));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_x));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any));
+    const dnnl_memory_desc_t *src_md = &priv_of(in)->md;
+
+    dnnl_convolution_desc_t fd, bdsc;
+    DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct,
+                                                  src_md, &w_any, &b_md, &dst_any, strides, pad,
+                                                  pad));
+    dnnl_primitive_attr_t attr;
+    dnnl_post_ops_t po;
+    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+    DNNL_CHECK(dnnl_post_ops_create(&po));
+    DNNL_CHECK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+    DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
+    dnnl_post_ops_destroy(po);
+    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    dnnl_status_t st = dnnl_primitive_desc_create(&fpd, &fd, attr, c->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    DNNL_CHECK(st);
+
+    ss_status rs = SS_OK;
+    const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *wf_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
+    SS_TRY_GOTO(rs, tensor_from_md(be, out, dst_md), done);
+    SS_TRY_GOTO(rs, make_filled_memory(be, &l->w_fwd, &l->w_fwd_data, wf_md, weight, &w_user), done);
+    SS_TRY_GOTO(rs, make_filled_memory(be, &l->bias, &l->bias_data, &b_md, bias, &b_md), done);
+    if ((st = dnnl_primitive_create(&l->fwd, fpd)) != dnnl_success) goto dnnl_fail;
+
+    /* backward-data with the forward's own activation layouts */
+    if ((st = dnnl_convolution_backward_data_desc_init(&bdsc, dnnl_convolution_direct, src_md, &w_any,
+                                                       dst_md, strides, pad, pad)) != dnnl_success)
+        goto dnnl_fail;
+    if ((st = dnnl_primitive_desc_create(&bpd, &bdsc, NULL, c->engine, fpd)) != dnnl_success)
+        goto dnnl_fail;
+    const dnnl_memory_desc_t *wb_md = dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0);
+    SS_TRY_GOTO(rs, make_filled_memory(be, &l->w_bwd, &l->w_bwd_data, wb_md, weight, &w_user), done);
+    if ((st = dnnl_primitive_create(&l->bwd, bpd)) != dnnl_success) goto dnnl_fail;
+    goto done;
+dnnl_fail:
+    rs = ss_error(SS_ERR_BACKEND, "oneDNN: cannot make a %dx%d convolution %d -> %d channels (%s)", h,
+                  w, cin, cout, dnnl_status2str(st));
+done:
+    dnnl_primitive_desc_destroy(fpd);
+    if (bpd) dnnl_primitive_desc_destroy(bpd);
+    return rs;
+}
+
+static ss_status cpu_conv_new(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in,
+                              int cout, const float *weight, const float *bias) {
+    ss_layer *l = calloc(1, sizeof *l);
+    SS_ALLOC_CHECK(l);
+    l->is_conv = 1;
+    *out = NULL;
+    ss_status st = conv_build(be, l, out, in, cout, weight, bias);
+    if (st != SS_OK) {
+        cpu_layer_free(be, l);
+        cpu_tensor_free(be, *out);
+        *out = NULL;
+        return st;
+    }
+    *layer = l;
+    return SS_OK;
+}
+
+static ss_status execute(ss_backend *be, dnnl_primitive_t prim, int n, dnnl_exec_arg_t *args) {
+    cpu_ctx *c = ctx_of(be);
+    DNNL_CHECK(dnnl_primitive_execute(prim, c->stream, n, args));
+    DNNL_CHECK(dnnl_stream_wait(c->stream));
+    return SS_OK;
+}
+
+static ss_status cpu_conv_forward(ss_backend *be, ss_layer *l, ss_tensor *out, const ss_tensor *in) {
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, priv_of(in)->mem},
+                               {DNNL_ARG_WEIGHTS, l->w_fwd},
+                               {DNNL_ARG_BIAS, l->bias},
+                               {DNNL_ARG_DST, priv_of(out)->mem}};
+    return execute(be, l->fwd, 4, args);
+}
+
+static ss_status cpu_conv_backward_data(ss_backend *be, ss_layer *l, ss_tensor *din,
+                                        const ss_tensor *dpre) {
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, priv_of(dpre)->mem},
+                               {DNNL_ARG_WEIGHTS, l->w_bwd},
+                               {DNNL_ARG_DIFF_SRC, priv_of(din)->mem}};
+    return execute(be, l->bwd, 3, args);
+}
+
+static ss_status cpu_relu_backward(ss_backend *be, ss_tensor *dpre, const ss_tensor *dout,
+                                   const ss_tensor *out) {
+    (void)be;
+    const float *y = out->data, *g = dout->data;
+    float *d = dpre->data;
+    size_t n = out->size;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) d[i] = y[i] > 0.0f ? g[i] : 0.0f;
+    return SS_OK;
+}
+
+static ss_status pool_build(ss_backend *be, ss_layer *l, ss_tensor **out, const ss_tensor *in,
+                            ss_pool_kind kind) {
+    cpu_ctx *c = ctx_of(be);
+    if (in->h < 2 || in->w < 2)
+        return ss_error(SS_ERR_ARG, "a %dx%d feature map is too small to pool 2x2", in->h, in->w);
+    dnnl_alg_kind_t alg = kind == SS_POOL_MAX ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
+    dnnl_memory_desc_t dst_any;
+    dnnl_dims_t dd = {1, in->c, in->h / 2, in->w / 2};
+    dnnl_dims_t strides = {2, 2}, kernel = {2, 2}, pad0 = {0, 0};
+    /* odd sizes floor: (H - 2) / 2 + 1 == H / 2 without padding */
+    dnnl_dims_t pad_r = {0, 0};
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any));
+    const dnnl_memory_desc_t *src_md = &priv_of(in)->md;
+    dnnl_pooling_desc_t fd, bd;
+    DNNL_CHECK(dnnl_pooling_forward_desc_init(&fd, dnnl_forward_training, alg, src_md, &dst_any, strides,
+                                              kernel, pad0, pad_r));
+    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    DNNL_CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL));
+    ss_status rs = SS_OK;
+    dnnl_status_t st;
+    const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *ws_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
+    SS_TRY_GOTO(rs, tensor_from_md(be, out, dst_md), done);
+    if (ws_md && dnnl_memory_desc_get_size(ws_md) > 0) {
+        size_t bytes = dnnl_memory_desc_get_size(ws_md);
+        l->ws_data = alloc_aligned(bytes);
+        if (!l->ws_data) {
+            rs = ss_error(SS_ERR_NOMEM, "out of memory for a pooling workspace");
+            goto done;
+        }
+        if ((st = dnnl_memory_create(&l->workspace, ws_md, c->engine, l->ws_data)) != dnnl_success)
+            goto dnnl_fail;
+    }
+    if ((st = dnnl_primitive_create(&l->fwd, fpd)) != dnnl_success) goto dnnl_fail;
+    if ((st = dnnl_pooling_backward_desc_init(&bd, alg, src_md, dst_md, strides, kernel, pad0,
+                                              pad_r)) != dnnl_success)
+        goto dnnl_fail;
+    if ((st = dnnl_primitive_desc_create(&bpd, &bd, NULL, c->engine, fpd)) != dnnl_success)
+        goto dnnl_fail;
+    if ((st = dnnl_primitive_create(&l->bwd, bpd)) != dnnl_success) goto dnnl_fail;
+    goto done;
+dnnl_fail:
+    rs = ss_error(SS_ERR_BACKEND, "oneDNN: cannot make a pooling layer (%s)", dnnl_status2str(st));
+done:
+    dnnl_primitive_desc_destroy(fpd);
+    if (bpd) dnnl_primitive_desc_destroy(bpd);
+    return rs;
+}
+
+static ss_status cpu_pool_new(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in,
+                              ss_pool_kind kind) {
+    ss_layer *l = calloc(1, sizeof *l);
+    SS_ALLOC_CHECK(l);
+    *out = NULL;
+    ss_status st = pool_build(be, l, out, in, kind);
+    if (st != SS_OK) {
+        cpu_layer_free(be, l);
+        cpu_tensor_free(be, *out);
+        *out = NULL;
+        return st;
+    }
+    *layer = l;
+    return SS_OK;
+}
+
+static ss_status cpu_pool_forward(ss_backend *be, ss_layer *l, ss_tensor *out, const ss_tensor *in) {
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, priv_of(in)->mem},
+                               {DNNL_ARG_DST, priv_of(out)->mem},
+                               {DNNL_ARG_WORKSPACE, l->workspace}};
+    return execute(be, l->fwd, l->workspace ? 3 : 2, args);
+}
+
+static ss_status cpu_pool_backward(ss_backend *be, ss_layer *l, ss_tensor *din, const ss_tensor *dout) {
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, priv_of(dout)->mem},
+                               {DNNL_ARG_DIFF_SRC, priv_of(din)->mem},
+                               {DNNL_ARG_WORKSPACE, l->workspace}};
+    return execute(be, l->bwd, l->workspace ? 3 : 2, args);
+}
+
+/* ---------- loss terms ---------- */
+
+static ss_status scratch(cpu_ctx *c, int i, size_t n, float **out) {
+    if (c->scratch_size[i] < n) {
+        free(c->scratch[i]);
+        c->scratch[i] = alloc_aligned(n * sizeof(float));
+        c->scratch_size[i] = c->scratch[i] ? n : 0;
+        SS_ALLOC_CHECK(c->scratch[i]);
+    }
+    *out = c->scratch[i];
+    return SS_OK;
+}
+
+/* *out points to f as plain (C, H*W): f itself, or a plain copy in scratch 0. */
+static ss_status plain_view(ss_backend *be, const float **out, const ss_tensor *f) {
+    if (f->plain) {
+        *out = f->data;
+        return SS_OK;
+    }
+    float *p = NULL;
+    SS_TRY(scratch(ctx_of(be), 0, (size_t)f->c * f->h * f->w, &p));
+    SS_TRY(cpu_tensor_read(be, p, f));
+    *out = p;
+    return SS_OK;
+}
+
+static ss_status cpu_gram(ss_backend *be, ss_tensor *g, const ss_tensor *f) {
+    int c = f->c, hw = f->h * f->w;
+    if (!g->plain || g->c != 1 || g->h != c || g->w != c)
+        return ss_error(SS_ERR_INTERNAL, "gram: output is not a plain (1, %d, %d) tensor", c, c);
+    const float *fp;
+    SS_TRY(plain_view(be, &fp, f));
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, c, hw, 1.0f, fp, hw, 0.0f, g->data, c);
+    for (int i = 0; i < c; i++)
+        for (int j = 0; j < i; j++) g->data[(size_t)i * c + j] = g->data[(size_t)j * c + i];
+    return SS_OK;
+}
+
+static ss_status cpu_style_grad(ss_backend *be, double *losses, ss_tensor *df, const ss_tensor *f,
+                                const ss_tensor *g, const ss_tensor *const *targets,
+                                const double *scales, int n_targets) {
+    cpu_ctx *cx = ctx_of(be);
+    int c = f->c, hw = f->h * f->w;
+    size_t cc = (size_t)c * c;
+    float *d, *dplain;
+    SS_TRY(scratch(cx, 1, cc + (size_t)c * hw, &d));
+    dplain = d + cc;
+    /* d = sum_s 4 scale_s (G - G_s), losses[s] = scale_s sum((G - G_s)^2) */
+    for (size_t i = 0; i < cc; i++) d[i] = 0.0f;
+    for (int s = 0; s < n_targets; s++) {
+        const float *gt = targets[s]->data, *gx = g->data;
+        double sum = 0.0, sc = scales[s];
+#pragma omp parallel for reduction(+ : sum) schedule(static)
+        for (size_t i = 0; i < cc; i++) {
+            double diff = (double)gx[i] - (double)gt[i];
+            sum += diff * diff;
+            d[i] += (float)(4.0 * sc * diff);
+        }
+        losses[s] = sc * sum;
+    }
+    const float *fp;
+    SS_TRY(plain_view(be, &fp, f));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, hw, c, 1.0f, d, c, fp, hw, 0.0f, dplain,
+                hw);
+    if (df->plain) {
+        float *o = df->data;
+        size_t n = (size_t)c * hw;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) o[i] += dplain[i];
+        return SS_OK;
+    }
+    dnnl_memory_desc_t md;
+    plain_md(&md, c, f->h, f->w);
+    return run_reorder(be, &md, dplain, &priv_of(df)->md, df->data, 1);
+}
+
+static ss_status cpu_content_grad(ss_backend *be, double *loss, ss_tensor *df, const ss_tensor *f,
+                                  const ss_tensor *p, double scale) {
+    (void)be;
+    const float *x = f->data, *t = p->data;
+    float *o = df->data;
+    size_t n = f->size;
+    double sum = 0.0;
+    float two_s = (float)(2.0 * scale);
+#pragma omp parallel for reduction(+ : sum) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float diff = x[i] - t[i];
+        sum += (double)diff * diff;
+        o[i] += two_s * diff;
+    }
+    *loss = scale * sum;
+    return SS_OK;
+}
+
+static ss_status cpu_tv_grad(ss_backend *be, double *loss, ss_tensor *dx, const ss_tensor *x,
+                             double scale, double power) {
+    (void)be;
+    int C = x->c, H = x->h, W = x->w;
+    if (!x->plain || !dx->plain) return ss_error(SS_ERR_INTERNAL, "tv_grad: tensors must be plain");
+    double sum = 0.0;
+    /* Each row i contributes to rows i and i+1: rows are processed in two
+     * passes (even, odd) so that threads never write the same row together. */
+    for (int parity = 0; parity < 2; parity++) {
+#pragma omp parallel for collapse(2) reduction(+ : sum) schedule(static)
+        for (int c = 0; c < C; c++)
+            for (int i = parity; i < H - 1; i += 2) {
+                const float *r0 = x->data + ((size_t)c * H + i) * W, *r1 = r0 + W;
+                float *g0 = dx->data + ((size_t)c * H + i) * W, *g1 = g0 + W;
+                for (int j = 0; j < W - 1; j++) {
+                    double a = (double)r0[j] - r1[j], b = (double)r0[j] - r0[j + 1];
+                    double s = a * a + b * b;
+                    if (s <= 0.0) continue;
+                    double v = pow(s, power);
+                    sum += v;
+                    double k = scale * power * v / s * 2.0;
+                    g0[j] += (float)(k * (a + b));
+                    g1[j] -= (float)(k * a);
+                    g0[j + 1] -= (float)(k * b);
+                }
+            }
+    }
+    *loss = scale * sum;
+    return SS_OK;
+}
+
+/* ---------- vector operations ---------- */
+
+static ss_status cpu_vec_dot(ss_backend *be, double *out, const ss_tensor *a, const ss_tensor *b) {
+    (void)be;
+    double sum = 0.0;
+    size_t n = a->size;
+    const float *x = a->data, *y = b->data;
+#pragma omp parallel for reduction(+ : sum) schedule(static)
+    for (size_t i = 0; i < n; i++) sum += (double)x[i] * y[i];
+    *out = sum;
+    return SS_OK;
+}
+
+static ss_status cpu_vec_axpy(ss_backend *be, ss_tensor *y, double alpha, const ss_tensor *x) {
+    (void)be;
+    size_t n = y->size;
+    float *o = y->data;
+    const float *v = x->data;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) o[i] = (float)(o[i] + alpha * v[i]);
+    return SS_OK;
+}
+
+static ss_status cpu_vec_scale(ss_backend *be, ss_tensor *x, double alpha) {
+    (void)be;
+    size_t n = x->size;
+    float *o = x->data;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) o[i] = (float)(o[i] * alpha);
+    return SS_OK;
+}
+
+static ss_status cpu_vec_copy(ss_backend *be, ss_tensor *dst, const ss_tensor *src) {
+    (void)be;
+    if (dst->size != src->size)
+        return ss_error(SS_ERR_INTERNAL, "vec_copy: sizes %zu and %zu differ", dst->size, src->size);
+    memcpy(dst->data, src->data, sizeof(float) * src->size);
+    return SS_OK;
+}
+
+static ss_status cpu_vec_fill(ss_backend *be, ss_tensor *x, double value) {
+    (void)be;
+    size_t n = x->size;
+    float v = (float)value;
+    for (size_t i = 0; i < n; i++) x->data[i] = v;
+    return SS_OK;
+}
+
+static ss_status cpu_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v,
+                               const ss_tensor *g, double lr, double b1, double b2, double eps, int t) {
+    (void)be;
+    size_t n = x->size;
+    double c1 = 1.0 - pow(b1, t), c2 = 1.0 - pow(b2, t);
+    float *xp = x->data, *mp = m->data, *vp = v->data;
+    const float *gp = g->data;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        double gi = gp[i];
+        double mi = b1 * mp[i] + (1.0 - b1) * gi, vi = b2 * vp[i] + (1.0 - b2) * gi * gi;
+        mp[i] = (float)mi;
+        vp[i] = (float)vi;
+        xp[i] = (float)(xp[i] - lr * (mi / c1) / (sqrt(vi / c2) + eps));
+    }
+    return SS_OK;
+}
+
+/* ---------- the backend ---------- */
+
+static void cpu_free(ss_backend *be) {
+    if (!be) return;
+    cpu_ctx *c = ctx_of(be);
+    if (c) {
+        for (int i = 0; i < c->n_reorders; i++) dnnl_primitive_destroy(c->reorders[i].prim);
+        free(c->scratch[0]);
+        free(c->scratch[1]);
+        if (c->stream) dnnl_stream_destroy(c->stream);
+        if (c->engine) dnnl_engine_destroy(c->engine);
+        free(c);
+    }
+    free(be);
+}
+
+static const ss_backend_i cpu_iface = {
+    .name = "cpu",
+    .free = cpu_free,
+    .tensor_new = cpu_tensor_new,
+    .tensor_new_like = cpu_tensor_new_like,
+    .tensor_free = cpu_tensor_free,
+    .tensor_write = cpu_tensor_write,
+    .tensor_read = cpu_tensor_read,
+    .conv_new = cpu_conv_new,
+    .conv_forward = cpu_conv_forward,
+    .conv_backward_data = cpu_conv_backward_data,
+    .relu_backward = cpu_relu_backward,
+    .pool_new = cpu_pool_new,
+    .pool_forward = cpu_pool_forward,
+    .pool_backward = cpu_pool_backward,
+    .layer_free = cpu_layer_free,
+    .gram = cpu_gram,
+    .style_grad = cpu_style_grad,
+    .content_grad = cpu_content_grad,
+    .tv_grad = cpu_tv_grad,
+    .vec_dot = cpu_vec_dot,
+    .vec_axpy = cpu_vec_axpy,
+    .vec_scale = cpu_vec_scale,
+    .vec_copy = cpu_vec_copy,
+    .vec_fill = cpu_vec_fill,
+    .adam_step = cpu_adam_step,
+};
+
+ss_status ss_backend_cpu_new(ss_backend **out, int threads) {
+    if (threads < 0) return ss_error(SS_ERR_ARG, "threads must be 0 (all cores) or positive, not %d", threads);
+    if (threads > 4096) return ss_error(SS_ERR_ARG, "threads %d is absurd (at most 4096)", threads);
+    if (threads == 0) threads = ss_cpu_count();
+    ss_backend *be = calloc(1, sizeof *be);
+    cpu_ctx *c = calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be);
+        free(c);
+        return ss_error(SS_ERR_NOMEM, "out of memory for the CPU backend");
+    }
+    be->iface = &cpu_iface;
+    be->ctx = c;
+    be->threads = threads;
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+    snprintf(be->device, sizeof be->device, "cpu (%d threads)", threads);
+    dnnl_status_t st = dnnl_engine_create(&c->engine, dnnl_cpu, 0);
+    if (st == dnnl_success) st = dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags);
+    if (st != dnnl_success) {
+        cpu_free(be);
+        return ss_error(SS_ERR_BACKEND, "oneDNN: cannot make the CPU engine (%s)", dnnl_status2str(st));
+    }
+    *out = be;
+    return SS_OK;
+}

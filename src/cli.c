@@ -1,0 +1,100 @@
+/* cli.c - command-line parsing shared by the commands (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+static ss_status parse_int(int *out, const char *opt, const char *v, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi)
+        return ss_error(SS_ERR_ARG, "%s: '%s' is not an integer from %ld to %ld", opt, v, lo, hi);
+    *out = (int)x;
+    return SS_OK;
+}
+
+ss_status ss_cli_parse(ss_cli *cli, int argc, char **argv, unsigned flags) {
+    memset(cli, 0, sizeof *cli);
+    ss_params_defaults(&cli->params);
+    cli->backend = "auto";
+    cli->repeat = 5;
+    int styles_from_positional = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            cli->help = 1;
+            return SS_OK;
+        }
+        if (a[0] != '-' || !strcmp(a, "-")) {
+            if (cli->n_positional == SS_CLI_MAX_POSITIONAL)
+                return ss_error(SS_ERR_ARG, "too many arguments (at most %d)", SS_CLI_MAX_POSITIONAL);
+            cli->positional[cli->n_positional++] = a;
+            continue;
+        }
+        /* --name=value or --name value */
+        char name[128];
+        const char *value = NULL;
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        if (len >= sizeof name) return ss_error(SS_ERR_ARG, "unknown option %.40s...", a);
+        memcpy(name, a, len);
+        name[len] = '\0';
+        int is_flag = !strcmp(name, "--force") || !strcmp(name, "--quiet") || !strcmp(name, "-q");
+        if (eq) value = eq + 1;
+        else if (!is_flag) {
+            if (i + 1 >= argc) return ss_error(SS_ERR_ARG, "option %s needs a value", name);
+            value = argv[++i];
+        }
+        if ((flags & SS_CLI_OUTPUT) && (!strcmp(name, "-o") || !strcmp(name, "--output"))) cli->output = value;
+        else if ((flags & SS_CLI_THREADS) && !strcmp(name, "--threads"))
+            SS_TRY(parse_int(&cli->threads, name, value, 0, 4096));
+        else if ((flags & SS_CLI_BACKEND) && !strcmp(name, "--backend")) {
+            if (strcmp(value, "cpu") && strcmp(value, "cuda") && strcmp(value, "auto"))
+                return ss_error(SS_ERR_ARG, "--backend: '%s' is not cpu, cuda or auto", value);
+            cli->backend = value;
+        } else if ((flags & SS_CLI_BACKEND) && !strcmp(name, "--device"))
+            SS_TRY(parse_int(&cli->device, name, value, 0, 1024));
+        else if ((flags & SS_CLI_FORCE) && !strcmp(name, "--force")) cli->force = 1;
+        else if ((flags & SS_CLI_QUIET) && (!strcmp(name, "--quiet") || !strcmp(name, "-q"))) cli->quiet = 1;
+        else if ((flags & SS_CLI_X) && !strcmp(name, "--x")) cli->x = value;
+        else if ((flags & SS_CLI_REPEAT) && !strcmp(name, "--repeat"))
+            SS_TRY(parse_int(&cli->repeat, name, value, 1, 100000));
+        else if ((flags & SS_CLI_REPEAT) && !strcmp(name, "--size"))
+            SS_TRY(ss_params_set(&cli->params, "image_size", value));
+        else if ((flags & SS_CLI_PARAMS) && name[0] == '-' && name[1] == '-' && ss_params_is_key(name + 2) &&
+                 strcmp(name + 2, "content") != 0) {
+            if (!strcmp(name + 2, "style")) styles_from_positional = -1;
+            SS_TRY(ss_params_set(&cli->params, name + 2, value));
+        } else if (flags & SS_CLI_PARAMS && name[0] == '-' && name[1] == '-')
+            return ss_error(SS_ERR_ARG, "unknown option %s (did you mean --%s?)", name,
+                            ss_params_nearest_key(name + 2));
+        else return ss_error(SS_ERR_ARG, "unknown option %s", name);
+    }
+    (void)styles_from_positional;
+    return SS_OK;
+}
+
+void ss_cli_print_options(FILE *f, unsigned flags) {
+    if (flags & SS_CLI_OUTPUT) fprintf(f, "  -o, --output FILE        where to write the result (required)\n");
+    if (flags & SS_CLI_FORCE) fprintf(f, "  --force                  overwrite an existing output\n");
+    if (flags & SS_CLI_X)
+        fprintf(f, "  --x IMAGE|FILE.h5:/DSET  the image to evaluate [default: the initial image of --init]\n");
+    if (flags & SS_CLI_REPEAT)
+        fprintf(f, "  --size N                 image size (alias of --image-size)\n"
+                   "  --repeat N               timed evaluations; the median is printed [default: 5]\n");
+    if (flags & SS_CLI_THREADS)
+        fprintf(f, "  --threads N              CPU threads; 0: the cores this process may use [default: 0]\n");
+    if (flags & SS_CLI_BACKEND)
+        fprintf(f, "  --backend NAME           cpu, cuda or auto [default: auto]\n"
+                   "  --device N               GPU index for the CUDA backend [default: 0]\n");
+    if (flags & SS_CLI_QUIET) fprintf(f, "  -q, --quiet              print only errors\n");
+    if (flags & SS_CLI_PARAMS) {
+        fprintf(f, "Run parameters (the manifest's keys, with dashes):\n");
+        ss_params_print_help(f);
+    }
+    fprintf(f, "  -h, --help               this help\n");
+}

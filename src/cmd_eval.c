@@ -1,0 +1,109 @@
+/* cmd_eval.c - `stylesweep eval`: one evaluation (losses and gradient with
+ * respect to the image) written to an HDF5 file, to check the numbers
+ * against another implementation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "evalfile.h"
+#include "setup.h"
+
+enum { EVAL_FLAGS = SS_CLI_PARAMS | SS_CLI_OUTPUT | SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_FORCE | SS_CLI_X };
+
+static void eval_usage(FILE *f) {
+    fprintf(f, "usage: stylesweep eval [OPTIONS] CONTENT STYLE [STYLE...] -o OUT.h5\n\n"
+               "Evaluates the loss and its gradient once and writes loss, content_loss,\n"
+               "style_loss (per style layer), tv_loss, x and grad (3 x H x W, pre-processed\n"
+               "BGR domain). CONTENT, STYLE and --x are image files or FILE.h5:/dataset arrays\n"
+               "of pre-processed (3, H, W) floats.\n\noptions:\n");
+    ss_cli_print_options(f, EVAL_FLAGS);
+}
+
+/* Fills x (3, h, w) from --x (image or dataset) or the --init image. */
+static ss_status eval_input(float *x, const ss_cli *cli, const ss_setup *s) {
+    int h = s->inputs.h, w = s->inputs.w;
+    if (!cli->x) {
+        if (!s->inputs.content_image.px) {
+            if (strcmp(s->params.init, "content") != 0)
+                return ss_error(SS_ERR_ARG, "--init %s needs an image file as content; give --x", s->params.init);
+            memcpy(x, s->inputs.content, sizeof(float) * 3 * h * w);
+            return SS_OK;
+        }
+        return ss_image_init_tensor(x, s->params.init, &s->inputs.content_image, &s->inputs.preproc,
+                                    (unsigned long long)s->params.seed);
+    }
+    float *xin = NULL;
+    ss_status st = ss_inputs_load_image(&xin, NULL, &h, &w, cli->x, &s->params, &s->inputs.preproc, "--x");
+    if (st == SS_OK) memcpy(x, xin, sizeof(float) * 3 * h * w);
+    free(xin);
+    return st;
+}
+
+static ss_status eval_run(const ss_cli *cli) {
+    ss_setup s;
+    ss_status st = ss_setup_init(&s, &cli->params, cli->backend, cli->device, cli->threads);
+    if (st != SS_OK) return st;
+    if (s.weights_fell_back) fprintf(stderr, "stylesweep eval: no weights file found, using random weights\n");
+    int h = s.inputs.h, w = s.inputs.w;
+    size_t n = 3 * (size_t)h * w;
+    float *x = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+    ss_tensor *tx = NULL, *tg = NULL;
+    ss_terms terms;
+    const ss_backend_i *B = s.be->iface;
+    if (!x || !g) st = ss_error(SS_ERR_NOMEM, "out of memory");
+    if (st == SS_OK) st = eval_input(x, cli, &s);
+    if (st == SS_OK) st = B->tensor_new(s.be, &tx, 3, h, w);
+    if (st == SS_OK) st = B->tensor_new(s.be, &tg, 3, h, w);
+    if (st == SS_OK) st = B->tensor_write(s.be, tx, x);
+    if (st == SS_OK) st = ss_net_eval(s.net, &terms, tg, tx);
+    if (st == SS_OK) st = B->tensor_read(s.be, g, tg);
+    if (st == SS_OK) {
+        const char *names[SS_MAX_STYLE_LAYERS];
+        for (int l = 0; l < s.params.n_style_layers; l++) names[l] = s.params.style_layers[l];
+        const char *keys[] = {"model", "weights", "pool", "content_layer", "backend", "device"};
+        const char *values[] = {s.params.model, s.weights, s.params.pool, s.params.content_layer, B->name, s.be->device};
+        ss_eval_output o = {terms.total, terms.content, terms.tv, s.params.n_style_layers, terms.style, names,
+                            x, g, h, w, keys, values, 6};
+        st = ss_evalfile_write(cli->output, &o, cli->force);
+        if (st == SS_OK)
+            printf("loss=%.9g content=%.9g style=%.9g tv=%.9g -> %s\n", terms.total, terms.content,
+                   terms.total - terms.content - terms.tv, terms.tv, cli->output);
+    }
+    if (tx) B->tensor_free(s.be, tx);
+    if (tg) B->tensor_free(s.be, tg);
+    free(x);
+    free(g);
+    ss_setup_free(&s);
+    return st;
+}
+
+int ss_cmd_eval(int argc, char **argv) {
+    ss_cli cli;
+    if (ss_cli_parse(&cli, argc, argv, EVAL_FLAGS) != SS_OK) {
+        fprintf(stderr, "stylesweep eval: %s\n", ss_error_message());
+        return SS_EXIT_USAGE;
+    }
+    if (cli.help) {
+        eval_usage(stdout);
+        return SS_EXIT_OK;
+    }
+    if (cli.n_positional < 2 || !cli.output) {
+        fprintf(stderr, "stylesweep eval: needs CONTENT, at least one STYLE and -o OUT.h5 (see --help)\n");
+        return SS_EXIT_USAGE;
+    }
+    ss_params *p = &cli.params;
+    snprintf(p->content, sizeof p->content, "%s", cli.positional[0]);
+    if (cli.n_positional - 1 > SS_MAX_STYLES) {
+        fprintf(stderr, "stylesweep eval: at most %d style images\n", SS_MAX_STYLES);
+        return SS_EXIT_USAGE;
+    }
+    p->n_styles = cli.n_positional - 1;
+    for (int i = 1; i < cli.n_positional; i++) snprintf(p->style[i - 1], sizeof p->style[0], "%s", cli.positional[i]);
+    if (eval_run(&cli) != SS_OK) {
+        fprintf(stderr, "stylesweep eval: %s\n", ss_error_message());
+        return SS_EXIT_FAILURE;
+    }
+    return SS_EXIT_OK;
+}

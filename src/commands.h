@@ -1,0 +1,19 @@
+/* commands.h - the stylesweep commands; each returns the process exit code
+ * (SS_EXIT_*) after printing its own errors. */
+#ifndef SS_COMMANDS_H
+#define SS_COMMANDS_H
+
+#define SS_VERSION_STRING "0.1.0"
+
+enum {
+    SS_EXIT_OK = 0,
+    SS_EXIT_FAILURE = 1, /* the work failed (bad input, I/O, numerical) */
+    SS_EXIT_USAGE = 2    /* the command line is wrong */
+};
+
+/* Each takes argc/argv with argv[0] the command's name. */
+int ss_cmd_eval(int argc, char **argv);
+int ss_cmd_bench(int argc, char **argv);
+int ss_cmd_transfer(int argc, char **argv);
+
+#endif

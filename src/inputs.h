@@ -1,0 +1,40 @@
+/* inputs.h - resolves a run's inputs: which weights ("auto"), and the
+ * content and style images as pre-processed (3, H, W) arrays at the run's
+ * size, from image files or FILE.h5:/dataset arrays. */
+#ifndef SS_INPUTS_H
+#define SS_INPUTS_H
+
+#include "image.h"
+#include "params.h"
+
+typedef struct ss_inputs {
+    int h, w;
+    float *content;                 /* (3, h, w) pre-processed */
+    float *style[SS_MAX_STYLES];    /* (3, h, w) pre-processed, resized to the content's size */
+    int n_styles;
+    ss_image content_image;         /* the resized content as 8-bit RGB (empty for .h5 input) */
+    ss_preproc preproc;
+} ss_inputs;
+
+/* Resolves the weights spec of p for model kind: "auto" becomes the usual
+ * Keras file when found in $STYLESWEEP_MODELS, ./models or ~/.keras/models,
+ * else "random"; *fell_back is 1 when auto chose random. Other specs are
+ * copied. out receives the spec to load. */
+void ss_inputs_resolve_weights(char *out, size_t size, const char *spec, const char *model, int *fell_back);
+
+/* Loads p's content and style images, resized to p->image_size (aspect p->aspect),
+ * styles to the content's size, pre-processed with pp. Errors name the file. */
+ss_status ss_inputs_load(ss_inputs *in, const ss_params *p, const ss_preproc *pp);
+
+/* Loads one input into a new malloc'ed (3, *h, *w) array *out: an image
+ * file resized to (*w, *h) (or sized by p's image_size and aspect when
+ * *w == 0) and pre-processed with pp, or a FILE.h5:/dataset array that must
+ * match a non-zero size. keep (may be NULL) receives the resized 8-bit
+ * image (empty for a dataset). role ("content", "style") prefixes errors. */
+ss_status ss_inputs_load_image(float **out, ss_image *keep, int *h, int *w, const char *path,
+                               const ss_params *p, const ss_preproc *pp, const char *role);
+
+/* Frees everything in `in`. */
+void ss_inputs_free(ss_inputs *in);
+
+#endif

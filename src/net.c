@@ -1,0 +1,255 @@
+/* net.c - forward, losses and backward of one evaluation (see net.h). */
+#include "net.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+enum { NET_MAX_LAYERS = SS_MODEL_MAX_CONVS + 5 };
+
+typedef struct net_layer {
+    ss_layer *op;
+    int conv;          /* convolution index, or -1 for a pooling layer */
+    ss_tensor *out;    /* activation after the layer (post-ReLU for convolutions) */
+    ss_tensor *diff;   /* gradient with respect to out */
+} net_layer;
+
+struct ss_net {
+    ss_backend *be;
+    const ss_model *m;
+    ss_loss_config cfg;
+    int h, w;
+    int n_layers;
+    net_layer layers[NET_MAX_LAYERS];
+    int layer_of_conv[SS_MODEL_MAX_CONVS]; /* network layer of each convolution, -1 if absent */
+    ss_tensor *input;                      /* plain (3, h, w) copy of x when needed */
+    ss_tensor *content_target;             /* features of the content, in the layer's layout */
+    ss_tensor *gram[SS_MAX_STYLE_LAYERS];  /* G of x per style layer */
+    ss_tensor *gram_target[SS_MAX_STYLES][SS_MAX_STYLE_LAYERS];
+    double style_scale[SS_MAX_STYLES][SS_MAX_STYLE_LAYERS];
+    double content_scale;
+    int content_set, style_set[SS_MAX_STYLES];
+};
+
+#define BE (net->be->iface)
+
+int ss_net_deepest_layer(const ss_loss_config *cfg) {
+    int d = cfg->content_layer;
+    for (int i = 0; i < cfg->n_style_layers; i++)
+        if (cfg->style_layers[i] > d) d = cfg->style_layers[i];
+    return d;
+}
+
+ss_status ss_loss_config_check(const ss_loss_config *cfg, const ss_model *m) {
+    if (cfg->content_layer < 0 || cfg->content_layer >= m->n_convs)
+        return ss_error(SS_ERR_ARG, "content layer index %d is out of range", cfg->content_layer);
+    if (cfg->n_style_layers < 1 || cfg->n_style_layers > SS_MAX_STYLE_LAYERS)
+        return ss_error(SS_ERR_ARG, "style_layers: %d layers given, need 1 to %d", cfg->n_style_layers,
+                        SS_MAX_STYLE_LAYERS);
+    for (int i = 0; i < cfg->n_style_layers; i++) {
+        if (cfg->style_layers[i] < 0 || cfg->style_layers[i] >= m->n_convs)
+            return ss_error(SS_ERR_ARG, "style layer index %d is out of range", cfg->style_layers[i]);
+        for (int j = 0; j < i; j++)
+            if (cfg->style_layers[j] == cfg->style_layers[i])
+                return ss_error(SS_ERR_ARG, "style_layers: %s is listed twice",
+                                m->conv[cfg->style_layers[i]].name);
+    }
+    if (cfg->content_loss_type < 0 || cfg->content_loss_type > 2)
+        return ss_error(SS_ERR_ARG, "content_loss_type %d is not 0, 1 or 2", cfg->content_loss_type);
+    if (cfg->n_styles < 1 || cfg->n_styles > SS_MAX_STYLES)
+        return ss_error(SS_ERR_ARG, "%d style images given, need 1 to %d", cfg->n_styles, SS_MAX_STYLES);
+    if (!(cfg->content_weight >= 0.0) || !isfinite(cfg->content_weight))
+        return ss_error(SS_ERR_ARG, "content_weight %g must be a finite number >= 0", cfg->content_weight);
+    for (int s = 0; s < cfg->n_styles; s++)
+        if (!(cfg->style_weight[s] >= 0.0) || !isfinite(cfg->style_weight[s]))
+            return ss_error(SS_ERR_ARG, "style_weight %g must be a finite number >= 0", cfg->style_weight[s]);
+    if (!(cfg->tv_weight >= 0.0) || !isfinite(cfg->tv_weight))
+        return ss_error(SS_ERR_ARG, "tv_weight %g must be a finite number >= 0", cfg->tv_weight);
+    if (!(cfg->tv_power >= 1.0) || cfg->tv_power > 4.0)
+        return ss_error(SS_ERR_ARG, "tv_power %g must be between 1 and 4", cfg->tv_power);
+    if (cfg->style_norm < SS_STYLE_NORM_REFERENCE || cfg->style_norm > SS_STYLE_NORM_TARGET)
+        return ss_error(SS_ERR_ARG, "unknown style normalisation %d", (int)cfg->style_norm);
+    if (cfg->pool != SS_POOL_MAX && cfg->pool != SS_POOL_AVG)
+        return ss_error(SS_ERR_ARG, "unknown pooling %d", (int)cfg->pool);
+    return SS_OK;
+}
+
+void ss_net_free(ss_net *net) {
+    if (!net) return;
+    for (int i = 0; i < net->n_layers; i++) {
+        BE->layer_free(net->be, net->layers[i].op);
+        BE->tensor_free(net->be, net->layers[i].out);
+        BE->tensor_free(net->be, net->layers[i].diff);
+    }
+    BE->tensor_free(net->be, net->input);
+    BE->tensor_free(net->be, net->content_target);
+    for (int l = 0; l < SS_MAX_STYLE_LAYERS; l++) {
+        BE->tensor_free(net->be, net->gram[l]);
+        for (int s = 0; s < SS_MAX_STYLES; s++) BE->tensor_free(net->be, net->gram_target[s][l]);
+    }
+    free(net);
+}
+
+static ss_status net_build(ss_net *net) {
+    const ss_model *m = net->m;
+    int deepest = ss_net_deepest_layer(&net->cfg);
+    if (m->n_loaded <= deepest)
+        return ss_error(SS_ERR_INTERNAL, "weights loaded up to %d convolutions, %s is needed",
+                        m->n_loaded, m->conv[deepest].name);
+    SS_TRY(BE->tensor_new(net->be, &net->input, 3, net->h, net->w));
+    const ss_tensor *in = net->input;
+    for (int k = 0; k < SS_MODEL_MAX_CONVS; k++) net->layer_of_conv[k] = -1;
+    for (int k = 0; k <= deepest; k++) {
+        const ss_conv_info *c = &m->conv[k];
+        if (in->h < 1 || in->w < 1)
+            return ss_error(SS_ERR_ARG, "a %dx%d image is too small to reach %s", net->h, net->w, c->name);
+        net_layer *L = &net->layers[net->n_layers];
+        L->conv = k;
+        SS_TRY(BE->conv_new(net->be, &L->op, &L->out, in, c->cout, m->weight[k], m->bias[k]));
+        net->n_layers++;
+        SS_TRY(BE->tensor_new_like(net->be, &L->diff, L->out));
+        net->layer_of_conv[k] = net->n_layers - 1;
+        in = L->out;
+        if (c->pool_after && k < deepest) {
+            if (in->h < 2 || in->w < 2)
+                return ss_error(SS_ERR_ARG, "a %dx%d image is too small to reach %s (pooling after %s)",
+                                net->h, net->w, m->conv[deepest].name, c->name);
+            net_layer *P = &net->layers[net->n_layers];
+            P->conv = -1;
+            SS_TRY(BE->pool_new(net->be, &P->op, &P->out, in, net->cfg.pool));
+            net->n_layers++;
+            SS_TRY(BE->tensor_new_like(net->be, &P->diff, P->out));
+            in = P->out;
+        }
+    }
+    const ss_loss_config *cfg = &net->cfg;
+    const ss_tensor *fc = net->layers[net->layer_of_conv[cfg->content_layer]].out;
+    SS_TRY(BE->tensor_new_like(net->be, &net->content_target, fc));
+    double pixels = (double)net->h * net->w, C = fc->c;
+    double k = cfg->content_loss_type == 1   ? 1.0 / (2.0 * sqrt(C) * sqrt(pixels))
+               : cfg->content_loss_type == 2 ? 1.0 / (C * pixels)
+                                             : 1.0;
+    net->content_scale = cfg->content_weight * k;
+    for (int l = 0; l < cfg->n_style_layers; l++) {
+        const ss_tensor *f = net->layers[net->layer_of_conv[cfg->style_layers[l]]].out;
+        SS_TRY(BE->tensor_new(net->be, &net->gram[l], 1, f->c, f->c));
+        for (int s = 0; s < cfg->n_styles; s++) {
+            SS_TRY(BE->tensor_new(net->be, &net->gram_target[s][l], 1, f->c, f->c));
+            double norm = cfg->style_norm == SS_STYLE_NORM_GATYS
+                              ? 4.0 * (double)f->c * f->c * ((double)f->h * f->w) * ((double)f->h * f->w)
+                              : 4.0 * 9.0 * pixels * pixels;
+            net->style_scale[s][l] = cfg->style_weight[s] / cfg->n_style_layers / norm;
+        }
+    }
+    return SS_OK;
+}
+
+ss_status ss_net_new(ss_net **out, ss_backend *be, const ss_model *m, const ss_loss_config *cfg, int h,
+                     int w) {
+    *out = NULL;
+    SS_TRY(ss_loss_config_check(cfg, m));
+    if (h < 1 || w < 1 || h > 16384 || w > 16384)
+        return ss_error(SS_ERR_ARG, "image size %dx%d is out of range (1..16384)", w, h);
+    ss_net *net = calloc(1, sizeof *net);
+    SS_ALLOC_CHECK(net);
+    net->be = be;
+    net->m = m;
+    net->cfg = *cfg;
+    net->h = h;
+    net->w = w;
+    ss_status st = net_build(net);
+    if (st != SS_OK) {
+        ss_net_free(net);
+        return st;
+    }
+    *out = net;
+    return SS_OK;
+}
+
+/* Runs the forward pass from net->input through every layer. */
+static ss_status net_forward(ss_net *net) {
+    const ss_tensor *in = net->input;
+    for (int i = 0; i < net->n_layers; i++) {
+        net_layer *L = &net->layers[i];
+        if (L->conv >= 0) SS_TRY(BE->conv_forward(net->be, L->op, L->out, in));
+        else SS_TRY(BE->pool_forward(net->be, L->op, L->out, in));
+        in = L->out;
+    }
+    return SS_OK;
+}
+
+ss_status ss_net_set_content(ss_net *net, const float *content) {
+    SS_TRY(BE->tensor_write(net->be, net->input, content));
+    SS_TRY(net_forward(net));
+    const ss_tensor *f = net->layers[net->layer_of_conv[net->cfg.content_layer]].out;
+    SS_TRY(BE->vec_copy(net->be, net->content_target, f));
+    net->content_set = 1;
+    return SS_OK;
+}
+
+ss_status ss_net_set_style(ss_net *net, int s, const float *style) {
+    if (s < 0 || s >= net->cfg.n_styles) return ss_error(SS_ERR_ARG, "style image %d out of range", s);
+    SS_TRY(BE->tensor_write(net->be, net->input, style));
+    SS_TRY(net_forward(net));
+    for (int l = 0; l < net->cfg.n_style_layers; l++) {
+        const ss_tensor *f = net->layers[net->layer_of_conv[net->cfg.style_layers[l]]].out;
+        SS_TRY(BE->gram(net->be, net->gram_target[s][l], f));
+        if (net->cfg.style_norm == SS_STYLE_NORM_TARGET) {
+            double sq;
+            SS_TRY(BE->vec_dot(net->be, &sq, net->gram_target[s][l], net->gram_target[s][l]));
+            net->style_scale[s][l] = net->cfg.style_weight[s] / net->cfg.n_style_layers / (sq > 0 ? sq : 1.0);
+        }
+    }
+    net->style_set[s] = 1;
+    return SS_OK;
+}
+
+ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_tensor *x) {
+    const ss_loss_config *cfg = &net->cfg;
+    if (!net->content_set) return ss_error(SS_ERR_INTERNAL, "evaluation before the content target was set");
+    for (int s = 0; s < cfg->n_styles; s++)
+        if (!net->style_set[s]) return ss_error(SS_ERR_INTERNAL, "evaluation before style %d was set", s);
+    memset(terms, 0, sizeof *terms);
+    SS_TRY(BE->vec_copy(net->be, net->input, x));
+    SS_TRY(net_forward(net));
+
+    /* backward: from the deepest layer down, adding each loss's gradient at its layer */
+    SS_TRY(BE->vec_fill(net->be, net->layers[net->n_layers - 1].diff, 0.0));
+    for (int i = net->n_layers - 1; i >= 0; i--) {
+        net_layer *L = &net->layers[i];
+        if (L->conv >= 0) {
+            if (L->conv == cfg->content_layer)
+                SS_TRY(BE->content_grad(net->be, &terms->content, L->diff, L->out, net->content_target,
+                                        net->content_scale));
+            for (int l = 0; l < cfg->n_style_layers; l++) {
+                if (cfg->style_layers[l] != L->conv) continue;
+                const ss_tensor *targets[SS_MAX_STYLES];
+                double scales[SS_MAX_STYLES], losses[SS_MAX_STYLES];
+                for (int s = 0; s < cfg->n_styles; s++) {
+                    targets[s] = net->gram_target[s][l];
+                    scales[s] = net->style_scale[s][l];
+                }
+                SS_TRY(BE->gram(net->be, net->gram[l], L->out));
+                SS_TRY(BE->style_grad(net->be, losses, L->diff, L->out, net->gram[l], targets, scales,
+                                      cfg->n_styles));
+                for (int s = 0; s < cfg->n_styles; s++) terms->style[l] += losses[s];
+            }
+        }
+        ss_tensor *below = i > 0 ? net->layers[i - 1].diff : grad;
+        if (L->conv >= 0) {
+            SS_TRY(BE->relu_backward(net->be, L->diff, L->diff, L->out));
+            SS_TRY(BE->conv_backward_data(net->be, L->op, below, L->diff));
+        } else {
+            SS_TRY(BE->pool_backward(net->be, L->op, below, L->diff));
+        }
+    }
+    if (cfg->tv_weight > 0.0)
+        SS_TRY(BE->tv_grad(net->be, &terms->tv, grad, net->input, cfg->tv_weight, cfg->tv_power));
+    terms->total = terms->content + terms->tv;
+    for (int l = 0; l < cfg->n_style_layers; l++) terms->total += terms->style[l];
+    if (!isfinite(terms->total))
+        return ss_error(SS_ERR_NUMERIC, "the loss is not finite (%g)", terms->total);
+    return SS_OK;
+}

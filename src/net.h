@@ -1,0 +1,71 @@
+/* net.h - one style-transfer evaluation: forward through the VGG stack to
+ * the deepest layer a loss uses, the content, style and total-variation
+ * losses, and the gradient with respect to the image, all through the
+ * backend table. Knows nothing of images on disk, optimisers, MPI or HDF5. */
+#ifndef SS_NET_H
+#define SS_NET_H
+
+#include "backend.h"
+#include "model.h"
+
+enum { SS_MAX_STYLES = 8, SS_MAX_STYLE_LAYERS = SS_MODEL_MAX_CONVS };
+
+typedef enum ss_style_norm {
+    SS_STYLE_NORM_REFERENCE = 0, /* 1 / (4 * 3^2 * (W*H)^2), W*H the image's pixels */
+    SS_STYLE_NORM_GATYS = 1,     /* 1 / (4 * C_l^2 * (h_l*w_l)^2), the layer's size */
+    SS_STYLE_NORM_TARGET = 2     /* 1 / sum(G_target^2): balances layers (random weights) */
+} ss_style_norm;
+
+typedef struct ss_loss_config {
+    ss_pool_kind pool;
+    int content_layer;                 /* convolution index */
+    int content_loss_type;             /* 0, 1 or 2 */
+    double content_weight;
+    int n_style_layers;
+    int style_layers[SS_MAX_STYLE_LAYERS]; /* convolution indices */
+    int n_styles;                      /* style images, 1..SS_MAX_STYLES */
+    double style_weight[SS_MAX_STYLES]; /* one per style image */
+    ss_style_norm style_norm;
+    double tv_weight;
+    double tv_power;                   /* 1.25 in the reference */
+} ss_loss_config;
+
+/* The value of one evaluation, each term as its weighted contribution:
+ * total = content + sum(style) + tv. */
+typedef struct ss_terms {
+    double total;
+    double content;
+    double style[SS_MAX_STYLE_LAYERS]; /* per style layer, summed over style images */
+    double tv;
+} ss_terms;
+
+typedef struct ss_net ss_net;
+
+/* Returns the index of the deepest convolution that cfg's losses use. */
+int ss_net_deepest_layer(const ss_loss_config *cfg);
+
+/* Validates cfg against model m (layer indices, types, weights >= 0, ...);
+ * SS_ERR_ARG with a message naming the value otherwise. */
+ss_status ss_loss_config_check(const ss_loss_config *cfg, const ss_model *m);
+
+/* Makes the network for images of h x w pixels on backend be, with m's
+ * loaded weights (at least up to the deepest used layer). Allocates every
+ * buffer once. The caller frees *out with ss_net_free; be and m must outlive it. */
+ss_status ss_net_new(ss_net **out, ss_backend *be, const ss_model *m, const ss_loss_config *cfg, int h,
+                     int w);
+
+/* Frees net (NULL is ignored). */
+void ss_net_free(ss_net *net);
+
+/* Sets the content target from the pre-processed content image (3, h, w) on the host. */
+ss_status ss_net_set_content(ss_net *net, const float *content);
+
+/* Sets the Gram targets of style image s from its pre-processed (3, h, w) host array. */
+ss_status ss_net_set_style(ss_net *net, int s, const float *style);
+
+/* Evaluates at x (a plain (3, h, w) backend tensor): fills *terms and
+ * writes the gradient into grad (plain (3, h, w)). Content and every style
+ * target must be set. */
+ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_tensor *x);
+
+#endif

@@ -1,0 +1,35 @@
+/* setup.h - everything one run needs before its first evaluation: the
+ * resolved parameters, the model with its weights, the input images, the
+ * backend and the network with its content and style targets set. Shared by
+ * eval, bench, transfer and the sweep's workers. */
+#ifndef SS_SETUP_H
+#define SS_SETUP_H
+
+#include "backend.h"
+#include "image.h"
+#include "inputs.h"
+#include "model.h"
+#include "net.h"
+#include "params.h"
+
+typedef struct ss_setup {
+    ss_params params;
+    ss_model model;
+    ss_loss_config cfg;
+    char weights[SS_PATH_MAX]; /* the weights actually loaded ("random:0" or a path) */
+    int weights_fell_back;     /* 1 when weights "auto" found no file and used random */
+    ss_inputs inputs;
+    ss_backend *be;
+    ss_net *net;
+} ss_setup;
+
+/* Resolves p (a copy is kept), loads the weights and images, makes the
+ * backend (backend "cpu", "cuda" or "auto", device, threads: 0 = all allowed
+ * cores) and the network, and sets its targets. On failure everything made
+ * so far is freed and the message names the parameter or file at fault. */
+ss_status ss_setup_init(ss_setup *s, const ss_params *p, const char *backend, int device, int threads);
+
+/* Frees everything in s. */
+void ss_setup_free(ss_setup *s);
+
+#endif
