@@ -42,7 +42,8 @@ ss_status ss_adam_new(ss_adam **out, ss_backend *be, const ss_tensor *like, doub
     if (st == SS_OK) st = be->iface->tensor_new(be, &a->v, a->c, a->h, a->w);
     if (st == SS_OK && !be->iface->adam_step) {
         a->host = malloc(4 * a->n * sizeof *a->host);
-        if (!a->host) st = ss_error(SS_ERR_NOMEM, "Adam: out of memory for %zu host floats", 4 * a->n);
+        if (!a->host)
+            st = ss_error(SS_ERR_NOMEM, "Adam: out of memory for %zu host floats", 4 * a->n);
     }
     if (st != SS_OK) {
         ss_adam_free(a);

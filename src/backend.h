@@ -84,12 +84,12 @@ typedef struct ss_backend_i {
     /* ---- loss terms ---- */
     /* g = F F^T, g a plain (1, C, C) tensor, f (C, H, W) of any layout. */
     ss_status (*gram)(ss_backend *be, ss_tensor *g, const ss_tensor *f);
-    /* For each of n targets s: losses[s] = scales[s] * sum((g - targets[s])^2);
+    /* The style loss of one layer: g = F F^T (plain (1, C, C)); then for each
+     * of n targets s (plain (1, C, C)): losses[s] = scales[s] * sum((g - targets[s])^2);
      * and df += sum_s 4 * scales[s] * (g - targets[s]) F (the gradient for a
-     * symmetric g = F F^T), one product for all targets. g and the targets
-     * are plain (1, C, C); df has f's layout. */
-    ss_status (*style_grad)(ss_backend *be, double *losses, ss_tensor *df, const ss_tensor *f,
-                            const ss_tensor *g, const ss_tensor *const *targets,
+     * symmetric g), one product for all targets. df has f's layout. */
+    ss_status (*style_grad)(ss_backend *be, double *losses, ss_tensor *df, ss_tensor *g,
+                            const ss_tensor *f, const ss_tensor *const *targets,
                             const double *scales, int n);
     /* *loss = scale * sum((f - p)^2) and df += 2 * scale * (f - p); one layout. */
     ss_status (*content_grad)(ss_backend *be, double *loss, ss_tensor *df, const ss_tensor *f,

@@ -50,6 +50,11 @@ struct ss_layer {
     dnnl_primitive_t fwd, bwd;
     dnnl_memory_t w_fwd, w_bwd, bias, workspace;
     float *w_fwd_data, *w_bwd_data, *bias_data, *ws_data;
+    /* backward-data into a layout other than the input's (the first layer's
+     * plain 3-channel input has no fast kernel): computed here, then reordered */
+    dnnl_memory_t bwd_diff_src;
+    dnnl_memory_desc_t bwd_diff_src_md;
+    float *bwd_diff_src_data;
 };
 
 static cpu_ctx *ctx_of(ss_backend *be) { return (cpu_ctx *)be->ctx; }
@@ -227,6 +232,8 @@ static void cpu_layer_free(ss_backend *be, ss_layer *l) {
     dnnl_memory_destroy(l->w_bwd);
     dnnl_memory_destroy(l->bias);
     dnnl_memory_destroy(l->workspace);
+    dnnl_memory_destroy(l->bwd_diff_src);
+    free(l->bwd_diff_src_data);
     free(l->w_fwd_data);
     free(l->w_bwd_data);
     free(l->bias_data);
@@ -284,13 +291,30 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
     SS_TRY_GOTO(rs, make_filled_memory(be, &l->bias, &l->bias_data, &b_md, bias, &b_md), done);
     if ((st = dnnl_primitive_create(&l->fwd, fpd)) != dnnl_success) goto dnnl_fail;
 
-    /* backward-data with the forward's own activation layouts */
-    if ((st = dnnl_convolution_backward_data_desc_init(&bdsc, dnnl_convolution_direct, src_md, &w_any,
+    /* backward-data with the forward's own activation layouts; a plain input
+     * (the image) lets oneDNN choose its gradient's layout, reordered after */
+    dnnl_memory_desc_t diff_src_any;
+    dnnl_dims_t sd = {1, cin, h, w};
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&diff_src_any, 4, sd, dnnl_f32, dnnl_format_tag_any));
+    if ((st = dnnl_convolution_backward_data_desc_init(&bdsc, dnnl_convolution_direct,
+                                                       in->plain ? &diff_src_any : src_md, &w_any,
                                                        dst_md, strides, pad, pad)) != dnnl_success)
         goto dnnl_fail;
     if ((st = dnnl_primitive_desc_create(&bpd, &bdsc, NULL, c->engine, fpd)) != dnnl_success)
         goto dnnl_fail;
     const dnnl_memory_desc_t *wb_md = dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *ds_md = dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0);
+    if (!dnnl_memory_desc_equal(ds_md, src_md)) {
+        size_t bytes = dnnl_memory_desc_get_size(ds_md);
+        l->bwd_diff_src_md = *ds_md;
+        l->bwd_diff_src_data = alloc_aligned(bytes);
+        if (!l->bwd_diff_src_data) {
+            rs = ss_error(SS_ERR_NOMEM, "out of memory for a convolution gradient");
+            goto done;
+        }
+        if ((st = dnnl_memory_create(&l->bwd_diff_src, ds_md, c->engine, l->bwd_diff_src_data)) != dnnl_success)
+            goto dnnl_fail;
+    }
     SS_TRY_GOTO(rs, make_filled_memory(be, &l->w_bwd, &l->w_bwd_data, wb_md, weight, &w_user), done);
     if ((st = dnnl_primitive_create(&l->bwd, bpd)) != dnnl_success) goto dnnl_fail;
     goto done;
@@ -339,8 +363,11 @@ static ss_status cpu_conv_backward_data(ss_backend *be, ss_layer *l, ss_tensor *
                                         const ss_tensor *dpre) {
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, priv_of(dpre)->mem},
                                {DNNL_ARG_WEIGHTS, l->w_bwd},
-                               {DNNL_ARG_DIFF_SRC, priv_of(din)->mem}};
-    return execute(be, l->bwd, 3, args);
+                               {DNNL_ARG_DIFF_SRC, l->bwd_diff_src ? l->bwd_diff_src : priv_of(din)->mem}};
+    SS_TRY(execute(be, l->bwd, 3, args));
+    if (l->bwd_diff_src)
+        SS_TRY(run_reorder(be, &l->bwd_diff_src_md, l->bwd_diff_src_data, &priv_of(din)->md, din->data, 0));
+    return SS_OK;
 }
 
 static ss_status cpu_relu_backward(ss_backend *be, ss_tensor *dpre, const ss_tensor *dout,
@@ -459,24 +486,37 @@ static ss_status plain_view(ss_backend *be, const float **out, const ss_tensor *
     return SS_OK;
 }
 
-static ss_status cpu_gram(ss_backend *be, ss_tensor *g, const ss_tensor *f) {
-    int c = f->c, hw = f->h * f->w;
+/* g = F F^T from the plain (C, HW) array fp. */
+static void gram_plain(float *g, const float *fp, int c, int hw) {
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, c, hw, 1.0f, fp, hw, 0.0f, g, c);
+    for (int i = 0; i < c; i++)
+        for (int j = 0; j < i; j++) g[(size_t)i * c + j] = g[(size_t)j * c + i];
+}
+
+static ss_status check_gram_shape(const ss_tensor *g, int c) {
     if (!g->plain || g->c != 1 || g->h != c || g->w != c)
         return ss_error(SS_ERR_INTERNAL, "gram: output is not a plain (1, %d, %d) tensor", c, c);
-    const float *fp;
-    SS_TRY(plain_view(be, &fp, f));
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, c, hw, 1.0f, fp, hw, 0.0f, g->data, c);
-    for (int i = 0; i < c; i++)
-        for (int j = 0; j < i; j++) g->data[(size_t)i * c + j] = g->data[(size_t)j * c + i];
     return SS_OK;
 }
 
-static ss_status cpu_style_grad(ss_backend *be, double *losses, ss_tensor *df, const ss_tensor *f,
-                                const ss_tensor *g, const ss_tensor *const *targets,
+static ss_status cpu_gram(ss_backend *be, ss_tensor *g, const ss_tensor *f) {
+    SS_TRY(check_gram_shape(g, f->c));
+    const float *fp;
+    SS_TRY(plain_view(be, &fp, f));
+    gram_plain(g->data, fp, f->c, f->h * f->w);
+    return SS_OK;
+}
+
+static ss_status cpu_style_grad(ss_backend *be, double *losses, ss_tensor *df, ss_tensor *g,
+                                const ss_tensor *f, const ss_tensor *const *targets,
                                 const double *scales, int n_targets) {
     cpu_ctx *cx = ctx_of(be);
     int c = f->c, hw = f->h * f->w;
     size_t cc = (size_t)c * c;
+    SS_TRY(check_gram_shape(g, c));
+    const float *fp;
+    SS_TRY(plain_view(be, &fp, f));
+    gram_plain(g->data, fp, c, hw);
     float *d, *dplain;
     SS_TRY(scratch(cx, 1, cc + (size_t)c * hw, &d));
     dplain = d + cc;
@@ -493,8 +533,6 @@ static ss_status cpu_style_grad(ss_backend *be, double *losses, ss_tensor *df, c
         }
         losses[s] = sc * sum;
     }
-    const float *fp;
-    SS_TRY(plain_view(be, &fp, f));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, hw, c, 1.0f, d, c, fp, hw, 0.0f, dplain,
                 hw);
     if (df->plain) {

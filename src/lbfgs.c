@@ -94,8 +94,10 @@ const char *ss_lbfgs_reason_name(ss_lbfgs_reason reason) {
 }
 
 static ss_status check_params(const ss_lbfgs_params *p) {
-    if (p->m < 1 || p->m > 1000) return ss_error(SS_ERR_ARG, "L-BFGS: history m=%d must be 1..1000", p->m);
-    if (!(p->epsilon >= 0.0)) return ss_error(SS_ERR_ARG, "L-BFGS: epsilon=%g must be >= 0", p->epsilon);
+    if (p->m < 1 || p->m > 1000)
+        return ss_error(SS_ERR_ARG, "L-BFGS: history m=%d must be 1..1000", p->m);
+    if (!(p->epsilon >= 0.0))
+        return ss_error(SS_ERR_ARG, "L-BFGS: epsilon=%g must be >= 0", p->epsilon);
     if (!(p->delta >= 0.0)) return ss_error(SS_ERR_ARG, "L-BFGS: delta=%g must be >= 0", p->delta);
     if (p->max_linesearch < 1)
         return ss_error(SS_ERR_ARG, "L-BFGS: max_linesearch=%d must be >= 1", p->max_linesearch);
@@ -583,7 +585,8 @@ ss_status ss_lbfgs_minimize(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void 
     } else {
         SS_TRY(fn(ctx, &f, o->g, x));
         r.evals = 1;
-        if (!isfinite(f)) return ss_error(SS_ERR_NUMERIC, "L-BFGS: f is %g at the starting point", f);
+        if (!isfinite(f))
+            return ss_error(SS_ERR_NUMERIC, "L-BFGS: f is %g at the starting point", f);
     }
 
     int in_search = 0;

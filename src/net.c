@@ -231,8 +231,7 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
                     targets[s] = net->gram_target[s][l];
                     scales[s] = net->style_scale[s][l];
                 }
-                SS_TRY(BE->gram(net->be, net->gram[l], L->out));
-                SS_TRY(BE->style_grad(net->be, losses, L->diff, L->out, net->gram[l], targets, scales,
+                SS_TRY(BE->style_grad(net->be, losses, L->diff, net->gram[l], L->out, targets, scales,
                                       cfg->n_styles));
                 for (int s = 0; s < cfg->n_styles; s++) terms->style[l] += losses[s];
             }

@@ -401,7 +401,8 @@ static void test_budgets(ss_backend *be, const problem *p) {
     for (int i = 0; i < p->n; i++) trial |= o.hx[i] != (float)p->x0[i];
     CHECK(r.evals == 1 && trial, "%s: continued call: %d evaluations, %s", p->name, r.evals,
           trial ? "a trial step" : "the start evaluated again");
-    CHECK(r.iterations == 1 ? r.f < fstart : (r.f == fstart && memcmp(x0, x1, sizeof(double) * (size_t)p->n) == 0),
+    int same = memcmp(x0, x1, sizeof(double) * (size_t)p->n) == 0;
+    CHECK(r.iterations == 1 ? r.f < fstart : (r.f == fstart && same),
           "%s: continued call: %d iterations, f %.6e (start %.6e)", p->name, r.iterations, r.f,
           fstart);
     /* After a reset the point is evaluated again. */
@@ -482,6 +483,31 @@ static void test_errors(ss_backend *be) {
     be->iface->tensor_free(be, x);
 }
 
+/* The relative-decrease test: with delta = 1e-3 the diagonal quadratic
+ * stops early (fewer evaluations than one long run) for that reason. */
+static void test_delta(ss_backend *be, int long_evals) {
+    problem p;
+    problem_quadratic(&p, "quadratic-diag-100", 100, 0);
+    ss_tensor *x = NULL;
+    MUST(be->iface->tensor_new(be, &x, 1, 1, p.n));
+    tensor_set(be, x, p.x0, p.n);
+    ss_lbfgs_params prm;
+    ss_lbfgs_params_default(&prm);
+    prm.delta = 1e-3;
+    ss_lbfgs *opt = NULL;
+    MUST(ss_lbfgs_new(&opt, be, x, &prm));
+    objective o = {.be = be, .p = &p};
+    ss_lbfgs_result r;
+    MUST(minimize_checked(opt, x, &o, 100000, &r));
+    printf("%-22s delta 1e-3: f=%.3e, %d evals, %s\n", p.name, r.f, r.evals,
+           ss_lbfgs_reason_name(r.reason));
+    CHECK(r.reason == SS_LBFGS_CONVERGED_DELTA && r.evals < long_evals,
+          "delta 1e-3: stopped by %s after %d evaluations", ss_lbfgs_reason_name(r.reason),
+          r.evals);
+    ss_lbfgs_free(opt);
+    be->iface->tensor_free(be, x);
+}
+
 /* Adam on the diagonal quadratic, with the backend's adam_step and with the
  * host fallback (a copy of the table without adam_step). Rules: 2000 steps
  * of lr 0.05 lower f by at least 1e4; both paths agree to 1e-5 relative. */
@@ -549,6 +575,7 @@ int main(void) {
     for (int i = 0; i < 2; i++) test_restarts(be, &probs[i]);
     for (int i = 0; i < 4; i++) test_continuous(be, &probs[i], long_evals[i]);
     for (int i = 0; i < 4; i++) test_budgets(be, &probs[i]);
+    test_delta(be, long_evals[2]);
     test_errors(be);
     test_adam(be);
 
