@@ -2,6 +2,7 @@
 #include "evalfile.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,14 @@ ss_status ss_evalfile_read_image(float **out, int *h, int *w, const char *spec) 
         *out = NULL;
         return ss_error(SS_ERR_FORMAT, "%s: dataset '%s' must be a (3, H, W) array", path, dset);
     }
+    size_t n = 3 * (size_t)dims[1] * (size_t)dims[2];
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite((*out)[i])) {
+            float v = (*out)[i];
+            free(*out);
+            *out = NULL;
+            return ss_error(SS_ERR_FORMAT, "%s: dataset '%s' holds %g at index %zu", path, dset, v, i);
+        }
     *h = (int)dims[1];
     *w = (int)dims[2];
     return SS_OK;

@@ -51,6 +51,7 @@ ss_status ss_h5_read_strings(char ***out, int *n, hid_t obj, const char *name, c
         char **tmp = calloc((size_t)count + 1, sizeof *tmp);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft)); /* HDF5 converts no character set (h5py writes UTF-8) */
         if (!tmp || H5Aread(a, mt, tmp) < 0) {
             st = ss_error(SS_ERR_FORMAT, "%s: cannot read attribute '%s'", what, name);
         } else {
@@ -65,6 +66,7 @@ ss_status ss_h5_read_strings(char ***out, int *n, hid_t obj, const char *name, c
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, len);
         H5Tset_strpad(mt, H5T_STR_NULLPAD);
+        H5Tset_cset(mt, H5Tget_cset(ft));
         if (!buf || H5Aread(a, mt, buf) < 0) {
             st = ss_error(SS_ERR_FORMAT, "%s: cannot read attribute '%s'", what, name);
         } else {
@@ -132,4 +134,25 @@ done:
     H5Sclose(sp);
     H5Dclose(d);
     return st;
+}
+
+ss_status ss_h5_set_int_attr(const char *path, const char *object, const char *name, long long value) {
+    ss_h5_quiet();
+    if (H5Fis_hdf5(path) <= 0) return ss_error(SS_ERR_FORMAT, "%s is not an HDF5 file", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) return ss_error(SS_ERR_IO, "cannot open %s for writing", path);
+    hid_t o = H5Oopen(f, object, H5P_DEFAULT);
+    herr_t e = o < 0 ? -1 : 0;
+    if (e >= 0 && H5Aexists(o, name) > 0) e = H5Adelete(o, name);
+    if (e >= 0) {
+        hid_t sp = H5Screate(H5S_SCALAR);
+        hid_t a = H5Acreate2(o, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+        e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_LLONG, &value);
+        if (a >= 0) H5Aclose(a);
+        H5Sclose(sp);
+    }
+    if (o >= 0) H5Oclose(o);
+    if (H5Fclose(f) < 0 && e >= 0) e = -1;
+    if (e < 0) return ss_error(SS_ERR_IO, "%s: cannot set attribute '%s' of %s", path, name, object);
+    return SS_OK;
 }

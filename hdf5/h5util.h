@@ -28,4 +28,10 @@ void ss_h5_free_strings(char **s, int n);
 ss_status ss_h5_read_floats(float **out, int *rank, long long dims[4], hid_t loc, const char *path,
                             const char *what);
 
+/* Sets (creating or replacing) the 64-bit integer attribute `name` of the
+ * object `object` ("/" for the root group) in the existing HDF5 file path.
+ * For tools and tests that mark or repair files; SS_ERR_IO / SS_ERR_FORMAT
+ * naming the path otherwise. */
+ss_status ss_h5_set_int_attr(const char *path, const char *object, const char *name, long long value);
+
 #endif

@@ -6,12 +6,20 @@
  * the group. Kernels are (3, 3, in, out) and are transposed to (out, in, 3, 3).
  * An optional root attribute `preprocessing` ("caffe", "torchvision") says
  * what input the weights expect; Keras files have none and mean "caffe". */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "h5util.h"
 #include "model.h"
+
+/* Returns the index of the first NaN or infinity in v[0..n-1], or -1. */
+static long long first_nonfinite(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return (long long)i;
+    return -1;
+}
 
 static ss_status read_conv(ss_model *m, int l, hid_t file, char **layer_names, int n_layers,
                            const char *path) {
@@ -21,7 +29,8 @@ static ss_status read_conv(ss_model *m, int l, hid_t file, char **layer_names, i
     int found = 0;
     for (int i = 0; i < n_layers && !found; i++) found = strcmp(layer_names[i], group) == 0;
     if (!found || H5Lexists(file, group, H5P_DEFAULT) <= 0)
-        return ss_error(SS_ERR_FORMAT, "weights %s: layer %s (%s) is missing", path, group, c->name);
+        return ss_error(SS_ERR_FORMAT, "weights %s: layer %s (%s of %s) is missing", path, group, c->name,
+                        ss_model_kind_name(m->kind));
     hid_t g = H5Gopen2(file, group, H5P_DEFAULT);
     if (g < 0) return ss_error(SS_ERR_FORMAT, "weights %s: %s is not a group", path, group);
     char **wn = NULL;
@@ -43,6 +52,11 @@ static ss_status read_conv(ss_model *m, int l, hid_t file, char **layer_names, i
     if (st == SS_OK && (rb != 1 || db[0] != c->cout))
         st = ss_error(SS_ERR_FORMAT, "%s: bias has %lld values, %s needs %d", what, rb == 1 ? db[0] : -1,
                       ss_model_kind_name(m->kind), c->cout);
+    long long bad = -1;
+    if (st == SS_OK && (bad = first_nonfinite(kernel, (size_t)c->cout * c->cin * 9)) >= 0)
+        st = ss_error(SS_ERR_FORMAT, "%s: kernel holds %g at index %lld", what, kernel[bad], bad);
+    if (st == SS_OK && (bad = first_nonfinite(bias, (size_t)c->cout)) >= 0)
+        st = ss_error(SS_ERR_FORMAT, "%s: bias holds %g at index %lld", what, bias[bad], bad);
     if (st == SS_OK) {
         float *w = malloc(sizeof(float) * (size_t)c->cout * c->cin * 9);
         if (!w) st = ss_error(SS_ERR_NOMEM, "out of memory for %s", what);

@@ -17,6 +17,51 @@ static ss_status parse_int(int *out, const char *opt, const char *v, long lo, lo
     return SS_OK;
 }
 
+/* Writes into buf the accepted option (of flags) nearest to name, dashed as
+ * typed ("--content-weight"), and returns buf; NULL when none is close
+ * enough to be a likely misspelling. */
+static const char *nearest_option(char *buf, size_t size, const char *name, unsigned flags) {
+    static const struct {
+        unsigned flag;
+        const char *name;
+    } own[] = {{SS_CLI_OUTPUT, "--output"}, {SS_CLI_THREADS, "--threads"}, {SS_CLI_BACKEND, "--backend"},
+               {SS_CLI_BACKEND, "--device"}, {SS_CLI_FORCE, "--force"},     {SS_CLI_X, "--x"},
+               {SS_CLI_REPEAT, "--repeat"},  {SS_CLI_REPEAT, "--size"},     {SS_CLI_QUIET, "--quiet"},
+               {0, "--help"}};
+    char typed[128], cand[128];
+    snprintf(typed, sizeof typed, "%s", name);
+    for (char *c = typed; *c; c++)
+        if (*c == '_') *c = '-';
+    size_t best = (size_t)-1;
+    buf[0] = '\0';
+    int n_params = flags & SS_CLI_PARAMS ? ss_params_count() : 0;
+    for (int i = 0; i < (int)(sizeof own / sizeof own[0]) + n_params; i++) {
+        if (i < (int)(sizeof own / sizeof own[0])) {
+            if (own[i].flag && !(flags & own[i].flag)) continue;
+            snprintf(cand, sizeof cand, "%s", own[i].name);
+        } else {
+            const char *key = ss_params_key(i - (int)(sizeof own / sizeof own[0]));
+            if (!strcmp(key, "content")) continue; /* positional only */
+            snprintf(cand, sizeof cand, "--%s", key);
+            for (char *c = cand; *c; c++)
+                if (*c == '_') *c = '-';
+        }
+        size_t d = ss_params_edit_distance(typed, cand);
+        if (d < best) {
+            best = d;
+            snprintf(buf, size, "%s", cand);
+        }
+    }
+    return best <= 2 || 3 * best <= strlen(typed) ? buf : NULL;
+}
+
+static ss_status unknown_option(const char *name, unsigned flags) {
+    char near[128];
+    if (nearest_option(near, sizeof near, name, flags))
+        return ss_error(SS_ERR_ARG, "unknown option %s (did you mean %s?)", name, near);
+    return ss_error(SS_ERR_ARG, "unknown option %s (see --help)", name);
+}
+
 ss_status ss_cli_parse(ss_cli *cli, int argc, char **argv, unsigned flags) {
     memset(cli, 0, sizeof *cli);
     ss_params_defaults(&cli->params);
@@ -69,10 +114,7 @@ ss_status ss_cli_parse(ss_cli *cli, int argc, char **argv, unsigned flags) {
                  strcmp(name + 2, "content") != 0) {
             if (!strcmp(name + 2, "style")) styles_from_positional = -1;
             SS_TRY(ss_params_set(&cli->params, name + 2, value));
-        } else if (flags & SS_CLI_PARAMS && name[0] == '-' && name[1] == '-')
-            return ss_error(SS_ERR_ARG, "unknown option %s (did you mean --%s?)", name,
-                            ss_params_nearest_key(name + 2));
-        else return ss_error(SS_ERR_ARG, "unknown option %s", name);
+        } else return unknown_option(name, flags);
     }
     (void)styles_from_positional;
     return SS_OK;

@@ -15,5 +15,6 @@ enum {
 int ss_cmd_eval(int argc, char **argv);
 int ss_cmd_bench(int argc, char **argv);
 int ss_cmd_transfer(int argc, char **argv);
+int ss_cmd_plan(int argc, char **argv);
 
 #endif

@@ -36,7 +36,8 @@ ss_status ss_inputs_load_image(float **out, ss_image *keep, int *h, int *w, cons
     if (!path[0]) return ss_error(SS_ERR_ARG, "no %s image given", role);
     if (ss_evalfile_is_dataset_spec(path)) {
         int hh, ww;
-        SS_TRY(ss_evalfile_read_image(out, &hh, &ww, path));
+        ss_status st = ss_evalfile_read_image(out, &hh, &ww, path);
+        if (st != SS_OK) return ss_error(st, "%s image: %s", role, ss_error_message());
         if (*w && (hh != *h || ww != *w)) {
             free(*out);
             *out = NULL;

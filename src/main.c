@@ -15,6 +15,7 @@ static void usage(FILE *f) {
             "  transfer CONTENT STYLE [STYLE...] -o OUT.png   one style transfer\n"
             "  eval CONTENT STYLE [STYLE...] -o OUT.h5        one evaluation: losses and gradient\n"
             "  bench                                          time one evaluation (random weights)\n"
+            "  plan MANIFEST                                  validate a sweep manifest and list its runs\n"
             "\n"
             "`stylesweep COMMAND --help` lists a command's options.\n");
 }
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return ss_cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return ss_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "transfer")) return ss_cmd_transfer(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plan")) return ss_cmd_plan(argc - 1, argv + 1);
     fprintf(stderr, "stylesweep: unknown command '%s' (try stylesweep --help)\n", cmd);
     return 2;
 }

@@ -1,6 +1,7 @@
 /* model.c - the VGG layer table and seeded random weights. */
 #include "model.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,12 +88,14 @@ ss_status ss_model_load_weights(ss_model *m, const char *spec, int n_convs) {
         return ss_error(SS_ERR_ARG, "cannot load %d convolutions of %s", n_convs,
                         ss_model_kind_name(m->kind));
     ss_model_free(m);
+    if (!spec[0]) return ss_error(SS_ERR_ARG, "weights: empty (give auto, random, random:SEED or a Keras .h5 file)");
     if (strncmp(spec, "random", 6) == 0 && (spec[6] == '\0' || spec[6] == ':')) {
         unsigned long long seed = 0;
         if (spec[6] == ':') {
             char *end;
+            errno = 0;
             seed = strtoull(spec + 7, &end, 10);
-            if (spec[7] == '\0' || *end != '\0' || spec[7] == '-')
+            if (spec[7] == '\0' || *end != '\0' || spec[7] == '-' || errno)
                 return ss_error(SS_ERR_ARG, "weights '%s': the seed after 'random:' must be a non-negative integer", spec);
         }
         ss_status st = load_random(m, seed, n_convs);

@@ -104,7 +104,7 @@ static ss_status net_build(ss_net *net) {
     for (int k = 0; k <= deepest; k++) {
         const ss_conv_info *c = &m->conv[k];
         if (in->h < 1 || in->w < 1)
-            return ss_error(SS_ERR_ARG, "a %dx%d image is too small to reach %s", net->h, net->w, c->name);
+            return ss_error(SS_ERR_ARG, "a %dx%d image is too small to reach %s", net->w, net->h, c->name);
         net_layer *L = &net->layers[net->n_layers];
         L->conv = k;
         SS_TRY(BE->conv_new(net->be, &L->op, &L->out, in, c->cout, m->weight[k], m->bias[k]));
@@ -115,7 +115,7 @@ static ss_status net_build(ss_net *net) {
         if (c->pool_after && k < deepest) {
             if (in->h < 2 || in->w < 2)
                 return ss_error(SS_ERR_ARG, "a %dx%d image is too small to reach %s (pooling after %s)",
-                                net->h, net->w, m->conv[deepest].name, c->name);
+                                net->w, net->h, m->conv[deepest].name, c->name);
             net_layer *P = &net->layers[net->n_layers];
             P->conv = -1;
             SS_TRY(BE->pool_new(net->be, &P->op, &P->out, in, net->cfg.pool));

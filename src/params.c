@@ -48,7 +48,8 @@ static const param_def g_params[] = {
     NUM(image_size, P_INT, 8, 8192, "224", "size in pixels of the image's long side"),
     STR(aspect, "keep|square", "keep", "keep the content's aspect ratio, or make the image square"),
     NUM(iterations, P_INT, 1, 1000000, "100", "outer iterations"),
-    NUM(evals_per_iteration, P_INT, 0, 100000, "20", "L-BFGS evaluations per outer iteration, restarted each time as the reference did; 0: one continuous L-BFGS (history kept), one L-BFGS step per iteration"),
+    NUM(evals_per_iteration, P_INT, 1, 100000, "20", "evaluations per outer iteration (L-BFGS: at most; Adam: steps)"),
+    NUM(lbfgs_restart, P_BOOL, 0, 1, "true", "restart L-BFGS every outer iteration, as the reference did (false: keep the history: continuous L-BFGS)"),
     STR(optimizer, "lbfgs|adam", "lbfgs", "optimiser"),
     NUM(lbfgs_history, P_INT, 1, 1000, "10", "L-BFGS history (pairs kept)"),
     NUM(learning_rate, P_DOUBLE, 1e-12, 1e6, "2.0", "Adam's learning rate (pre-processed pixel units)"),
@@ -62,7 +63,7 @@ static const param_def g_params[] = {
     {"style_layers", P_STRLIST, OFF(style_layers), OFF(n_style_layers), SS_NAME_MAX, SS_MAX_STYLE_LAYERS, 0, 0, NULL, "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1", "layers of the style loss"},
     STR(style_norm, "reference|gatys|target", "reference", "style normalisation: reference 1/(4*3^2*(WH)^2), gatys 1/(4 C^2 (hw)^2) per layer, target 1/|G_style|^2"),
     STR(pool, "max|avg", "max", "pooling"),
-    STR(init, "content|noise|gray", "noise", "initial image"),
+    STR(init, "content|noise|gray", "content", "initial image (the study used noise: sweeps/dlai2018.yaml sets it)"),
     NUM(seed, P_LLONG, 0, 9007199254740991.0, "0", "random seed of the noise initial image"),
     NUM(preserve_color, P_BOOL, 0, 1, "false", "keep the content's colours (YCbCr chrominance)"),
     {"snapshots", P_SNAPSHOTS, OFF(snapshot_first), OFF(snapshot_every), 0, 0, 0, 1000000, NULL, "10,10", "FIRST,EVERY: keep iterations 1..FIRST and every EVERY-th (0,0: none)"},
@@ -87,7 +88,7 @@ int ss_params_count(void) { return N_PARAMS; }
 const char *ss_params_key(int i) { return i >= 0 && i < N_PARAMS ? g_params[i].name : NULL; }
 int ss_params_is_key(const char *key) { return find_def(key) != NULL; }
 
-static size_t edit_distance(const char *a, const char *b) {
+size_t ss_params_edit_distance(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
     if (la > 63 || lb > 63) return 99;
     for (size_t j = 0; j <= lb; j++) prev[j] = j;
@@ -109,7 +110,7 @@ const char *ss_params_nearest_key(const char *key) {
     const char *best = g_params[0].name;
     size_t bd = (size_t)-1;
     for (int i = 0; i < N_PARAMS; i++) {
-        size_t d = edit_distance(k, g_params[i].name);
+        size_t d = ss_params_edit_distance(k, g_params[i].name);
         if (d < bd) bd = d, best = g_params[i].name;
     }
     return best;
@@ -147,11 +148,14 @@ static int in_choices(const char *choices, const char *v) {
     return 0;
 }
 
-/* Splits value at commas into trimmed items; returns the count or -1 if more than max. */
+/* Splits value at commas into trimmed items (a trailing comma makes an empty
+ * last item, as a leading one makes an empty first item); returns the count
+ * (0 for "") or -1 if more than max. */
 static int split_list(const char *value, char items[][SS_PATH_MAX], int max) {
     int n = 0;
     const char *s = value;
-    while (*s) {
+    if (!*s) return 0;
+    for (;;) {
         const char *comma = strchr(s, ',');
         size_t len = comma ? (size_t)(comma - s) : strlen(s);
         while (len && isspace((unsigned char)*s)) s++, len--;
@@ -314,7 +318,8 @@ void ss_params_print_help(FILE *f) {
 ss_status ss_params_resolve(const ss_params *p, ss_model *m, ss_loss_config *cfg) {
     ss_model_kind kind;
     SS_TRY(ss_model_parse_kind(&kind, p->model));
-    SS_TRY(ss_model_init(m, kind, p->channels_div));
+    if (ss_model_init(m, kind, p->channels_div) != SS_OK)
+        return ss_error(SS_ERR_ARG, "channels_div: %d is not 1, 2, 4 or 8", p->channels_div);
     memset(cfg, 0, sizeof *cfg);
     cfg->pool = strcmp(p->pool, "avg") == 0 ? SS_POOL_AVG : SS_POOL_MAX;
     if (ss_model_lookup_layer(m, p->content_layer, &cfg->content_layer) != SS_OK)

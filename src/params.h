@@ -21,6 +21,7 @@ typedef struct ss_params {
     char aspect[SS_NAME_MAX];
     int iterations;
     int evals_per_iteration;
+    int lbfgs_restart;
     char optimizer[SS_NAME_MAX];
     int lbfgs_history;
     double learning_rate;
@@ -58,6 +59,10 @@ int ss_params_is_key(const char *key);
 
 /* Returns the valid key nearest to key (edit distance), for messages. */
 const char *ss_params_nearest_key(const char *key);
+
+/* Returns the Levenshtein distance of a and b (99 when either is longer
+ * than 63 characters), for suggestions. */
+size_t ss_params_edit_distance(const char *a, const char *b);
 
 /* Writes value of key as text into buf (the form ss_params_set reads). */
 void ss_params_format(const ss_params *p, const char *key, char *buf, size_t size);

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The one command that builds stylesweep and runs every test on a fresh
+# Debian 12 machine: installs the packages, configures, builds, runs ctest
+# (which includes the address/undefined-sanitizer build of the tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$(nproc)"
+cd build
+ctest --output-on-failure -j "$(nproc)"

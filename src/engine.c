@@ -1,0 +1,194 @@
+/* engine.c - one style-transfer run (see engine.h). */
+#include "engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "adam.h"
+#include "check.h"
+#include "lbfgs.h"
+
+enum { ENGINE_TERMS_RING = 64 };
+
+typedef struct engine_run {
+    ss_setup *s;
+    const ss_engine_callbacks *cb;
+    int iteration, evals_this_iteration, evals_total;
+    /* the terms of this iteration's evaluations, to report those of the point kept */
+    ss_terms ring[ENGINE_TERMS_RING];
+    int ring_n;
+    ss_terms kept; /* terms at the current image */
+} engine_run;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int ss_engine_is_snapshot(const ss_params *p, int iteration) {
+    return iteration <= p->snapshot_first || (p->snapshot_every > 0 && iteration % p->snapshot_every == 0);
+}
+
+static ss_status objective(void *ctx, double *f, ss_tensor *grad, const ss_tensor *x) {
+    engine_run *r = ctx;
+    ss_terms t;
+    SS_TRY(ss_net_eval(r->s->net, &t, grad, x));
+    *f = t.total;
+    r->ring[r->ring_n++ % ENGINE_TERMS_RING] = t;
+    r->evals_this_iteration++;
+    r->evals_total++;
+    if (r->cb && r->cb->on_evaluation) r->cb->on_evaluation(r->cb->ctx, r->iteration, r->evals_this_iteration, t.total);
+    return SS_OK;
+}
+
+/* Finds the terms of the evaluation whose total is f (the point the optimiser kept). */
+static void keep_terms(engine_run *r, double f) {
+    int n = r->ring_n < ENGINE_TERMS_RING ? r->ring_n : ENGINE_TERMS_RING;
+    for (int i = 0; i < n; i++)
+        if (r->ring[i].total == f) {
+            r->kept = r->ring[i];
+            return;
+        }
+    if (r->kept.total != f) { /* not found: report the total alone */
+        memset(&r->kept, 0, sizeof r->kept);
+        r->kept.total = f;
+    }
+}
+
+/* De-processes x into img (and preserves the content's colours if asked). */
+static ss_status render(ss_setup *s, ss_image *img, const ss_tensor *x, float *host) {
+    const ss_backend_i *B = s->be->iface;
+    SS_TRY(B->tensor_read(s->be, host, x));
+    SS_TRY(ss_image_from_tensor(img, host, s->inputs.w, s->inputs.h, &s->inputs.preproc));
+    if (s->params.preserve_color && s->inputs.content_image.px)
+        SS_TRY(ss_image_preserve_color(img, &s->inputs.content_image));
+    return SS_OK;
+}
+
+typedef struct engine_buffers {
+    ss_tensor *x, *grad;
+    float *host;
+    ss_lbfgs *lbfgs;
+    ss_adam *adam;
+} engine_buffers;
+
+static void buffers_free(ss_setup *s, engine_buffers *b) {
+    if (b->x) s->be->iface->tensor_free(s->be, b->x);
+    if (b->grad) s->be->iface->tensor_free(s->be, b->grad);
+    ss_lbfgs_free(b->lbfgs);
+    ss_adam_free(b->adam);
+    free(b->host);
+}
+
+/* One outer iteration: a (restarted or continued) L-BFGS run, or Adam steps. */
+static ss_status iterate(engine_run *r, engine_buffers *b) {
+    const ss_params *p = &r->s->params;
+    if (b->lbfgs) {
+        if (p->lbfgs_restart) ss_lbfgs_reset(b->lbfgs);
+        ss_lbfgs_result lr;
+        SS_TRY(ss_lbfgs_minimize(b->lbfgs, b->x, objective, r, p->evals_per_iteration, &lr));
+        keep_terms(r, lr.f);
+        return SS_OK;
+    }
+    for (int i = 0; i < p->evals_per_iteration; i++) {
+        double f;
+        SS_TRY(objective(r, &f, b->grad, b->x));
+        SS_TRY(ss_adam_step(b->adam, b->x, b->grad));
+    }
+    /* the loss at the image after the last step (an evaluation of its own) */
+    SS_TRY(ss_net_eval(r->s->net, &r->kept, b->grad, b->x));
+    r->evals_this_iteration++;
+    r->evals_total++;
+    return SS_OK;
+}
+
+static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_state *resume,
+                             ss_engine_result *res) {
+    ss_setup *s = r->s;
+    const ss_params *p = &s->params;
+    const ss_backend_i *B = s->be->iface;
+    const ss_engine_callbacks *cb = r->cb;
+    int h = s->inputs.h, w = s->inputs.w;
+    b->host = malloc(sizeof(float) * 3 * (size_t)h * w);
+    SS_ALLOC_CHECK(b->host);
+    SS_TRY(B->tensor_new(s->be, &b->x, 3, h, w));
+    SS_TRY(B->tensor_new(s->be, &b->grad, 3, h, w));
+    double last = 0.0;
+    int start = 0;
+    if (resume) {
+        if (resume->h != h || resume->w != w)
+            return ss_error(SS_ERR_FORMAT, "checkpoint image is %dx%d, the run is %dx%d", resume->w, resume->h, w, h);
+        memcpy(b->host, resume->x, sizeof(float) * 3 * (size_t)h * w);
+        start = resume->iteration;
+        last = resume->last_loss;
+    } else if (s->inputs.content_image.px) {
+        SS_TRY(ss_image_init_tensor(b->host, p->init, &s->inputs.content_image, &s->inputs.preproc,
+                                    (unsigned long long)p->seed));
+    } else if (!strcmp(p->init, "content")) {
+        memcpy(b->host, s->inputs.content, sizeof(float) * 3 * (size_t)h * w);
+    } else {
+        return ss_error(SS_ERR_ARG, "init %s needs the content as an image file", p->init);
+    }
+    SS_TRY(B->tensor_write(s->be, b->x, b->host));
+    if (!strcmp(p->optimizer, "adam")) {
+        SS_TRY(ss_adam_new(&b->adam, s->be, b->x, p->learning_rate, 0.9, 0.999, 1e-8));
+    } else {
+        ss_lbfgs_params lp;
+        ss_lbfgs_params_default(&lp);
+        lp.m = p->lbfgs_history;
+        /* the loss's scale varies by orders of magnitude between settings: no
+         * gradient-norm test; the evaluation budget and min_improvement stop a run */
+        lp.epsilon = 0.0;
+        SS_TRY(ss_lbfgs_new(&b->lbfgs, s->be, b->x, &lp));
+    }
+    res->iterations = start;
+    for (int it = start + 1; it <= p->iterations; it++) {
+        if (cb && cb->should_stop && cb->should_stop(cb->ctx)) return ss_error(SS_ERR_INTERRUPTED, "stopped on request");
+        r->iteration = it;
+        r->evals_this_iteration = 0;
+        r->ring_n = 0;
+        double t0 = now_s();
+        SS_TRY(iterate(r, b));
+        ss_iteration m = {it, r->kept, r->evals_this_iteration, now_s() - t0, 0.0};
+        if (!isfinite(m.terms.total)) return ss_error(SS_ERR_NUMERIC, "the loss is not finite at iteration %d", it);
+        if (it > 1 && last != 0.0) m.improvement = (last - m.terms.total) / last * 100.0;
+        last = m.terms.total;
+        res->iterations = it;
+        res->loss = last;
+        if (cb && cb->on_iteration) SS_TRY(cb->on_iteration(cb->ctx, &m));
+        if (cb && cb->on_snapshot && ss_engine_is_snapshot(p, it)) {
+            ss_image img = {0};
+            ss_status st = render(s, &img, b->x, b->host);
+            if (st == SS_OK) st = cb->on_snapshot(cb->ctx, it, &img);
+            ss_image_free(&img);
+            SS_TRY(st);
+        }
+        if (cb && cb->on_boundary) {
+            SS_TRY(B->tensor_read(s->be, b->host, b->x));
+            ss_engine_state state = {it, last, b->host, h, w};
+            SS_TRY(cb->on_boundary(cb->ctx, &state));
+        }
+        if (it > 1 && p->min_improvement > 0.0 && m.improvement < p->min_improvement) {
+            res->stopped_early = 1;
+            break;
+        }
+    }
+    return render(s, &res->final_image, b->x, b->host);
+}
+
+ss_status ss_engine_run(ss_setup *s, const ss_engine_callbacks *cb, const ss_engine_state *resume,
+                        ss_engine_result *res) {
+    memset(res, 0, sizeof *res);
+    engine_run r = {0};
+    r.s = s;
+    r.cb = cb;
+    engine_buffers b = {0};
+    ss_status st = engine_loop(&r, &b, resume, res);
+    res->evaluations = r.evals_total;
+    buffers_free(s, &b);
+    if (st != SS_OK) ss_image_free(&res->final_image);
+    return st;
+}

@@ -1,0 +1,66 @@
+/* engine.h - one style-transfer run, from a prepared setup (parameters,
+ * weights, images, backend, network) to per-iteration metrics, snapshots and
+ * the final image, reported through callbacks. Knows nothing of MPI, HDF5
+ * or files: `transfer`, `eval` and the sweep's workers share it. */
+#ifndef SS_ENGINE_H
+#define SS_ENGINE_H
+
+#include "image.h"
+#include "setup.h"
+
+/* The metrics of one outer iteration. */
+typedef struct ss_iteration {
+    int iteration;          /* 1-based */
+    ss_terms terms;         /* the loss and each term at the iteration's image */
+    int evaluations;        /* evaluations this iteration */
+    double seconds;         /* wall time of this iteration */
+    double improvement;     /* (loss[i-1] - loss[i]) / loss[i-1] * 100; 0 for the first */
+} ss_iteration;
+
+/* The state a run can be resumed from, at an outer-iteration boundary.
+ * With the default (L-BFGS restarted each iteration) the image and the
+ * iteration count are all there is. Continuous L-BFGS and Adam state is not
+ * part of it yet: a resumed continuous run restarts its history. */
+typedef struct ss_engine_state {
+    int iteration;        /* outer iterations completed */
+    double last_loss;     /* loss after that iteration (for the improvement) */
+    const float *x;       /* current image (3, h, w), pre-processed */
+    int h, w;
+} ss_engine_state;
+
+typedef struct ss_engine_callbacks {
+    void *ctx;
+    /* After each outer iteration; a non-OK status stops the run with it. */
+    ss_status (*on_iteration)(void *ctx, const ss_iteration *it);
+    /* For each scheduled snapshot (de-processed, colour-preserved if asked). */
+    ss_status (*on_snapshot)(void *ctx, int iteration, const ss_image *img);
+    /* At each outer-iteration boundary, so that the caller may checkpoint. */
+    ss_status (*on_boundary)(void *ctx, const ss_engine_state *state);
+    /* Asked between iterations: non-zero makes the run stop with
+     * SS_ERR_INTERRUPTED after on_boundary. May be NULL. */
+    int (*should_stop)(void *ctx);
+    /* Asked during an iteration after each evaluation (progress display). May be NULL. */
+    void (*on_evaluation)(void *ctx, int iteration, int evaluation, double loss);
+} ss_engine_callbacks;
+
+typedef struct ss_engine_result {
+    int iterations;          /* outer iterations completed */
+    int evaluations;         /* evaluations in all */
+    double loss;             /* final loss */
+    int stopped_early;       /* 1 when min_improvement stopped it */
+    ss_image final_image;    /* de-processed final image (caller frees with ss_image_free) */
+} ss_engine_result;
+
+/* Returns 1 when iteration (1-based) is a snapshot of p's schedule
+ * (iterations 1..first and every `every`-th). */
+int ss_engine_is_snapshot(const ss_params *p, int iteration);
+
+/* Runs the optimisation described by s->params on s's network. resume (may
+ * be NULL) continues from a saved state instead of the initial image.
+ * Fills *res; callbacks may be NULL members. Returns SS_OK,
+ * SS_ERR_INTERRUPTED when should_stop asked, SS_ERR_NUMERIC for a NaN or
+ * infinite loss, or another failure with its message. */
+ss_status ss_engine_run(ss_setup *s, const ss_engine_callbacks *cb, const ss_engine_state *resume,
+                        ss_engine_result *res);
+
+#endif
