@@ -29,6 +29,7 @@ struct ss_net {
     ss_tensor *gram[SS_MAX_STYLE_LAYERS];  /* G of x per style layer */
     ss_tensor *gram_target[SS_MAX_STYLES][SS_MAX_STYLE_LAYERS];
     double style_scale[SS_MAX_STYLES][SS_MAX_STYLE_LAYERS];
+    double gram_target_sq[SS_MAX_STYLES][SS_MAX_STYLE_LAYERS]; /* sum(G_target^2), for the target norm */
     double content_scale;
     int content_set, style_set[SS_MAX_STYLES];
 };
@@ -127,6 +128,18 @@ static ss_status net_build(ss_net *net) {
     const ss_loss_config *cfg = &net->cfg;
     const ss_tensor *fc = net->layers[net->layer_of_conv[cfg->content_layer]].out;
     SS_TRY(BE->tensor_new_like(net->be, &net->content_target, fc));
+    for (int l = 0; l < cfg->n_style_layers; l++) {
+        const ss_tensor *f = net->layers[net->layer_of_conv[cfg->style_layers[l]]].out;
+        SS_TRY(BE->tensor_new(net->be, &net->gram[l], 1, f->c, f->c));
+        for (int s = 0; s < cfg->n_styles; s++) SS_TRY(BE->tensor_new(net->be, &net->gram_target[s][l], 1, f->c, f->c));
+    }
+    return SS_OK;
+}
+
+/* The factors of each term from the configuration's weights and normalisations. */
+static void net_compute_scales(ss_net *net) {
+    const ss_loss_config *cfg = &net->cfg;
+    const ss_tensor *fc = net->layers[net->layer_of_conv[cfg->content_layer]].out;
     double pixels = (double)net->h * net->w, C = fc->c;
     double k = cfg->content_loss_type == 1   ? 1.0 / (2.0 * sqrt(C) * sqrt(pixels))
                : cfg->content_loss_type == 2 ? 1.0 / (C * pixels)
@@ -134,15 +147,26 @@ static ss_status net_build(ss_net *net) {
     net->content_scale = cfg->content_weight * k;
     for (int l = 0; l < cfg->n_style_layers; l++) {
         const ss_tensor *f = net->layers[net->layer_of_conv[cfg->style_layers[l]]].out;
-        SS_TRY(BE->tensor_new(net->be, &net->gram[l], 1, f->c, f->c));
+        double hw = (double)f->h * f->w;
         for (int s = 0; s < cfg->n_styles; s++) {
-            SS_TRY(BE->tensor_new(net->be, &net->gram_target[s][l], 1, f->c, f->c));
-            double norm = cfg->style_norm == SS_STYLE_NORM_GATYS
-                              ? 4.0 * (double)f->c * f->c * ((double)f->h * f->w) * ((double)f->h * f->w)
-                              : 4.0 * 9.0 * pixels * pixels;
+            double sq = net->gram_target_sq[s][l];
+            double norm = cfg->style_norm == SS_STYLE_NORM_GATYS    ? 4.0 * (double)f->c * f->c * hw * hw
+                          : cfg->style_norm == SS_STYLE_NORM_TARGET ? (sq > 0 ? sq : 1.0)
+                                                                    : 4.0 * 9.0 * pixels * pixels;
             net->style_scale[s][l] = cfg->style_weight[s] / cfg->n_style_layers / norm;
         }
     }
+}
+
+ss_status ss_net_set_weights(ss_net *net, const ss_loss_config *cfg) {
+    const ss_loss_config *o = &net->cfg;
+    int same = cfg->pool == o->pool && cfg->content_layer == o->content_layer &&
+               cfg->n_style_layers == o->n_style_layers && cfg->n_styles == o->n_styles &&
+               cfg->style_norm == o->style_norm;
+    for (int l = 0; same && l < cfg->n_style_layers; l++) same = cfg->style_layers[l] == o->style_layers[l];
+    if (!same) return ss_error(SS_ERR_INTERNAL, "ss_net_set_weights: the layers or normalisation changed");
+    net->cfg = *cfg;
+    net_compute_scales(net);
     return SS_OK;
 }
 
@@ -160,6 +184,7 @@ ss_status ss_net_new(ss_net **out, ss_backend *be, const ss_model *m, const ss_l
     net->h = h;
     net->w = w;
     ss_status st = net_build(net);
+    if (st == SS_OK) net_compute_scales(net);
     if (st != SS_OK) {
         ss_net_free(net);
         return st;
@@ -196,12 +221,9 @@ ss_status ss_net_set_style(ss_net *net, int s, const float *style) {
     for (int l = 0; l < net->cfg.n_style_layers; l++) {
         const ss_tensor *f = net->layers[net->layer_of_conv[net->cfg.style_layers[l]]].out;
         SS_TRY(BE->gram(net->be, net->gram_target[s][l], f));
-        if (net->cfg.style_norm == SS_STYLE_NORM_TARGET) {
-            double sq;
-            SS_TRY(BE->vec_dot(net->be, &sq, net->gram_target[s][l], net->gram_target[s][l]));
-            net->style_scale[s][l] = net->cfg.style_weight[s] / net->cfg.n_style_layers / (sq > 0 ? sq : 1.0);
-        }
+        SS_TRY(BE->vec_dot(net->be, &net->gram_target_sq[s][l], net->gram_target[s][l], net->gram_target[s][l]));
     }
+    net_compute_scales(net);
     net->style_set[s] = 1;
     return SS_OK;
 }

@@ -63,6 +63,12 @@ ss_status ss_net_set_content(ss_net *net, const float *content);
 /* Sets the Gram targets of style image s from its pre-processed (3, h, w) host array. */
 ss_status ss_net_set_style(ss_net *net, int s, const float *style);
 
+/* Replaces the term weights (content_weight, style_weight, tv_weight,
+ * tv_power, content_loss_type) with cfg's, keeping the targets: cfg's layers,
+ * pooling, style images and normalisation must be those of the network
+ * (SS_ERR_INTERNAL otherwise). */
+ss_status ss_net_set_weights(ss_net *net, const ss_loss_config *cfg);
+
 /* Evaluates at x (a plain (3, h, w) backend tensor): fills *terms and
  * writes the gradient into grad (plain (3, h, w)). Content and every style
  * target must be set. */

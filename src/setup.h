@@ -24,12 +24,17 @@ typedef struct ss_setup {
 } ss_setup;
 
 /* Resolves p (a copy is kept), loads the weights and images, makes the
- * backend (backend "cpu", "cuda" or "auto", device, threads: 0 = all allowed
- * cores) and the network, and sets its targets. On failure everything made
- * so far is freed and the message names the parameter or file at fault. */
-ss_status ss_setup_init(ss_setup *s, const ss_params *p, const char *backend, int device, int threads);
+ * network on backend be (borrowed: it must outlive s) and sets its targets.
+ * On failure everything made so far is freed and the message names the
+ * parameter or file at fault. */
+ss_status ss_setup_init(ss_setup *s, const ss_params *p, ss_backend *be);
 
-/* Frees everything in s. */
+/* Returns 1 when a run with parameters p can reuse s's targets (the same
+ * model, weights, images, size, layers, pooling and normalisation), after
+ * taking p's other parameters and term weights; 0 otherwise (s unchanged). */
+int ss_setup_reuse(ss_setup *s, const ss_params *p);
+
+/* Frees everything in s except the borrowed backend. */
 void ss_setup_free(ss_setup *s);
 
 #endif
