@@ -83,8 +83,22 @@ static ss_status check_output(transfer_ctx *c, const char *out) {
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return ss_error(SS_ERR_IO, "output %s: directory %s does not exist", out, dir);
     if (access(dir, W_OK) != 0) return ss_error(SS_ERR_IO, "output %s: directory %s is not writable", out, dir);
-    if (!c->cli->force && access(out, F_OK) == 0)
-        return ss_error(SS_ERR_IO, "%s exists; give --force to overwrite it", out);
+    if (c->cli->force) return SS_OK;
+    if (access(out, F_OK) == 0) return ss_error(SS_ERR_IO, "%s exists; give --force to overwrite it", out);
+    /* the files written beside it: found now rather than after the work */
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s.params.yaml", c->stem);
+    if (access(path, F_OK) == 0) return ss_error(SS_ERR_IO, "%s exists; give --force to overwrite it", path);
+    const ss_params *p = &c->cli->params;
+    for (int it = 1; it <= p->iterations; it++) {
+        if (!ss_engine_is_snapshot(p, it)) {
+            if (p->snapshot_every <= 0) break; /* no later snapshot */
+            continue;
+        }
+        snprintf(path, sizeof path, "%s_iter%04d%s", c->stem, it, c->ext);
+        if (access(path, F_OK) == 0)
+            return ss_error(SS_ERR_IO, "snapshot %s exists; give --force to overwrite it", path);
+    }
     return SS_OK;
 }
 

@@ -15,6 +15,9 @@ enum {
 int ss_cmd_eval(int argc, char **argv);
 int ss_cmd_bench(int argc, char **argv);
 int ss_cmd_transfer(int argc, char **argv);
+int ss_cmd_run(int argc, char **argv);
+int ss_cmd_status(int argc, char **argv);
+int ss_cmd_export(int argc, char **argv);
 int ss_cmd_plan(int argc, char **argv);
 
 #endif

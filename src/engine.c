@@ -145,8 +145,8 @@ static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_s
         SS_TRY(ss_lbfgs_new(&b->lbfgs, s->be, b->x, &lp));
     }
     res->iterations = start;
+    if (cb && cb->should_stop && cb->should_stop(cb->ctx)) return ss_error(SS_ERR_INTERRUPTED, "stopped on request");
     for (int it = start + 1; it <= p->iterations; it++) {
-        if (cb && cb->should_stop && cb->should_stop(cb->ctx)) return ss_error(SS_ERR_INTERRUPTED, "stopped on request");
         r->iteration = it;
         r->evals_this_iteration = 0;
         r->ring_n = 0;
@@ -166,11 +166,13 @@ static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_s
             ss_image_free(&img);
             SS_TRY(st);
         }
+        int stop = it < p->iterations && cb && cb->should_stop && cb->should_stop(cb->ctx);
         if (cb && cb->on_boundary) {
             SS_TRY(B->tensor_read(s->be, b->host, b->x));
-            ss_engine_state state = {it, last, b->host, h, w};
+            ss_engine_state state = {it, last, b->host, h, w, stop};
             SS_TRY(cb->on_boundary(cb->ctx, &state));
         }
+        if (stop) return ss_error(SS_ERR_INTERRUPTED, "stopped on request after iteration %d", it);
         if (it > 1 && p->min_improvement > 0.0 && m.improvement < p->min_improvement) {
             res->stopped_early = 1;
             break;

@@ -26,6 +26,7 @@ typedef struct ss_engine_state {
     double last_loss;     /* loss after that iteration (for the improvement) */
     const float *x;       /* current image (3, h, w), pre-processed */
     int h, w;
+    int stopping;         /* 1 when the run stops after this boundary (should_stop) */
 } ss_engine_state;
 
 typedef struct ss_engine_callbacks {
@@ -36,8 +37,9 @@ typedef struct ss_engine_callbacks {
     ss_status (*on_snapshot)(void *ctx, int iteration, const ss_image *img);
     /* At each outer-iteration boundary, so that the caller may checkpoint. */
     ss_status (*on_boundary)(void *ctx, const ss_engine_state *state);
-    /* Asked between iterations: non-zero makes the run stop with
-     * SS_ERR_INTERRUPTED after on_boundary. May be NULL. */
+    /* Asked once at each boundary (and before the first iteration):
+     * non-zero makes the run stop with SS_ERR_INTERRUPTED right after
+     * on_boundary, which is told so (state->stopping). May be NULL. */
     int (*should_stop)(void *ctx);
     /* Asked during an iteration after each evaluation (progress display). May be NULL. */
     void (*on_evaluation)(void *ctx, int iteration, int evaluation, double loss);

@@ -16,6 +16,9 @@ static void usage(FILE *f) {
             "  eval CONTENT STYLE [STYLE...] -o OUT.h5        one evaluation: losses and gradient\n"
             "  bench                                          time one evaluation (random weights)\n"
             "  plan MANIFEST                                  validate a sweep manifest and list its runs\n"
+            "  run MANIFEST -o ARCHIVE.h5                     run a sweep (under mpirun or alone)\n"
+            "  status ARCHIVE.h5                              counts by state and per-run progress\n"
+            "  export ARCHIVE.h5 -o DIR                       snapshots, final images and parameters as files\n"
             "\n"
             "`stylesweep COMMAND --help` lists a command's options.\n");
 }
@@ -38,6 +41,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "bench")) return ss_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "transfer")) return ss_cmd_transfer(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan")) return ss_cmd_plan(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run")) return ss_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status")) return ss_cmd_status(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export")) return ss_cmd_export(argc - 1, argv + 1);
     fprintf(stderr, "stylesweep: unknown command '%s' (try stylesweep --help)\n", cmd);
     return 2;
 }

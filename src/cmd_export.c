@@ -1,0 +1,144 @@
+/* cmd_export.c - `stylesweep export ARCHIVE -o DIR`: per run a folder with
+ * its snapshots as PNG, its final image, its metrics as CSV and a text file
+ * of all its parameters (what the founding study kept per experiment). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "check.h"
+#include "commands.h"
+#include "image.h"
+
+static ss_status write_text(const char *path, const char *text) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return ss_error(SS_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    fputs(text, f);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return ss_error(SS_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return SS_OK;
+}
+
+static ss_status save_rgb(const char *path, unsigned char *rgb, int w, int h) {
+    ss_image img = {w, h, rgb};
+    return ss_image_save(path, &img);
+}
+
+static ss_status export_run(ss_archive *a, int i, const char *dir, int *n_files) {
+    ss_archive_run_info r = {0};
+    ss_status st = ss_archive_get_run(a, i, &r);
+    char base[4096], path[4200];
+    snprintf(base, sizeof base, "%s/%s", dir, r.id);
+    if (st == SS_OK && mkdir(base, 0777) != 0 && errno != EEXIST)
+        st = ss_error(SS_ERR_IO, "cannot make %s: %s", base, strerror(errno));
+    if (st == SS_OK) {
+        /* parameters and what ran, like the study's text file */
+        size_t len = strlen(r.params) + 2048;
+        char *text = malloc(len);
+        if (!text) st = ss_error(SS_ERR_NOMEM, "out of memory");
+        else {
+            snprintf(text, len, "# run %s\n%sstatus: %s\nattempts: %d\niterations_done: %d\nweights_used: %s\n"
+                                "host: %s\nbackend: %s\ndevice: %s\nerror: \"%s\"\n",
+                     r.id, r.params, ss_archive_status_name(r.status), r.attempts, r.iterations_done, r.weights,
+                     r.host, r.backend, r.device, r.error);
+            snprintf(path, sizeof path, "%s/parameters.yaml", base);
+            st = write_text(path, text);
+            free(text);
+            ++*n_files;
+        }
+    }
+    ss_archive_metrics *rows = NULL;
+    int n = 0;
+    if (st == SS_OK) st = ss_archive_read_metrics(a, i, &rows, &n);
+    if (st == SS_OK && n > 0) {
+        char *csv = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&csv, &size);
+        fprintf(f, "iteration,loss,content,style,tv,evaluations,seconds,improvement_percent\n");
+        for (int k = 0; k < n; k++)
+            fprintf(f, "%d,%.17g,%.17g,%.17g,%.17g,%d,%.6f,%.17g\n", rows[k].iteration, rows[k].loss, rows[k].content,
+                    rows[k].style, rows[k].tv, rows[k].evaluations, rows[k].seconds, rows[k].improvement_percent);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/metrics.csv", base);
+        st = write_text(path, csv);
+        free(csv);
+        ++*n_files;
+    }
+    free(rows);
+    unsigned char *rgb = NULL;
+    int *its = NULL, w = 0, h = 0;
+    if (st == SS_OK) st = ss_archive_read_snapshots(a, i, &rgb, &its, &n, &w, &h);
+    for (int k = 0; st == SS_OK && k < n; k++) {
+        snprintf(path, sizeof path, "%s/iteration_%04d.png", base, its[k]);
+        st = save_rgb(path, rgb + (size_t)k * w * h * 3, w, h);
+        ++*n_files;
+    }
+    free(rgb);
+    free(its);
+    rgb = NULL;
+    int found = 0;
+    if (st == SS_OK) st = ss_archive_read_final(a, i, &rgb, &w, &h, &found);
+    if (st == SS_OK && found) {
+        snprintf(path, sizeof path, "%s/final.png", base);
+        st = save_rgb(path, rgb, w, h);
+        ++*n_files;
+    }
+    free(rgb);
+    ss_archive_run_info_free(&r);
+    return st;
+}
+
+int ss_cmd_export(int argc, char **argv) {
+    const char *path = NULL, *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: stylesweep export ARCHIVE.h5 -o DIR\n\n"
+                   "Writes per run DIR/<id>/ with iteration_NNNN.png (the snapshots), final.png,\n"
+                   "metrics.csv and parameters.yaml. Existing files of the same names are replaced.\n\n"
+                   "options:\n  -o, --output DIR  where to write (made if missing)\n  -h, --help        this help\n");
+            return SS_EXIT_OK;
+        } else if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "stylesweep export: %s needs a value\n", argv[i]);
+                return SS_EXIT_USAGE;
+            }
+            dir = argv[++i];
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "stylesweep export: unknown option %s (see --help)\n", argv[i]);
+            return SS_EXIT_USAGE;
+        } else if (!path) path = argv[i];
+        else {
+            fprintf(stderr, "stylesweep export: unexpected argument '%s'\n", argv[i]);
+            return SS_EXIT_USAGE;
+        }
+    }
+    if (!path || !dir || !dir[0]) {
+        fprintf(stderr, "stylesweep export: needs ARCHIVE.h5 and -o DIR (see --help)\n");
+        return SS_EXIT_USAGE;
+    }
+    ss_archive *a;
+    if (ss_archive_open(&a, path, 0) != SS_OK) {
+        fprintf(stderr, "stylesweep export: %s\n", ss_error_message());
+        return SS_EXIT_FAILURE;
+    }
+    ss_status st = SS_OK;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        st = ss_error(SS_ERR_IO, "cannot make %s: %s", dir, strerror(errno));
+    int n = ss_archive_run_count(a), files = 0;
+    for (int i = 0; st == SS_OK && i < n; i++) st = export_run(a, i, dir, &files);
+    ss_archive_close(a);
+    if (st != SS_OK) {
+        fprintf(stderr, "stylesweep export: %s\n", ss_error_message());
+        return SS_EXIT_FAILURE;
+    }
+    printf("%d runs, %d files written to %s\n", n, files, dir);
+    return SS_EXIT_OK;
+}

@@ -1,0 +1,78 @@
+/* cmd_status.c - `stylesweep status ARCHIVE`: counts by state and per-run
+ * progress, readable while a sweep runs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive.h"
+#include "commands.h"
+#include "params.h"
+
+static int parse_iterations(const char *params) {
+    const char *k = params ? strstr(params, "\niterations: ") : NULL;
+    return k ? atoi(k + 13) : 0;
+}
+
+int ss_cmd_status(int argc, char **argv) {
+    const char *path = NULL;
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: stylesweep status ARCHIVE.h5 [--summary]\n\n"
+                   "Prints the number of runs in each state, then one line per run: its id,\n"
+                   "state, iterations done of all, attempts, final loss, host and device, and the\n"
+                   "error of a failed run. Safe to use while the sweep runs.\n\n"
+                   "options:\n  --summary   only the counts\n  -h, --help  this help\n");
+            return SS_EXIT_OK;
+        } else if (!strcmp(argv[i], "--summary")) quiet = 1;
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "stylesweep status: unknown option %s (see --help)\n", argv[i]);
+            return SS_EXIT_USAGE;
+        } else if (!path) path = argv[i];
+        else {
+            fprintf(stderr, "stylesweep status: unexpected argument '%s'\n", argv[i]);
+            return SS_EXIT_USAGE;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "stylesweep status: needs ARCHIVE.h5 (see --help)\n");
+        return SS_EXIT_USAGE;
+    }
+    ss_archive *a;
+    if (ss_archive_open(&a, path, 0) != SS_OK) {
+        fprintf(stderr, "stylesweep status: %s\n", ss_error_message());
+        return SS_EXIT_FAILURE;
+    }
+    char *sweep = NULL;
+    ss_archive_manifest(a, &sweep, NULL, NULL);
+    int n = ss_archive_run_count(a), counts[SS_RUN_STATUS_COUNT] = {0};
+    ss_archive_run_info *info = calloc((size_t)n + 1, sizeof *info);
+    int rc = SS_EXIT_OK;
+    for (int i = 0; info && i < n; i++) {
+        if (ss_archive_get_run(a, i, &info[i]) != SS_OK) {
+            fprintf(stderr, "stylesweep status: %s: %s\n", path, ss_error_message());
+            rc = SS_EXIT_FAILURE;
+            break;
+        }
+        counts[info[i].status]++;
+    }
+    if (rc == SS_EXIT_OK) {
+        printf("%s: sweep %s, %d runs:", path, sweep ? sweep : "?", n);
+        for (int s = 0; s < SS_RUN_STATUS_COUNT; s++) printf(" %d %s%s", counts[s], ss_archive_status_name(s), s + 1 < SS_RUN_STATUS_COUNT ? "," : "\n");
+        for (int i = 0; !quiet && i < n; i++) {
+            const ss_archive_run_info *r = &info[i];
+            printf("  %-24s %-11s %4d/%-4d it  %d attempt(s)", r->id, ss_archive_status_name(r->status),
+                   r->iterations_done, parse_iterations(r->params), r->attempts);
+            if (!isnan(r->final_loss)) printf("  loss %.6g", r->final_loss);
+            if (r->host[0]) printf("  %s rank %d %s", r->host, r->rank, r->device);
+            if (r->status == SS_RUN_FAILED && r->error[0]) printf("  error: %s", r->error);
+            printf("\n");
+        }
+    }
+    for (int i = 0; info && i < n; i++) ss_archive_run_info_free(&info[i]);
+    free(info);
+    free(sweep);
+    ss_archive_close(a);
+    return rc;
+}

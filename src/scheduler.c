@@ -1,0 +1,641 @@
+/* scheduler.c - the sweep's coordinator and workers over MPI (see scheduler.h). */
+#include "scheduler.h"
+
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "check.h"
+#include "manifest.h"
+#include "worker.h"
+
+volatile sig_atomic_t ss_sweep_stop_requested = 0;
+volatile sig_atomic_t ss_sweep_archive_busy = 0;
+int ss_sweep_need_abort = 0;
+
+enum { TAG_UP = 1, TAG_DOWN = 2, TAG_STOP_NOW = 3 };
+
+/* MPI calls inside functions returning ss_status. */
+#define MPI_CHECK(expr)                                                                            \
+    do {                                                                                           \
+        int mpi_rc_ = (expr);                                                                      \
+        if (mpi_rc_ != MPI_SUCCESS) {                                                              \
+            char mpi_msg_[MPI_MAX_ERROR_STRING];                                                   \
+            int mpi_len_ = 0;                                                                      \
+            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                        \
+            return ss_error(SS_ERR_IO, "MPI: %s failed (%s) at %s:%d", #expr, mpi_msg_, __FILE__,  \
+                            __LINE__);                                                             \
+        }                                                                                          \
+    } while (0)
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------------------------ */
+/* coordinator (rank 0)                                                */
+
+typedef struct coord {
+    const ss_sweep_options *o;
+    ss_manifest man;
+    int have_man;
+    ss_archive *ar;
+    int n_runs;                    /* runs in the archive */
+    const ss_run_spec **spec;      /* per archive run: its manifest entry (NULL: not in the manifest) */
+    int *queue, q_head, q_len;
+    double *started;               /* per run: when it was assigned */
+    int *busy;                     /* per rank: run index or -1 */
+    int n_done, n_failed, n_interrupted, n_running;
+    double done_seconds;           /* summed durations of runs done in this session */
+    int done_this_session;
+    double t0, last_summary;
+    long messages;                 /* messages handled */
+    double message_seconds;        /* time spent handling them */
+    int stop_sent;
+} coord;
+
+static const char *run_id(const coord *c, int run) { return c->spec[run] ? c->spec[run]->id : "?"; }
+
+/* Every archive call goes through here, so that a second signal never cuts one. */
+#define AR(call)                                                                                   \
+    do {                                                                                           \
+        ss_sweep_archive_busy = 1;                                                                 \
+        ss_status ar_st_ = (call);                                                                 \
+        ss_sweep_archive_busy = 0;                                                                 \
+        if (ar_st_ != SS_OK) return ar_st_;                                                        \
+    } while (0)
+
+static char *params_yaml(const ss_params *p) {
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    if (!f) return NULL;
+    ss_params_write(p, f);
+    fclose(f);
+    return buf;
+}
+
+/* Creates the archive, or opens it for --resume and reconciles it with the manifest. */
+static ss_status coord_open_archive(coord *c) {
+    const ss_sweep_options *o = c->o;
+    const ss_manifest *m = &c->man;
+    char **yaml = calloc((size_t)m->n_runs + 1, sizeof *yaml);
+    const char **ids = calloc((size_t)m->n_runs + 1, sizeof *ids);
+    ss_status st = SS_OK;
+    if (!yaml || !ids) st = ss_error(SS_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == SS_OK && i < m->n_runs; i++) {
+        ids[i] = m->runs[i].id;
+        if (!(yaml[i] = params_yaml(&m->runs[i].params))) st = ss_error(SS_ERR_NOMEM, "out of memory");
+    }
+    if (st == SS_OK && !o->resume) {
+        if (access(o->archive, F_OK) == 0)
+            st = ss_error(SS_ERR_IO, "%s exists: give --resume to continue that sweep, or another -o", o->archive);
+        else
+            st = ss_archive_create(&c->ar, o->archive, m->sweep, m->text, m->sha256, m->n_runs, ids,
+                                   (const char *const *)yaml);
+    } else if (st == SS_OK) {
+        st = ss_archive_open(&c->ar, o->archive, 1);
+        /* runs whose parameters changed are refused; new runs are appended */
+        int n_changed = 0, n_new = 0;
+        char changed[1024] = "";
+        const char **new_ids = calloc((size_t)m->n_runs + 1, sizeof *new_ids);
+        const char **new_yaml = calloc((size_t)m->n_runs + 1, sizeof *new_yaml);
+        if (st == SS_OK && (!new_ids || !new_yaml)) st = ss_error(SS_ERR_NOMEM, "out of memory");
+        for (int i = 0; st == SS_OK && i < m->n_runs; i++) {
+            int idx;
+            if (ss_archive_find_run(c->ar, ids[i], &idx) != SS_OK) {
+                new_ids[n_new] = ids[i];
+                new_yaml[n_new++] = yaml[i];
+                continue;
+            }
+            ss_archive_run_info info = {0};
+            st = ss_archive_get_run(c->ar, idx, &info);
+            if (st == SS_OK && strcmp(info.params, yaml[i]) != 0) {
+                if (n_changed++ < 8)
+                    snprintf(changed + strlen(changed), sizeof changed - strlen(changed), "%s%s",
+                             n_changed > 1 ? ", " : "", ids[i]);
+            }
+            ss_archive_run_info_free(&info);
+        }
+        if (st == SS_OK && n_changed)
+            st = ss_error(SS_ERR_ARG,
+                          "%s: the parameters of %d run(s) changed since the archive was made (%s%s); "
+                          "keep the manifest as it was, or give the changed runs new ids",
+                          o->manifest, n_changed, changed, n_changed > 8 ? ", ..." : "");
+        if (st == SS_OK && n_new) {
+            st = ss_archive_add_runs(c->ar, n_new, new_ids, new_yaml);
+            if (st == SS_OK && !o->quiet) printf("resume: %d new run(s) appended from the manifest\n", n_new);
+        }
+        if (st == SS_OK && n_new) st = ss_archive_set_manifest(c->ar, m->text, m->sha256);
+        free(new_ids);
+        free(new_yaml);
+    }
+    for (int i = 0; yaml && i < m->n_runs; i++) free(yaml[i]);
+    free(yaml);
+    free(ids);
+    return st;
+}
+
+/* Builds the queue of runs to do and the bookkeeping arrays. */
+static ss_status coord_plan(coord *c, int size) {
+    c->n_runs = ss_archive_run_count(c->ar);
+    c->spec = calloc((size_t)c->n_runs + 1, sizeof *c->spec);
+    c->queue = calloc((size_t)c->n_runs + 1, sizeof *c->queue);
+    c->started = calloc((size_t)c->n_runs + 1, sizeof *c->started);
+    c->busy = malloc(sizeof(int) * (size_t)size);
+    SS_ALLOC_CHECK(c->spec);
+    SS_ALLOC_CHECK(c->queue);
+    SS_ALLOC_CHECK(c->started);
+    SS_ALLOC_CHECK(c->busy);
+    for (int r = 0; r < size; r++) c->busy[r] = -1;
+    int skipped_failed = 0;
+    for (int i = 0; i < c->n_runs; i++) {
+        ss_archive_run_info info = {0};
+        ss_status st = ss_archive_get_run(c->ar, i, &info);
+        if (st != SS_OK) {
+            ss_archive_run_info_free(&info);
+            return st;
+        }
+        c->spec[i] = ss_manifest_find_run(&c->man, info.id);
+        ss_run_status rs = info.status;
+        ss_archive_run_info_free(&info);
+        if (!c->spec[i]) continue; /* in the archive, no longer in the manifest: left alone */
+        if (rs == SS_RUN_DONE) c->n_done++;
+        else if (rs == SS_RUN_FAILED && !c->o->retry_failed) {
+            c->n_failed++;
+            skipped_failed++;
+        } else c->queue[c->q_len++] = i;
+    }
+    if (skipped_failed && !c->o->quiet)
+        printf("resume: %d failed run(s) left as they are (--retry-failed runs them again)\n", skipped_failed);
+    return SS_OK;
+}
+
+static void coord_summary(coord *c, int final) {
+    if (c->o->quiet) return;
+    int pending = c->q_len - c->q_head;
+    double elapsed = now_s() - c->t0;
+    char eta[64] = "";
+    int workers = 0;
+    for (int i = 0; c->busy && i < 1024 && i < (int)(sizeof(int)); i++) (void)workers;
+    if (c->done_this_session > 0 && pending + c->n_running > 0) {
+        double per = c->done_seconds / c->done_this_session;
+        double parallel = c->n_running > 0 ? c->n_running : 1;
+        snprintf(eta, sizeof eta, ", about %.0fs left", per * (pending + c->n_running) / parallel);
+    }
+    printf("%s%.0fs: %d done, %d running, %d pending, %d failed, %d interrupted%s\n", final ? "sweep ended after " : "[",
+           elapsed, c->n_done, c->n_running, pending, c->n_failed, c->n_interrupted, final ? "" : eta);
+    if (!final) {
+        /* keep the bracket style for periodic lines */
+    }
+    fflush(stdout);
+}
+
+/* Prepares run `run` for a worker: reads its checkpoint (if any) and trims
+ * what was recorded after it; marks the run running. *resume is filled when
+ * a checkpoint is used (cp owns its image). */
+static ss_status coord_prepare(coord *c, int run, ss_archive_checkpoint *cp, int *has_cp) {
+    *has_cp = 0;
+    memset(cp, 0, sizeof *cp);
+    ss_archive_checkpoint_found found = SS_CHECKPOINT_NONE;
+    ss_archive_run_info info = {0};
+    ss_status st = ss_archive_get_run(c->ar, run, &info);
+    int had_progress = st == SS_OK && (info.n_metrics > 0 || info.n_snapshots > 0);
+    ss_archive_run_info_free(&info);
+    if (st != SS_OK) return st;
+    if (had_progress) {
+        AR(ss_archive_read_checkpoint(c->ar, run, cp, &found));
+        if (found == SS_CHECKPOINT_VALID && cp->state_size == sizeof(double)) *has_cp = 1;
+        else ss_archive_checkpoint_free(cp);
+        int keep_rows = *has_cp ? cp->n_metrics : 0, keep_iter = *has_cp ? cp->iteration : 0;
+        AR(ss_archive_truncate_metrics(c->ar, run, keep_rows));
+        AR(ss_archive_truncate_snapshots(c->ar, run, keep_iter));
+    }
+    AR(ss_archive_set_status(c->ar, run, SS_RUN_RUNNING, NULL));
+    c->started[run] = now_s();
+    c->n_running++;
+    if (!c->o->quiet && *has_cp)
+        printf("%s: resuming after iteration %d\n", run_id(c, run), cp->iteration);
+    return SS_OK;
+}
+
+static void coord_finished(coord *c, int run, ss_run_status status) {
+    c->n_running--;
+    if (status == SS_RUN_DONE) {
+        c->n_done++;
+        c->done_this_session++;
+        c->done_seconds += now_s() - c->started[run];
+    } else if (status == SS_RUN_FAILED) c->n_failed++;
+    else if (status == SS_RUN_INTERRUPTED) c->n_interrupted++;
+}
+
+/* Handles one message from rank src about its run. */
+static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
+    double t0 = now_s();
+    int run = m->run;
+    if (run < 0 || run >= c->n_runs || !c->spec[run])
+        return ss_error(SS_ERR_INTERNAL, "rank %d sent a message about unknown run %d", src, run);
+    const ss_params *p = &c->spec[run]->params;
+    switch (m->type) {
+    case SS_MSG_STARTED: {
+        const char *s[4] = {"", "", "", ""};
+        const char *q = (const char *)m->payload, *end = q + m->payload_size;
+        for (int i = 0; i < 4 && q && q < end; i++) {
+            s[i] = q;
+            q += strnlen(q, (size_t)(end - q)) + 1;
+        }
+        AR(ss_archive_set_run_info(c->ar, run, s[0], src, s[1], s[2], s[3]));
+        break;
+    }
+    case SS_MSG_METRICS: {
+        ss_archive_metrics row = {m->iteration, m->values[0], m->values[1], m->values[2], m->values[3],
+                                  m->count,     m->values[4], m->values[5]};
+        const char *names[SS_MAX_STYLE_LAYERS];
+        int n = m->n_layers <= SS_MAX_STYLE_LAYERS ? m->n_layers : SS_MAX_STYLE_LAYERS;
+        for (int l = 0; l < n; l++) names[l] = l < p->n_style_layers ? p->style_layers[l] : NULL;
+        AR(ss_archive_append_metrics(c->ar, run, &row, n, (const double *)m->payload, names));
+        break;
+    }
+    case SS_MSG_SNAPSHOT:
+        AR(ss_archive_add_snapshot(c->ar, run, m->iteration, m->payload, m->w, m->h));
+        break;
+    case SS_MSG_CHECKPOINT: {
+        double loss = m->values[0];
+        ss_archive_checkpoint cp = {m->iteration, m->count, m->w, m->h, (float *)m->payload,
+                                    (unsigned char *)&loss, sizeof loss, 0};
+        AR(ss_archive_write_checkpoint(c->ar, run, &cp));
+        break;
+    }
+    case SS_MSG_DONE:
+        AR(ss_archive_set_final(c->ar, run, m->payload, m->w, m->h));
+        AR(ss_archive_set_status(c->ar, run, SS_RUN_DONE, NULL));
+        coord_finished(c, run, SS_RUN_DONE);
+        if (!c->o->quiet)
+            printf("%s done: loss %.6g after %d iterations, %.1fs (rank %d)\n", run_id(c, run), m->values[0],
+                   m->iteration, now_s() - c->started[run], src);
+        break;
+    case SS_MSG_FAILED: {
+        const char *why = m->payload ? (const char *)m->payload : "unknown error";
+        AR(ss_archive_set_status(c->ar, run, SS_RUN_FAILED, why));
+        coord_finished(c, run, SS_RUN_FAILED);
+        if (!c->o->quiet) printf("%s failed: %s (rank %d)\n", run_id(c, run), why, src);
+        break;
+    }
+    case SS_MSG_INTERRUPTED:
+        AR(ss_archive_set_status(c->ar, run, SS_RUN_INTERRUPTED, "interrupted by a signal; --resume continues it"));
+        coord_finished(c, run, SS_RUN_INTERRUPTED);
+        if (!c->o->quiet) printf("%s interrupted (rank %d)\n", run_id(c, run), src);
+        break;
+    default:
+        return ss_error(SS_ERR_INTERNAL, "rank %d sent a message of unknown type %d", src, m->type);
+    }
+    c->messages++;
+    c->message_seconds += now_s() - t0;
+    return SS_OK;
+}
+
+/* ---- one rank: rank 0 works itself ---- */
+
+typedef struct local_sink {
+    coord *c;
+} local_sink;
+
+static ss_status local_emit(void *ctx, const ss_msg *m, const void *payload) {
+    local_sink *ls = ctx;
+    ss_msg copy = *m;
+    copy.payload = payload;
+    return coord_handle(ls->c, 0, &copy);
+}
+
+static int local_should_stop(void *ctx) {
+    (void)ctx;
+    return ss_sweep_stop_requested != 0;
+}
+
+static ss_status coord_run_local(coord *c) {
+    ss_worker *w;
+    SS_TRY(ss_worker_new(&w, c->o->backend, c->o->device < 0 ? 0 : c->o->device, c->o->threads));
+    local_sink ls = {c};
+    ss_worker_sink sink = {&ls, local_emit, local_should_stop};
+    ss_status st = SS_OK;
+    while (st == SS_OK && c->q_head < c->q_len && !ss_sweep_stop_requested) {
+        int run = c->queue[c->q_head++];
+        ss_archive_checkpoint cp;
+        int has_cp;
+        st = coord_prepare(c, run, &cp, &has_cp);
+        if (st != SS_OK) break;
+        double loss = 0;
+        if (has_cp) memcpy(&loss, cp.state, sizeof loss);
+        ss_engine_state resume = {cp.iteration, loss, cp.image, cp.h, cp.w, 0};
+        st = ss_worker_run(w, run, &c->spec[run]->params, has_cp ? &resume : NULL, c->o->checkpoint_every, &sink);
+        ss_archive_checkpoint_free(&cp);
+        if (now_s() - c->last_summary >= c->o->summary_every) {
+            coord_summary(c, 0);
+            c->last_summary = now_s();
+        }
+    }
+    ss_worker_free(w);
+    return st;
+}
+
+/* ---- several ranks: rank 0 coordinates ---- */
+
+static ss_status send_down(int dest, int tag, const ss_msg *m, const void *payload) {
+    unsigned char *buf;
+    size_t size;
+    SS_TRY(ss_msg_pack(&buf, &size, m, payload));
+    int rc = MPI_Send(buf, (int)size, MPI_BYTE, dest, tag, MPI_COMM_WORLD);
+    free(buf);
+    MPI_CHECK(rc);
+    return SS_OK;
+}
+
+/* Receives the next message from any worker into *buf (grown as needed). */
+static ss_status recv_up(unsigned char **buf, size_t *cap, ss_msg *m, int *src) {
+    MPI_Status status;
+    MPI_CHECK(MPI_Probe(MPI_ANY_SOURCE, TAG_UP, MPI_COMM_WORLD, &status));
+    int count;
+    MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &count));
+    if ((size_t)count > *cap) {
+        unsigned char *nb = realloc(*buf, (size_t)count);
+        SS_ALLOC_CHECK(nb);
+        *buf = nb;
+        *cap = (size_t)count;
+    }
+    MPI_CHECK(MPI_Recv(*buf, count, MPI_BYTE, status.MPI_SOURCE, TAG_UP, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+    *src = status.MPI_SOURCE;
+    return ss_msg_unpack(m, *buf, (size_t)count);
+}
+
+/* Sends run `run` to worker dest: its parameters and, when resuming, the checkpoint. */
+static ss_status coord_assign(coord *c, int run, int dest) {
+    ss_archive_checkpoint cp;
+    int has_cp;
+    SS_TRY(coord_prepare(c, run, &cp, &has_cp));
+    size_t img = has_cp ? sizeof(float) * 3 * (size_t)cp.w * cp.h : 0;
+    size_t size = sizeof(ss_params) + img;
+    unsigned char *payload = malloc(size);
+    if (!payload) {
+        ss_archive_checkpoint_free(&cp);
+        return ss_error(SS_ERR_NOMEM, "out of memory for an assignment");
+    }
+    memcpy(payload, &c->spec[run]->params, sizeof(ss_params));
+    ss_msg m = {0};
+    m.type = SS_MSG_ASSIGN;
+    m.run = run;
+    if (has_cp) {
+        memcpy(payload + sizeof(ss_params), cp.image, img);
+        m.iteration = cp.iteration;
+        m.w = cp.w;
+        m.h = cp.h;
+        memcpy(&m.values[0], cp.state, sizeof(double));
+        m.count = 1;
+    }
+    m.payload_size = size;
+    ss_archive_checkpoint_free(&cp);
+    c->busy[dest] = run;
+    ss_status st = send_down(dest, TAG_DOWN, &m, payload);
+    free(payload);
+    return st;
+}
+
+static ss_status coord_run_mpi(coord *c, int size) {
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    int stopped = 0, workers = size - 1;
+    ss_status st = SS_OK;
+    while (stopped < workers) {
+        ss_msg m;
+        int src;
+        SS_TRY_GOTO(st, recv_up(&buf, &cap, &m, &src), out);
+        if (ss_sweep_stop_requested && !c->stop_sent) {
+            /* tell busy workers to checkpoint and stop at their next boundary */
+            ss_msg stop = {0};
+            stop.type = SS_MSG_STOP;
+            for (int r = 1; r < size; r++)
+                if (c->busy[r] >= 0) SS_TRY_GOTO(st, send_down(r, TAG_STOP_NOW, &stop, NULL), out);
+            c->stop_sent = 1;
+        }
+        if (m.type == SS_MSG_REQUEST) {
+            if (c->q_head < c->q_len && !ss_sweep_stop_requested) {
+                SS_TRY_GOTO(st, coord_assign(c, c->queue[c->q_head++], src), out);
+            } else {
+                ss_msg stop = {0};
+                stop.type = SS_MSG_STOP;
+                SS_TRY_GOTO(st, send_down(src, TAG_DOWN, &stop, NULL), out);
+                stopped++;
+            }
+        } else {
+            SS_TRY_GOTO(st, coord_handle(c, src, &m), out);
+            if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) c->busy[src] = -1;
+        }
+        if (now_s() - c->last_summary >= c->o->summary_every) {
+            coord_summary(c, 0);
+            c->last_summary = now_s();
+        }
+    }
+out:
+    free(buf);
+    return st;
+}
+
+/* Answers every worker's first request with STOP (rank 0 could not start). */
+static void coord_release_workers(int size) {
+    for (int r = 1; r < size; r++) {
+        unsigned char *buf = NULL;
+        size_t cap = 0;
+        ss_msg m;
+        int src;
+        if (recv_up(&buf, &cap, &m, &src) == SS_OK) {
+            ss_msg stop = {0};
+            stop.type = SS_MSG_STOP;
+            send_down(src, TAG_DOWN, &stop, NULL);
+        }
+        free(buf);
+    }
+}
+
+static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
+    coord c = {0};
+    c.o = o;
+    c.t0 = c.last_summary = now_s();
+    char *errors = NULL;
+    int n_errors = 0;
+    ss_status st = ss_manifest_load(&c.man, o->manifest, &errors, &n_errors);
+    if (st != SS_OK) {
+        if (errors) fputs(errors, stderr);
+        if (errors && errors[0] && errors[strlen(errors) - 1] != '\n') fputc('\n', stderr);
+        fprintf(stderr, "stylesweep run: %s\n", ss_error_message());
+        free(errors);
+        coord_release_workers(size);
+        return SS_SWEEP_ERROR;
+    }
+    free(errors);
+    c.have_man = 1;
+    if (st == SS_OK) st = coord_open_archive(&c);
+    if (st == SS_OK) st = coord_plan(&c, size);
+    if (st != SS_OK) {
+        fprintf(stderr, "stylesweep run: %s\n", ss_error_message());
+        coord_release_workers(size);
+        ss_archive_close(c.ar);
+        ss_manifest_free(&c.man);
+        return SS_SWEEP_ERROR;
+    }
+    if (!o->quiet) {
+        printf("sweep %s: %d runs, %d to do, %d done, %d failed; %s with %d rank(s)\n", c.man.sweep, c.n_runs,
+               c.q_len, c.n_done, c.n_failed, o->archive, size);
+        fflush(stdout);
+    }
+    st = size == 1 ? coord_run_local(&c) : coord_run_mpi(&c, size);
+    ss_sweep_end end = SS_SWEEP_COMPLETE;
+    if (st != SS_OK) {
+        fprintf(stderr, "stylesweep run: %s\n", ss_error_message());
+        end = SS_SWEEP_ERROR;
+        ss_sweep_need_abort = size > 1; /* workers may still wait for rank 0 */
+    } else if (ss_sweep_stop_requested || c.q_head < c.q_len || c.n_interrupted) {
+        end = SS_SWEEP_INTERRUPTED;
+    } else if (c.n_failed) {
+        end = SS_SWEEP_RUNS_FAILED;
+    }
+    coord_summary(&c, 1);
+    if (!o->quiet && c.messages)
+        printf("rank 0 handled %ld messages, %.3f ms per message\n", c.messages, 1000.0 * c.message_seconds / c.messages);
+    if (end == SS_SWEEP_INTERRUPTED && !o->quiet)
+        printf("interrupted: run the same command with --resume to continue\n");
+    ss_status cs = ss_archive_close(c.ar);
+    if (cs != SS_OK && end != SS_SWEEP_ERROR) {
+        fprintf(stderr, "stylesweep run: %s\n", ss_error_message());
+        end = SS_SWEEP_ERROR;
+    }
+    ss_manifest_free(&c.man);
+    free(c.spec);
+    free(c.queue);
+    free(c.started);
+    free(c.busy);
+    return end;
+}
+
+/* ------------------------------------------------------------------ */
+/* worker ranks                                                        */
+
+typedef struct mpi_sink {
+    int stop_seen;
+} mpi_sink;
+
+static ss_status mpi_emit(void *ctx, const ss_msg *m, const void *payload) {
+    (void)ctx;
+    return send_down(0, TAG_UP, m, payload);
+}
+
+static int mpi_should_stop(void *ctx) {
+    mpi_sink *s = ctx;
+    if (ss_sweep_stop_requested || s->stop_seen) return 1;
+    int flag = 0;
+    MPI_Status status;
+    if (MPI_Iprobe(0, TAG_STOP_NOW, MPI_COMM_WORLD, &flag, &status) == MPI_SUCCESS && flag) {
+        char tmp[SS_MSG_HEADER_SIZE + 16];
+        int count = 0;
+        MPI_Get_count(&status, MPI_BYTE, &count);
+        if (count <= (int)sizeof tmp)
+            MPI_Recv(tmp, count, MPI_BYTE, 0, TAG_STOP_NOW, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        s->stop_seen = 1;
+    }
+    return s->stop_seen;
+}
+
+/* This worker's index among the workers of its node: its GPU. */
+static int local_worker_index(int rank) {
+    MPI_Comm node;
+    int local = 0;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        int lr;
+        MPI_Comm_rank(node, &lr);
+        /* rank 0 coordinates: on its node, the workers are local ranks 1.. */
+        int has_rank0 = 0, r0 = rank == 0;
+        MPI_Allreduce(&r0, &has_rank0, 1, MPI_INT, MPI_MAX, node);
+        local = has_rank0 ? lr - 1 : lr;
+        MPI_Comm_free(&node);
+    }
+    return local < 0 ? 0 : local;
+}
+
+static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
+    ss_worker *w;
+    SS_TRY(ss_worker_new(&w, o->backend, device, o->threads));
+    mpi_sink ms = {0};
+    ss_worker_sink sink = {&ms, mpi_emit, mpi_should_stop};
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    ss_status st = SS_OK;
+    (void)rank;
+    for (;;) {
+        ss_msg req = {0};
+        req.type = SS_MSG_REQUEST;
+        req.run = -1;
+        SS_TRY_GOTO(st, send_down(0, TAG_UP, &req, NULL), out);
+        MPI_Status status;
+        int count;
+        if (MPI_Probe(0, TAG_DOWN, MPI_COMM_WORLD, &status) != MPI_SUCCESS ||
+            MPI_Get_count(&status, MPI_BYTE, &count) != MPI_SUCCESS) {
+            st = ss_error(SS_ERR_IO, "MPI: lost the coordinator");
+            goto out;
+        }
+        if ((size_t)count > cap) {
+            unsigned char *nb = realloc(buf, (size_t)count);
+            if (!nb) {
+                st = ss_error(SS_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            buf = nb;
+            cap = (size_t)count;
+        }
+        MPI_Recv(buf, count, MPI_BYTE, 0, TAG_DOWN, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        ss_msg m;
+        SS_TRY_GOTO(st, ss_msg_unpack(&m, buf, (size_t)count), out);
+        if (m.type == SS_MSG_STOP) break;
+        if (m.type != SS_MSG_ASSIGN || m.payload_size < sizeof(ss_params)) {
+            st = ss_error(SS_ERR_INTERNAL, "unexpected message %d from the coordinator", m.type);
+            goto out;
+        }
+        ss_params p;
+        memcpy(&p, m.payload, sizeof p);
+        ss_engine_state resume = {m.iteration, m.values[0], (const float *)(m.payload + sizeof p), m.h, m.w, 0};
+        ms.stop_seen = 0;
+        SS_TRY_GOTO(st, ss_worker_run(w, m.run, &p, m.count ? &resume : NULL, o->checkpoint_every, &sink), out);
+    }
+out:
+    /* a stop-now message may be left over: take it so that MPI finalises cleanly */
+    {
+        int flag = 0;
+        MPI_Status status;
+        while (MPI_Iprobe(0, TAG_STOP_NOW, MPI_COMM_WORLD, &flag, &status) == MPI_SUCCESS && flag) {
+            char tmp[SS_MSG_HEADER_SIZE + 16];
+            MPI_Recv(tmp, (int)sizeof tmp, MPI_BYTE, 0, TAG_STOP_NOW, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        }
+    }
+    free(buf);
+    ss_worker_free(w);
+    return st;
+}
+
+ss_sweep_end ss_scheduler_run(const ss_sweep_options *o, int rank, int size) {
+    int local = local_worker_index(rank);
+    if (rank == 0) return coordinator(o, size);
+    int device = o->device >= 0 ? o->device : local;
+    ss_status st = worker_loop(o, rank, device);
+    if (st != SS_OK) {
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        fprintf(stderr, "stylesweep run: rank %d on %s: %s\n", rank, host, ss_error_message());
+        ss_sweep_need_abort = 1;
+        return SS_SWEEP_ERROR;
+    }
+    return ss_sweep_stop_requested ? SS_SWEEP_INTERRUPTED : SS_SWEEP_COMPLETE;
+}

@@ -1,0 +1,164 @@
+/* worker.c - one sweep run on this process (see worker.h). */
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+
+struct ss_worker {
+    char backend_name[16];
+    int device, threads;
+    ss_backend *be;
+    ss_setup setup;
+    int have_setup;
+};
+
+typedef struct worker_run {
+    ss_worker *w;
+    int run;
+    int checkpoint_every;
+    const ss_worker_sink *sink;
+    ss_status sink_status; /* a failed emit: fatal */
+} worker_run;
+
+ss_status ss_worker_new(ss_worker **out, const char *backend, int device, int threads) {
+    ss_worker *w = calloc(1, sizeof *w);
+    SS_ALLOC_CHECK(w);
+    snprintf(w->backend_name, sizeof w->backend_name, "%s", backend);
+    w->device = device;
+    w->threads = threads;
+    *out = w;
+    return SS_OK;
+}
+
+void ss_worker_free(ss_worker *w) {
+    if (!w) return;
+    if (w->have_setup) ss_setup_free(&w->setup);
+    if (w->be) w->be->iface->free(w->be);
+    free(w);
+}
+
+static ss_status emit(worker_run *r, ss_msg *m, const void *payload) {
+    m->run = r->run;
+    ss_status st = r->sink->emit(r->sink->ctx, m, payload);
+    if (st != SS_OK && r->sink_status == SS_OK) r->sink_status = st;
+    return st;
+}
+
+static ss_status on_iteration(void *ctx, const ss_iteration *it) {
+    worker_run *r = ctx;
+    const ss_setup *s = &r->w->setup;
+    ss_msg m = {0};
+    m.type = SS_MSG_METRICS;
+    m.iteration = it->iteration;
+    m.count = it->evaluations;
+    m.n_layers = s->cfg.n_style_layers;
+    double style = 0;
+    for (int l = 0; l < m.n_layers; l++) style += it->terms.style[l];
+    double v[8] = {it->terms.total, it->terms.content, style, it->terms.tv, it->seconds, it->improvement, 0, 0};
+    memcpy(m.values, v, sizeof v);
+    m.payload_size = sizeof(double) * (size_t)m.n_layers;
+    return emit(r, &m, it->terms.style);
+}
+
+static ss_status on_snapshot(void *ctx, int iteration, const ss_image *img) {
+    worker_run *r = ctx;
+    ss_msg m = {0};
+    m.type = SS_MSG_SNAPSHOT;
+    m.iteration = iteration;
+    m.w = img->w;
+    m.h = img->h;
+    m.payload_size = 3 * (size_t)img->w * img->h;
+    return emit(r, &m, img->px);
+}
+
+static ss_status send_checkpoint(worker_run *r, const ss_engine_state *state) {
+    ss_msg m = {0};
+    m.type = SS_MSG_CHECKPOINT;
+    m.iteration = state->iteration;
+    m.count = state->iteration; /* one metrics row per iteration */
+    m.w = state->w;
+    m.h = state->h;
+    m.values[0] = state->last_loss;
+    m.payload_size = sizeof(float) * 3 * (size_t)state->w * state->h;
+    return emit(r, &m, state->x);
+}
+
+static int should_stop(void *ctx) {
+    worker_run *r = ctx;
+    return r->sink->should_stop && r->sink->should_stop(r->sink->ctx);
+}
+
+static ss_status on_boundary(void *ctx, const ss_engine_state *state) {
+    worker_run *r = ctx;
+    int last = state->iteration >= r->w->setup.params.iterations;
+    if (last) return SS_OK; /* the final image follows */
+    if (state->stopping || (r->checkpoint_every > 0 && state->iteration % r->checkpoint_every == 0))
+        return send_checkpoint(r, state);
+    return SS_OK;
+}
+
+/* Prepares the backend and the targets for p, reusing the last run's when they match. */
+static ss_status worker_prepare(ss_worker *w, const ss_params *p) {
+    if (!w->be) SS_TRY(ss_backend_new(&w->be, w->backend_name, w->device, w->threads));
+    if (w->have_setup && ss_setup_reuse(&w->setup, p)) return SS_OK;
+    if (w->have_setup) ss_setup_free(&w->setup);
+    w->have_setup = 0;
+    SS_TRY(ss_setup_init(&w->setup, p, w->be));
+    w->have_setup = 1;
+    return SS_OK;
+}
+
+ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engine_state *resume,
+                        int checkpoint_every, const ss_worker_sink *sink) {
+    worker_run r = {w, run, checkpoint_every, sink, SS_OK};
+    ss_msg m = {0};
+    ss_status st = worker_prepare(w, p);
+    if (st == SS_OK) {
+        char info[SS_PATH_MAX + 512], host[256] = "";
+        gethostname(host, sizeof host - 1);
+        size_t n = 0;
+        const char *parts[4] = {host, w->be->iface->name, w->be->device, w->setup.weights};
+        for (int i = 0; i < 4; i++) {
+            size_t len = strlen(parts[i]);
+            if (n + len + 1 > sizeof info) len = sizeof info - n - 1;
+            memcpy(info + n, parts[i], len);
+            n += len;
+            info[n++] = '\0';
+        }
+        m.type = SS_MSG_STARTED;
+        m.payload_size = n;
+        SS_TRY(emit(&r, &m, info));
+        ss_engine_callbacks cb = {&r, on_iteration, on_snapshot, on_boundary, should_stop, NULL};
+        ss_engine_result res;
+        st = ss_engine_run(&w->setup, &cb, resume, &res);
+        if (r.sink_status != SS_OK) {
+            ss_image_free(&res.final_image);
+            return r.sink_status;
+        }
+        if (st == SS_OK) {
+            memset(&m, 0, sizeof m);
+            m.type = SS_MSG_DONE;
+            m.iteration = res.iterations;
+            m.w = res.final_image.w;
+            m.h = res.final_image.h;
+            m.values[0] = res.loss;
+            m.payload_size = 3 * (size_t)m.w * m.h;
+            st = emit(&r, &m, res.final_image.px);
+            ss_image_free(&res.final_image);
+            return st;
+        }
+    }
+    /* the run failed or was stopped: report it (the message is this thread's error) */
+    memset(&m, 0, sizeof m);
+    m.type = st == SS_ERR_INTERRUPTED ? SS_MSG_INTERRUPTED : SS_MSG_FAILED;
+    const char *why = ss_error_message();
+    m.payload_size = strlen(why) + 1;
+    if (w->have_setup && st != SS_ERR_INTERRUPTED) { /* do not reuse targets after a failure */
+        ss_setup_free(&w->setup);
+        w->have_setup = 0;
+    }
+    return emit(&r, &m, why);
+}
