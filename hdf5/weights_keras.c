@@ -93,11 +93,17 @@ ss_status ss_model_load_keras(ss_model *m, const char *path, int n_convs) {
         m->preproc = SS_PREPROC_CAFFE;
         char **pp = NULL;
         int npp = 0;
-        if (H5Aexists(file, "preprocessing") > 0 &&
-            ss_h5_read_strings(&pp, &npp, file, "preprocessing", what) == SS_OK && npp == 1) {
-            if (strcmp(pp[0], "torchvision") == 0) m->preproc = SS_PREPROC_TORCHVISION;
-            else if (strcmp(pp[0], "caffe") != 0)
-                st = ss_error(SS_ERR_FORMAT, "%s: unknown preprocessing '%s'", what, pp[0]);
+        /* present but unreadable, not one string or unknown: an error, never
+         * silently the Caffe pre-processing */
+        if (H5Aexists(file, "preprocessing") > 0) {
+            st = ss_h5_read_strings(&pp, &npp, file, "preprocessing", what);
+            if (st == SS_OK && npp != 1)
+                st = ss_error(SS_ERR_FORMAT, "%s: attribute 'preprocessing' holds %d strings, expected one", what, npp);
+            else if (st == SS_OK && strcmp(pp[0], "torchvision") == 0)
+                m->preproc = SS_PREPROC_TORCHVISION;
+            else if (st == SS_OK && strcmp(pp[0], "caffe") != 0)
+                st = ss_error(SS_ERR_FORMAT, "%s: unknown preprocessing '%s' (expected caffe or torchvision)", what,
+                              pp[0]);
         }
         ss_h5_free_strings(pp, npp);
     }

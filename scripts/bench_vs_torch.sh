@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Times one evaluation (VGG forward to the deepest used layer, losses,
+# gradient to the image) with stylesweep and with PyTorch in the same
+# command, and prints both and their ratio (stylesweep / PyTorch).
+#   scripts/bench_vs_torch.sh [--model vgg19] [--size 224] [--threads 2] [--repeat 5]
+# Needs build/stylesweep and Debian's python3-torch; the PyTorch script is
+# ../shared/anchors/torch_vgg_eval.py unless TORCH_ANCHOR names another.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=vgg19 size=224 threads=2 repeat=5
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --model) model=$2; shift 2 ;;
+    --size) size=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench_vs_torch: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+anchor=${TORCH_ANCHOR:-../shared/anchors/torch_vgg_eval.py}
+[ -x build/stylesweep ] || { echo "bench_vs_torch: build/stylesweep is missing: build first (README)" >&2; exit 1; }
+[ -f "$anchor" ] || { echo "bench_vs_torch: $anchor is missing (set TORCH_ANCHOR)" >&2; exit 1; }
+/usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "bench_vs_torch: python3-torch is not installed (apt-get install python3-torch)" >&2; exit 1; }
+
+ours=$(build/stylesweep bench --model "$model" --size "$size" --threads "$threads" --repeat "$repeat")
+theirs=$(/usr/bin/python3 "$anchor" --arch "$model" --size "$size" --threads "$threads" --repeat "$repeat")
+echo "$ours"
+echo "$theirs"
+a=$(sed -n 's/.*ms_per_eval=\([0-9.]*\).*/\1/p' <<<"$ours")
+b=$(sed -n 's/.*ms_per_eval=\([0-9.]*\).*/\1/p' <<<"$theirs")
+awk -v a="$a" -v b="$b" 'BEGIN { printf "ratio=%.3f (stylesweep %.1f ms / PyTorch %.1f ms per evaluation)\n", a / b, a, b }'
