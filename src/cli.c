@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,4 +140,19 @@ void ss_cli_print_options(FILE *f, unsigned flags) {
         ss_params_print_help(f);
     }
     fprintf(f, "  -h, --help               this help\n");
+}
+
+ss_status ss_cli_take_images(ss_cli *cli, const char *out_example) {
+    ss_params *p = &cli->params;
+    if (cli->n_positional < 2 || !cli->output || !cli->output[0])
+        return ss_error(SS_ERR_ARG, "needs CONTENT, at least one STYLE and -o %s (see --help)", out_example);
+    if (cli->n_positional - 1 > SS_MAX_STYLES) return ss_error(SS_ERR_ARG, "at most %d style images", SS_MAX_STYLES);
+    for (int i = 0; i < cli->n_positional; i++)
+        if (strlen(cli->positional[i]) >= sizeof p->content)
+            return ss_error(SS_ERR_ARG, "path %.40s... is too long (at most %d characters)", cli->positional[i],
+                            (int)sizeof p->content - 1);
+    snprintf(p->content, sizeof p->content, "%s", cli->positional[0]);
+    p->n_styles = cli->n_positional - 1;
+    for (int i = 1; i < cli->n_positional; i++) snprintf(p->style[i - 1], sizeof p->style[0], "%s", cli->positional[i]);
+    return SS_OK;
 }

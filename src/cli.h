@@ -39,6 +39,11 @@ typedef struct ss_cli {
  * SS_ERR_ARG with a message naming the option on anything unknown or bad. */
 ss_status ss_cli_parse(ss_cli *cli, int argc, char **argv, unsigned flags);
 
+/* Takes the positional arguments CONTENT STYLE [STYLE...] into the
+ * parameters and checks that an output was given (out_example names it in
+ * the message). SS_ERR_ARG with a usage message otherwise. */
+ss_status ss_cli_take_images(ss_cli *cli, const char *out_example);
+
 /* Prints the help of the options in flags. */
 void ss_cli_print_options(FILE *f, unsigned flags);
 

@@ -96,24 +96,10 @@ int ss_cmd_eval(int argc, char **argv) {
         eval_usage(stdout);
         return SS_EXIT_OK;
     }
-    if (cli.n_positional < 2 || !cli.output || !cli.output[0]) {
-        fprintf(stderr, "stylesweep eval: needs CONTENT, at least one STYLE and -o OUT.h5 (see --help)\n");
+    if (ss_cli_take_images(&cli, "OUT.h5") != SS_OK) {
+        fprintf(stderr, "stylesweep eval: %s\n", ss_error_message());
         return SS_EXIT_USAGE;
     }
-    ss_params *p = &cli.params;
-    if (cli.n_positional - 1 > SS_MAX_STYLES) {
-        fprintf(stderr, "stylesweep eval: at most %d style images\n", SS_MAX_STYLES);
-        return SS_EXIT_USAGE;
-    }
-    for (int i = 0; i < cli.n_positional; i++)
-        if (strlen(cli.positional[i]) >= sizeof p->content) {
-            fprintf(stderr, "stylesweep eval: path %.40s... is too long (at most %d characters)\n",
-                    cli.positional[i], (int)sizeof p->content - 1);
-            return SS_EXIT_USAGE;
-        }
-    snprintf(p->content, sizeof p->content, "%s", cli.positional[0]);
-    p->n_styles = cli.n_positional - 1;
-    for (int i = 1; i < cli.n_positional; i++) snprintf(p->style[i - 1], sizeof p->style[0], "%s", cli.positional[i]);
     if (eval_run(&cli) != SS_OK) {
         fprintf(stderr, "stylesweep eval: %s\n", ss_error_message());
         return SS_EXIT_FAILURE;

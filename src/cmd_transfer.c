@@ -175,18 +175,10 @@ int ss_cmd_transfer(int argc, char **argv) {
         transfer_usage(stdout);
         return SS_EXIT_OK;
     }
-    if (cli.n_positional < 2 || !cli.output) {
-        fprintf(stderr, "stylesweep transfer: needs CONTENT, at least one STYLE and -o OUT.png (see --help)\n");
+    if (ss_cli_take_images(&cli, "OUT.png") != SS_OK) {
+        fprintf(stderr, "stylesweep transfer: %s\n", ss_error_message());
         return SS_EXIT_USAGE;
     }
-    if (cli.n_positional - 1 > SS_MAX_STYLES) {
-        fprintf(stderr, "stylesweep transfer: at most %d style images\n", SS_MAX_STYLES);
-        return SS_EXIT_USAGE;
-    }
-    ss_params *p = &cli.params;
-    snprintf(p->content, sizeof p->content, "%s", cli.positional[0]);
-    p->n_styles = cli.n_positional - 1;
-    for (int i = 1; i < cli.n_positional; i++) snprintf(p->style[i - 1], sizeof p->style[0], "%s", cli.positional[i]);
     ss_status st = transfer_run(&cli);
     if (st != SS_OK) {
         fflush(stdout);
