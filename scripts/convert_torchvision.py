@@ -2,7 +2,7 @@
 """Convert a torchvision VGG16/VGG19 state dict to a Keras-layout "notop"
 HDF5 weights file that stylesweep reads (see DESIGN.md, "Weights").
 
-usage: scripts/convert_torchvision.py [--model vgg16|vgg19] [--force] INPUT.pth OUTPUT.h5
+usage: scripts/convert_torchvision.py [--model vgg16|vgg19] [--force] INPUT.pth [-o] OUTPUT.h5
 
 INPUT is a file saved with torch.save: torchvision's own downloads
 (vgg16-397923af.pth, vgg19-dcbb9e9d.pth, also the _bn variants), a state
@@ -81,14 +81,24 @@ def load_state_dict(path):
         raise ConvertError(f"{path}: no such file")
     if os.path.isdir(path):
         raise ConvertError(f"{path}: is a directory")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    # torch.save writes a zip archive (PK..) or, before torch 1.6, a pickle (0x80 = protocol 2+)
+    if not (magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80"):
+        raise ConvertError(f"{path}: not a PyTorch file (neither the zip archive nor the pickle torch.save writes)")
     try:
         try:
+            # weights_only: tensors and plain containers, no arbitrary code from the pickle
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except TypeError:  # torch < 1.13 has no weights_only
             obj = torch.load(path, map_location="cpu")
     except Exception as e:  # pickle, zip and torch errors of every kind
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConvertError(f"{path}: not a PyTorch file that torch.load reads ({msg[:200]})")
+        if "weights only" in msg.lower() or "weights_only" in msg:
+            raise ConvertError(f"{path}: holds objects other than tensors, which torch.load(weights_only=True) "
+                               f"refuses; if you trust the file, re-save its state dict alone: "
+                               f"torch.save(torch.load(F, weights_only=False)[...], NEW.pth)")
+        raise ConvertError(f"{path}: torch.load cannot read it ({msg[:200]})")
     if hasattr(obj, "state_dict") and callable(obj.state_dict):
         obj = obj.state_dict()
     if isinstance(obj, dict):
@@ -212,18 +222,25 @@ def write_keras(out, model, convs, source):
 
 
 def main(argv=None):
+    paras = __doc__.strip().split("\n\n")
     ap = argparse.ArgumentParser(
         prog="convert_torchvision.py",
-        description="Convert a torchvision VGG16/VGG19 state dict (.pth) to the Keras notop HDF5 layout "
-                    "stylesweep reads, marked preprocessing=torchvision.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="\n\n".join([paras[0]] + paras[2:]),
         epilog="example: scripts/convert_torchvision.py ~/.cache/torch/hub/checkpoints/vgg19-dcbb9e9d.pth "
                "models/vgg19_torchvision.h5   (then: stylesweep transfer --model vgg19 "
                "--weights models/vgg19_torchvision.h5 ...). More in the file's docstring.")
     ap.add_argument("input", metavar="INPUT.pth", help="torchvision VGG state dict (torch.save file)")
-    ap.add_argument("output", metavar="OUTPUT.h5", help="Keras-layout weights file to write")
+    ap.add_argument("output", metavar="OUTPUT.h5", nargs="?", help="Keras-layout weights file to write")
+    ap.add_argument("-o", "--output", dest="output_opt", metavar="OUTPUT.h5", help="the same, as an option")
     ap.add_argument("--model", choices=sorted(BLOCKS), help="fail unless INPUT is this model")
     ap.add_argument("--force", action="store_true", help="overwrite an existing OUTPUT")
     a = ap.parse_args(argv)
+    if a.output and a.output_opt and a.output != a.output_opt:
+        ap.error(f"two outputs given: {a.output} and -o {a.output_opt}")
+    a.output = a.output or a.output_opt
+    if not a.output:
+        ap.error("no output given (OUTPUT.h5 or -o OUTPUT.h5)")
     try:
         if os.path.exists(a.output) and not a.force:
             raise ConvertError(f"{a.output} exists; give --force to overwrite it")

@@ -13,6 +13,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin             # MPI sweeps
   liblbfgs-dev                           # reference L-BFGS for the optimiser's tests
   python3 python3-h5py python3-numpy python3-yaml python3-matplotlib  # tests and analysis
+  curl                                   # scripts/fetch_weights.sh (weights download)
 )
 
 missing=()

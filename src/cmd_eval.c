@@ -15,8 +15,8 @@ enum { EVAL_FLAGS = SS_CLI_PARAMS | SS_CLI_OUTPUT | SS_CLI_THREADS | SS_CLI_BACK
 static void eval_usage(FILE *f) {
     fprintf(f, "usage: stylesweep eval [OPTIONS] CONTENT STYLE [STYLE...] -o OUT.h5\n\n"
                "Evaluates the loss and its gradient once and writes loss, content_loss,\n"
-               "style_loss (per style layer), tv_loss, x and grad (3 x H x W, pre-processed\n"
-               "BGR domain). CONTENT, STYLE and --x are image files or FILE.h5:/dataset arrays\n"
+               "style_loss (per style layer), tv_loss, x and grad (3 x H x W, in the pre-processed\n"
+               "domain: BGR minus the mean for Caffe weights). CONTENT, STYLE and --x are image\nfiles or FILE.h5:/dataset arrays "
                "of pre-processed (3, H, W) floats.\n\noptions:\n");
     ss_cli_print_options(f, EVAL_FLAGS);
 }

@@ -7,7 +7,7 @@
 # file fails with exit 1. No case may leave a .part file or a partial file.
 # Run from anywhere as
 #   bash tests/test_fetch_weights.sh PATH_TO_STYLESWEEP_BINARY
-# Needs curl (or wget) and /usr/bin/python3 with h5py and numpy; writes about
+# Needs curl (the download cases are skipped without it) and /usr/bin/python3 with h5py and numpy; writes about
 # 120 MB under a mktemp -d directory, removed on exit.
 set -u
 
@@ -57,6 +57,12 @@ check "--help exits 0 and names the URL" \
 bash "$FETCH" --bogus >"$T/out" 2>"$T/err"
 RC=$?
 check "unknown option: exit 2 (got $RC)" test $RC -eq 2
+
+if ! command -v curl >/dev/null 2>&1; then
+    # the cases below need curl (wget reads no file:// URLs); scripts/setup.sh installs it
+    echo "test_fetch_weights: SKIP the download cases: curl is not installed ($n_failed of $n_checks checks failed)"
+    exit $((n_failed != 0))
+fi
 
 # no network: a server that refuses the connection
 fetch "$T/m" --base-url http://127.0.0.1:9 vgg16
