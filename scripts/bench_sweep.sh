@@ -5,10 +5,12 @@
 #   scripts/bench_sweep.sh [BINARY]          # default build/stylesweep
 #
 # Environment: RUNS (default 200), NP (ranks, default 3), CHANNELS_DIV
-# (default 8: the narrow network; 1: the full VGG16 width; layers up to conv3_2), IMAGE_SIZE (16),
-# ITERATIONS (1), EVALS (20, per iteration), SNAPSHOTS (the schedule,
-# default "{first: 1, every: 0}": one image per run), THREADS (1 per worker),
-# KEEP=1 keeps the temporary folder.
+# (default 8: the narrow network; 1: the full VGG16 width; either way the
+# layers stop at conv3_2, since 16 px does not reach block 4), IMAGE_SIZE
+# (16), ITERATIONS (1), EVALS (evaluations per iteration, default 20, the
+# study's; EVALS=1 makes runs almost free and stresses rank 0 most),
+# SNAPSHOTS (the schedule, default "{first: 1, every: 0}": one image per
+# run), THREADS (1 per worker), KEEP=1 keeps the temporary folder.
 #
 # It writes a manifest of RUNS runs (one experiment, a grid over `seed`, so
 # every run is different: `init: noise`), runs it with
@@ -16,10 +18,11 @@
 # and reports:
 #   - runs per second, over the mpirun's wall time (with MPI start-up) and over
 #     the sweep itself (first run start to last run end, from the archive);
-#   - rank 0's messages and time per message (its own report), and its busy
-#     fraction = messages x time per message / sweep time: rank 0 is the
-#     bottleneck when that nears 1 (it then has no time left to answer
-#     requests, and workers wait);
+#   - rank 0's messages and time per message (its own report: every message
+#     from a worker, run requests included, each with its archive writes and
+#     flushes), and its busy fraction = messages x time per message / sweep
+#     time: rank 0 is the bottleneck when that nears 1 (it then has no time
+#     left to answer requests, and workers wait);
 #   - the mean duration of a run as rank 0 sees it (assignment to done).
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2

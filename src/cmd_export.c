@@ -27,6 +27,20 @@ static ss_status write_text(const char *path, const char *text) {
     return SS_OK;
 }
 
+/* Writes s as a YAML double-quoted scalar (escaping quotes, backslashes and
+ * control characters), so that any path or error text parses back as itself. */
+static void yaml_quoted(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
+        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\x%02x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
 static ss_status save_rgb(const char *path, unsigned char *rgb, int w, int h) {
     ss_image img = {w, h, rgb};
     return ss_image_save(path, &img);
@@ -36,21 +50,29 @@ static ss_status export_run(ss_archive *a, int i, const char *dir, int *n_files)
     ss_archive_run_info r = {0};
     ss_status st = ss_archive_get_run(a, i, &r);
     char base[4096], path[4200];
-    snprintf(base, sizeof base, "%s/%s", dir, r.id);
+    snprintf(base, sizeof base, "%s/%s", dir, r.id ? r.id : "");
     if (st == SS_OK && mkdir(base, 0777) != 0 && errno != EEXIST)
         st = ss_error(SS_ERR_IO, "cannot make %s: %s", base, strerror(errno));
     if (st == SS_OK) {
-        /* parameters and what ran, like the study's text file */
-        size_t len = strlen(r.params) + 2048;
-        char *text = malloc(len);
-        if (!text) st = ss_error(SS_ERR_NOMEM, "out of memory");
+        /* parameters and what ran, like the study's text file; the free
+         * texts (paths, names, the error) as YAML double-quoted strings */
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        if (!f) st = ss_error(SS_ERR_NOMEM, "out of memory");
         else {
-            snprintf(text, len, "# run %s\n%sstatus: %s\nattempts: %d\niterations_done: %d\nweights_used: %s\n"
-                                "host: %s\nbackend: %s\ndevice: %s\nerror: \"%s\"\n",
-                     r.id, r.params, ss_archive_status_name(r.status), r.attempts, r.iterations_done, r.weights,
-                     r.host, r.backend, r.device, r.error);
+            fprintf(f, "# run %s\n%sstatus: %s\nattempts: %d\niterations_done: %d\n", r.id, r.params,
+                    ss_archive_status_name(r.status), r.attempts, r.iterations_done);
+            const char *keys[5] = {"weights_used", "host", "backend", "device", "error"};
+            const char *vals[5] = {r.weights, r.host, r.backend, r.device, r.error};
+            for (int k = 0; k < 5; k++) {
+                fprintf(f, "%s: ", keys[k]);
+                yaml_quoted(f, vals[k]);
+                fputc('\n', f);
+            }
+            fclose(f);
             snprintf(path, sizeof path, "%s/parameters.yaml", base);
-            st = write_text(path, text);
+            st = text ? write_text(path, text) : ss_error(SS_ERR_NOMEM, "out of memory");
             free(text);
             ++*n_files;
         }
@@ -133,7 +155,18 @@ int ss_cmd_export(int argc, char **argv) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         st = ss_error(SS_ERR_IO, "cannot make %s: %s", dir, strerror(errno));
     int n = ss_archive_run_count(a), files = 0;
-    for (int i = 0; st == SS_OK && i < n; i++) st = export_run(a, i, dir, &files);
+    for (int i = 0; st == SS_OK && i < n; i++) {
+        /* a read that races one of a running sweep's flushes can fail
+         * (hdf5/SCHEMA.md, "Consistency"): reopen the archive and try again */
+        for (int attempt = 0;; attempt++) {
+            int run_files = 0;
+            st = export_run(a, i, dir, &run_files);
+            if (st == SS_OK) files += run_files;
+            if (st != SS_ERR_FORMAT || attempt >= 20) break;
+            usleep(50000);
+            if (ss_archive_refresh(a) != SS_OK || ss_archive_run_count(a) <= i) break;
+        }
+    }
     ss_archive_close(a);
     if (st != SS_OK) {
         fprintf(stderr, "stylesweep export: %s\n", ss_error_message());
