@@ -2,7 +2,8 @@
  * libfyaml builds the document; every key is checked against the parameter
  * table (ss_params_set), paths are taken from the manifest's folder, the
  * experiments, grid and random sample expand into runs, and each run's
- * parameters are resolved against its model. Errors are collected, not
+ * parameters are resolved against its model (and its content image's size,
+ * from the file's header, against its deepest layer). Errors are collected, not
  * returned at the first one, and sorted by line. */
 #include "manifest.h"
 
@@ -16,6 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stb_image.h>
+
+#include "evalfile.h"
+#include "image.h"
 #include "model.h"
 #include "net.h"
 #include "rng.h"
@@ -75,6 +80,13 @@ typedef struct run_err {
     int count;
 } run_err;
 
+/* The size of a content image file from its header (stbi_info), read once per path. */
+typedef struct image_info {
+    char *path;
+    int ok; /* 0: stbi_info could not read the header */
+    int w, h;
+} image_info;
+
 typedef struct loader {
     const char *file; /* the manifest's path, for messages */
     char dir[SS_PATH_MAX];
@@ -99,6 +111,8 @@ typedef struct loader {
     assign *samples; /* count x n_rps */
     run_err *rerrs;
     int n_rerrs, cap_rerrs;
+    image_info *infos;
+    int n_infos, cap_infos;
 } loader;
 
 /* Grows *p (of *cap elements of size sz) to hold at least n; 0 on failure. */
@@ -975,8 +989,49 @@ static void add_run_error(loader *l, int line, const char *key, const char *msg,
     if (e->msg) l->n_rerrs++;
 }
 
+/* The size of the image file at path from its header, without decoding;
+ * 0 when stbi_info cannot read it (the file check or the run reports that). */
+static int image_header_size(loader *l, const char *path, int *w, int *h) {
+    for (int i = 0; i < l->n_infos; i++)
+        if (!strcmp(l->infos[i].path, path)) {
+            *w = l->infos[i].w, *h = l->infos[i].h;
+            return l->infos[i].ok;
+        }
+    int comp = 0;
+    image_info info = {NULL, 0, 0, 0};
+    info.ok = stbi_info(path, &info.w, &info.h, &comp) && info.w > 0 && info.h > 0;
+    *w = info.w, *h = info.h;
+    info.path = strdup(path);
+    if (info.path && grow((void **)&l->infos, &l->cap_infos, l->n_infos + 1, sizeof *l->infos))
+        l->infos[l->n_infos++] = info;
+    else free(info.path); /* not cached: read again next time */
+    return info.ok;
+}
+
+/* Checks that the run's content image, resized for image_size and aspect,
+ * is large enough for the deepest layer its losses use (the rule of
+ * ss_net_new, ss_model_reaches). Content images given as FILE.h5:/dataset
+ * and files whose header cannot be read are left to the run. */
+static void check_image_size(loader *l, const ss_run_spec *r, const int *lines, int fallback, const ss_model *model,
+                             const ss_loss_config *cfg) {
+    const ss_params *p = &r->params;
+    int src_w, src_h, w, h, min_side;
+    if (!p->content[0] || ss_evalfile_is_dataset_spec(p->content)) return;
+    if (!image_header_size(l, p->content, &src_w, &src_h)) return;
+    ss_aspect aspect = strcmp(p->aspect, "square") == 0 ? SS_ASPECT_SQUARE : SS_ASPECT_KEEP;
+    if (ss_image_target_size(&w, &h, src_w, src_h, p->image_size, aspect) != SS_OK) return;
+    int deepest = ss_net_deepest_layer(cfg);
+    if (ss_model_reaches(model, deepest, w, h, &min_side)) return;
+    char msg[256];
+    snprintf(msg, sizeof msg, "a %dx%d image is too small to reach %s (at least %d px on the short side)", w, h,
+             model->conv[deepest].name, min_side);
+    int k = key_index("image_size");
+    add_run_error(l, k >= 0 && lines[k] ? lines[k] : fallback, "image_size", msg, r->id);
+}
+
 /* Checks what only a whole run can show: a content image, layer names for
- * the run's model, style weights against style images. */
+ * the run's model, style weights against style images, an image large
+ * enough for the layers. */
 static void check_run(loader *l, const ss_run_spec *r, const int *lines) {
     int fallback = l->defaults_line ? l->defaults_line : 1;
     if (!r->params.content[0]) {
@@ -985,7 +1040,10 @@ static void check_run(loader *l, const ss_run_spec *r, const int *lines) {
     }
     ss_model model;
     ss_loss_config cfg;
-    if (ss_params_resolve(&r->params, &model, &cfg) == SS_OK) return;
+    if (ss_params_resolve(&r->params, &model, &cfg) == SS_OK) {
+        check_image_size(l, r, lines, fallback, &model, &cfg);
+        return;
+    }
     const char *msg = ss_error_message();
     char key[SS_NAME_MAX] = "";
     size_t n = strcspn(msg, ": ");
@@ -1137,6 +1195,8 @@ static void loader_free(loader *l) {
     free(l->samples);
     for (int i = 0; i < l->n_rerrs; i++) free(l->rerrs[i].msg);
     free(l->rerrs);
+    for (int i = 0; i < l->n_infos; i++) free(l->infos[i].path);
+    free(l->infos);
 }
 
 /* Parses the document's sections into l and m (name, defaults). */

@@ -52,6 +52,20 @@ int ss_model_find_layer(const ss_model *m, const char *name) {
     return -1;
 }
 
+int ss_model_reaches(const ss_model *m, int conv, int w, int h, int *min_side) {
+    if (min_side) *min_side = 0;
+    if (conv < 0 || conv >= m->n_convs) return 0;
+    int ok = w >= 1 && h >= 1, side = 1;
+    for (int k = 0; k < conv; k++) {
+        if (!m->conv[k].pool_after) continue;
+        if (w < 2 || h < 2) ok = 0; /* a pooling needs 2x2 input */
+        w /= 2, h /= 2;
+        side *= 2;
+    }
+    if (min_side) *min_side = side;
+    return ok;
+}
+
 ss_status ss_model_lookup_layer(const ss_model *m, const char *name, int *index) {
     *index = ss_model_find_layer(m, name);
     if (*index >= 0) return SS_OK;

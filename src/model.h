@@ -52,6 +52,20 @@ int ss_model_find_layer(const ss_model *m, const char *name);
  * model's valid layer names. *index receives the convolution index. */
 ss_status ss_model_lookup_layer(const ss_model *m, const char *name, int *index);
 
+/* Image sizes and layers. A convolution (3x3, padding 1) keeps a feature
+ * map's size; the 2x2 stride-2 pooling after each block (pool_after) halves
+ * it, rounding down, and needs at least 2x2 input. The network for a layer
+ * has the poolings of every block before that layer's block, so an image of
+ * w x h pixels reaches convolution `conv` of m when each of those poolings
+ * gets at least 2x2 input (every feature map up to conv is then at least
+ * 1x1), which is when both sides are at least 2^(poolings before conv).
+ * Returns 1 when it does; 0 when it does not, when w or h is below 1, or
+ * when conv is not an index of m (0..n_convs-1). *min_side (when not NULL)
+ * receives that smallest side, 2^(poolings before conv) (1 for block 1), or
+ * 0 for a conv out of range. The one rule of ss_net_new and of the manifest
+ * check (src/manifest.c). */
+int ss_model_reaches(const ss_model *m, int conv, int w, int h, int *min_side);
+
 /* Loads weights for the first n_convs convolutions. spec is "random" or
  * "random:SEED" (seeded He-normal weights, zero biases, the same on every
  * machine and thread count) or the path of a Keras notop HDF5 file. */

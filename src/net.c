@@ -99,13 +99,15 @@ static ss_status net_build(ss_net *net) {
     if (m->n_loaded <= deepest)
         return ss_error(SS_ERR_INTERNAL, "weights loaded up to %d convolutions, %s is needed",
                         m->n_loaded, m->conv[deepest].name);
+    int min_side;
+    if (!ss_model_reaches(m, deepest, net->w, net->h, &min_side))
+        return ss_error(SS_ERR_ARG, "a %dx%d image is too small to reach %s (at least %d px on the short side)",
+                        net->w, net->h, m->conv[deepest].name, min_side);
     SS_TRY(BE->tensor_new(net->be, &net->input, 3, net->h, net->w));
     const ss_tensor *in = net->input;
     for (int k = 0; k < SS_MODEL_MAX_CONVS; k++) net->layer_of_conv[k] = -1;
     for (int k = 0; k <= deepest; k++) {
         const ss_conv_info *c = &m->conv[k];
-        if (in->h < 1 || in->w < 1)
-            return ss_error(SS_ERR_ARG, "a %dx%d image is too small to reach %s", net->w, net->h, c->name);
         net_layer *L = &net->layers[net->n_layers];
         L->conv = k;
         SS_TRY(BE->conv_new(net->be, &L->op, &L->out, in, c->cout, m->weight[k], m->bias[k]));
@@ -113,10 +115,7 @@ static ss_status net_build(ss_net *net) {
         SS_TRY(BE->tensor_new_like(net->be, &L->diff, L->out));
         net->layer_of_conv[k] = net->n_layers - 1;
         in = L->out;
-        if (c->pool_after && k < deepest) {
-            if (in->h < 2 || in->w < 2)
-                return ss_error(SS_ERR_ARG, "a %dx%d image is too small to reach %s (pooling after %s)",
-                                net->w, net->h, m->conv[deepest].name, c->name);
+        if (c->pool_after && k < deepest) { /* ss_model_reaches: at least 2x2 here */
             net_layer *P = &net->layers[net->n_layers];
             P->conv = -1;
             SS_TRY(BE->pool_new(net->be, &P->op, &P->out, in, net->cfg.pool));

@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "manifest.h"
+#include "model.h"
 #include "sha256.h"
 
 static int g_failures;
@@ -426,6 +428,124 @@ static void test_errors(void) {
     free(errors);
 }
 
+/* ---- image size against the layers ---- */
+
+/* Writes a w x h PNG to g_dir/name; returns its path. */
+static const char *write_png(const char *name, int w, int h) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    ss_image img;
+    if (ss_image_alloc(&img, w, h) != SS_OK) exit(2);
+    memset(img.px, 128, (size_t)w * h * 3);
+    if (ss_image_save(path, &img) != SS_OK) {
+        fprintf(stderr, "%s\n", ss_error_message());
+        exit(2);
+    }
+    ss_image_free(&img);
+    return path;
+}
+
+static void test_image_size(void) {
+    /* the rule: 2^(poolings before the layer) on the short side */
+    ss_model vgg16, vgg19;
+    CHECK(ss_model_init(&vgg16, SS_MODEL_VGG16, 8) == SS_OK && ss_model_init(&vgg19, SS_MODEL_VGG19, 8) == SS_OK, "init");
+    int ms = -1;
+    int c11 = ss_model_find_layer(&vgg16, "conv1_1"), c21 = ss_model_find_layer(&vgg16, "conv2_1");
+    int c43 = ss_model_find_layer(&vgg16, "conv4_3"), c51 = ss_model_find_layer(&vgg16, "conv5_1");
+    CHECK(ss_model_reaches(&vgg16, c11, 1, 1, &ms) && ms == 1, "conv1_1 from 1x1 (min %d)", ms);
+    CHECK(!ss_model_reaches(&vgg16, c21, 1, 5, &ms) && ms == 2, "conv2_1 from 1x5 (min %d)", ms);
+    CHECK(ss_model_reaches(&vgg16, c21, 2, 3, NULL), "conv2_1 from 2x3");
+    CHECK(ss_model_reaches(&vgg16, c43, 8, 9, &ms) && ms == 8, "conv4_3 from 8x9 (min %d)", ms);
+    CHECK(!ss_model_reaches(&vgg16, c51, 16, 11, &ms) && ms == 16, "conv5_1 from 16x11 (min %d)", ms);
+    CHECK(ss_model_reaches(&vgg16, c51, 16, 16, NULL) && ss_model_reaches(&vgg16, c51, 31, 17, NULL), "conv5_1 from 16x16");
+    CHECK(!ss_model_reaches(&vgg16, c51, 15, 400, NULL), "conv5_1 from 15x400");
+    CHECK(ss_model_reaches(&vgg19, ss_model_find_layer(&vgg19, "conv5_4"), 16, 16, &ms) && ms == 16, "vgg19 conv5_4");
+    CHECK(!ss_model_reaches(&vgg16, 13, 64, 64, &ms) && ms == 0, "vgg16 has no convolution 13");
+    CHECK(!ss_model_reaches(&vgg16, c11, 0, 4, NULL), "an empty image");
+    for (int side = 1; side <= 40; side++)
+        for (int k = 0; k < vgg16.n_convs; k++) {
+            int reach = ss_model_reaches(&vgg16, k, side, side + 3, &ms);
+            CHECK(reach == (side >= ms), "vgg16 %s from %dx%d: %d, min %d", vgg16.conv[k].name, side, side + 3, reach, ms);
+        }
+
+    /* the manifest: 30x20 PNG: image_size 16 -> 16x11 (too small for
+     * conv5_1), 24 -> 24x16 (exactly enough), square 16 -> 16x16 */
+    char img[512];
+    snprintf(img, sizeof img, "%s", write_png("img/wide.png", 30, 20));
+    write_png("img/tall.png", 20, 30);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "sweep: small\n"                                           /* 1 */
+             "defaults:\n"                                              /* 2 */
+             "  content: %s\n"                                          /* 3 */
+             "  style: %s/img/s1.jpg\n"                                 /* 4 */
+             "  image_size: 24\n"                                       /* 5 */
+             "  content_layer: conv5_1\n"                               /* 6 */
+             "experiments:\n"                                           /* 7 */
+             "  - {id: e01}\n"                                          /* 8 */
+             "  - {id: e02, aspect: square, image_size: 16}\n"          /* 9 */
+             "  - {id: e03, content: %s/img/data.h5:/content, image_size: 8}\n" /* 10 */
+             "  - {id: e04, content: %s/img/c.jpg, image_size: 8}\n"    /* 11: not an image: left to the run */
+             "  - {id: e05, image_size: 16}\n"                          /* 12 */
+             "  - id: e06\n"                                            /* 13 */
+             "    content_layer: conv1_1\n"                             /* 14 */
+             "    style_layers: [conv1_1, conv4_1]\n"                   /* 15 */
+             "    image_size: 8\n"                                      /* 16 */
+             "  - {id: e07, content: %s/img/tall.png}\n"                /* 17 */
+             "grid:\n"                                                  /* 18 */
+             "  pool: [max, avg]\n",                                    /* 19 */
+             img, g_dir, g_dir, g_dir, g_dir);
+    const char *path = write_file("small.yaml", text);
+    ss_manifest m;
+    char *errors = NULL;
+    int n = 0;
+    ss_status st = ss_manifest_load(&m, path, &errors, &n);
+    CHECK(st == SS_ERR_ARG && n == 2, "small: status %d, %d errors:\n%s", (int)st, n, errors ? errors : "");
+    want_error(errors, path, 12,
+               "image_size: runs e05-g001 and 1 more: a 16x11 image is too small to reach conv5_1 (at least 16 px on the "
+               "short side)");
+    want_error(errors, path, 16,
+               "image_size: runs e06-g001 and 1 more: a 8x5 image is too small to reach conv4_1 (at least 8 px on the "
+               "short side)");
+    free(errors);
+
+    /* at the limit everywhere: loads */
+    snprintf(text, sizeof text,
+             "defaults:\n"
+             "  content: %s\n"
+             "  style: %s/img/s1.jpg\n"
+             "  content_layer: conv5_1\n"
+             "experiments:\n"
+             "  - {id: a, image_size: 24}\n"
+             "  - {id: b, image_size: 16, aspect: square}\n"
+             "  - {id: c, image_size: 12, content_layer: conv4_2, style_layers: [conv1_1, conv4_1]}\n"
+             "  - {id: d, image_size: 24, model: vgg19, content_layer: conv5_4}\n",
+             img, g_dir);
+    path = write_file("limit.yaml", text);
+    errors = NULL;
+    st = ss_manifest_load(&m, path, &errors, &n);
+    CHECK(st == SS_OK && n == 0 && m.n_runs == 4, "at the limit: %d errors:\n%s", n, errors ? errors : "");
+    free(errors);
+    ss_manifest_free(&m);
+
+    /* one step below the limit: image_size 23 -> 23x15 */
+    snprintf(text, sizeof text, "defaults:\n  content: %s\n  style: %s/img/s1.jpg\n  content_layer: conv5_1\n  image_size: 23\n",
+             img, g_dir);
+    path = write_file("below.yaml", text);
+    st = ss_manifest_load(&m, path, &errors, &n);
+    CHECK(st == SS_ERR_ARG && n == 1, "below the limit: %d errors:\n%s", n, errors ? errors : "");
+    want_error(errors, path, 5, "image_size: run run: a 23x15 image is too small to reach conv5_1 (at least 16 px");
+    free(errors);
+
+    /* image_size not given: the built-in 224 is enough; the defaults' line otherwise */
+    snprintf(text, sizeof text, "defaults:\n  content: %s\n  style: %s/img/s1.jpg\n  style_layers: [conv5_1]\n", img, g_dir);
+    path = write_file("builtin.yaml", text);
+    st = ss_manifest_load(&m, path, &errors, &n);
+    CHECK(st == SS_OK, "built-in image_size: %s", errors ? errors : "");
+    free(errors);
+    ss_manifest_free(&m);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/ss_manifest_XXXXXX");
     if (!mkdtemp(g_dir)) {
@@ -437,6 +557,7 @@ int main(void) {
     test_implicit_and_random();
     test_shipped();
     test_errors();
+    test_image_size();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);

@@ -76,6 +76,25 @@ done
 check "exactly 8 lines on stderr" test "$(wc -l <"$tmp/err")" -eq 8
 check "nothing on stdout for a malformed manifest" test ! -s "$tmp/out"
 
+# an image too small for its layers is caught by plan (chelsea.jpg is 451x300)
+cat >"$tmp/sweeps/small.yaml" <<'YAML'
+sweep: small
+defaults:
+  content: ../samples/content/chelsea.jpg
+  style: [../samples/style/starry_night.jpg]
+  content_layer: conv5_1
+experiments:
+  - {id: e01, image_size: 24}
+  - {id: e05, image_size: 16}
+YAML
+mkdir -p "$tmp/samples/content" && cp samples/content/chelsea.jpg "$tmp/samples/content/"
+"$bin" plan "$tmp/sweeps/small.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "an image too small for conv5_1 exits 1 (got $rc)" test $rc -eq 1
+check "image_size error for e05: $(cat "$tmp/err")" grep -qxF \
+    "$tmp/sweeps/small.yaml:8: image_size: run e05: a 16x11 image is too small to reach conv5_1 (at least 16 px on the short side)" "$tmp/err"
+check "one error for the small image" test "$(wc -l <"$tmp/err")" -eq 2
+
 # a YAML syntax error, and a missing manifest
 printf 'sweep: s\ndefaults:\n  pool: max\n  pool: avg\n' >"$tmp/syntax.yaml"
 "$bin" plan "$tmp/syntax.yaml" >/dev/null 2>"$tmp/err"

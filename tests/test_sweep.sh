@@ -511,11 +511,13 @@ for np in 1 3; do
     E=$T/bad/np$np.err
     check "bad manifest, np $np: exit status $RC, want 1" test $RC -eq 1
     check "bad manifest, np $np: unknown key" grep -q 'sweep.yaml:6: tv_wieght: .*tv_weight' "$E"
+    check "bad manifest, np $np: image too small for conv5_1" \
+        grep -q 'sweep.yaml:7: image_size: run a-g001: a 16x11 image is too small to reach conv5_1 (at least 16 px on the short side)' "$E"
     check "bad manifest, np $np: bad value" grep -q 'sweep.yaml:8: pool: .*maximum' "$E"
     check "bad manifest, np $np: duplicate id" grep -q 'sweep.yaml:11: id: .*duplicate' "$E"
     check "bad manifest, np $np: missing file" grep -q 'sweep.yaml:12: content: .*missing.jpg' "$E"
     check "bad manifest, np $np: empty grid list" grep -q 'sweep.yaml:14: init: ' "$E"
-    check "bad manifest, np $np: error count" grep -q 'stylesweep run: .*sweep.yaml: 5 errors' "$E" || show "$E"
+    check "bad manifest, np $np: error count" grep -q 'stylesweep run: .*sweep.yaml: 6 errors' "$E" || show "$E"
     check "bad manifest, np $np: nothing ran" test -z "$(grep -E ' (done|failed): ' "$T/bad/np$np.out")"
     check "bad manifest, np $np: no archive or temporary file" test -z "$(ls "$T/bad" | grep '\.h5')"
 done
