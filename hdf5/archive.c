@@ -19,11 +19,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,10 +71,60 @@ static ss_status check_run(const ss_archive *a, int i, const char *what) {
     return SS_OK;
 }
 
+/* Space the archive's filesystem must keep free (bytes) besides what a call
+ * writes: below it writing calls refuse with a clear error instead of letting
+ * a flush fail half-way on a full disk (which can damage the runs being
+ * written). STYLESWEEP_DISK_RESERVE_MB overrides the 16 MiB. */
+static unsigned long long disk_reserve(void) {
+    const char *e = getenv("STYLESWEEP_DISK_RESERVE_MB");
+    char *end;
+    double mb = e && *e ? strtod(e, &end) : 16.0;
+    if (e && *e && (*end || !(mb >= 0))) mb = 16.0;
+    return (unsigned long long)(mb * 1048576.0);
+}
+
+/* Refuses (SS_ERR_IO) when the filesystem holding path has less than the
+ * reserve plus twice `bytes` (what the call is about to write) available.
+ * creating: the archive does not exist yet (the message differs). */
+static ss_status ensure_space(const char *path, const char *shown, unsigned long long bytes, int creating) {
+    struct statvfs v;
+    if (statvfs(path, &v) != 0) return SS_OK; /* unknown: let the write tell */
+    unsigned long long avail = (unsigned long long)v.f_bavail * (unsigned long long)v.f_frsize;
+    unsigned long long need = disk_reserve() + 2 * bytes + 65536;
+    if (avail < need)
+        return ss_error(SS_ERR_IO,
+                        "the disk holding %s is full: %.2f MiB left, stylesweep needs %.2f MiB to write safely "
+                        "(STYLESWEEP_DISK_RESERVE_MB sets the %g MiB it keeps); %s",
+                        shown, avail / 1048576.0, need / 1048576.0, disk_reserve() / 1048576.0,
+                        creating ? "nothing was written: free some space and run again"
+                                 : "this update was not written and the archive holds everything before it: "
+                                   "free some space and run again with --resume");
+    return SS_OK;
+}
+
+/* check_writable, then ensure_space for a call that writes about `bytes`. */
+static ss_status check_writing(const ss_archive *a, const char *what, unsigned long long bytes) {
+    SS_TRY(check_writable(a, what));
+    return ensure_space(a->path, a->path, bytes, 0);
+}
+
 static ss_status flush(ss_archive *a) {
     if (H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0)
         return ss_error(SS_ERR_IO, "%s: cannot flush the archive (disk full?)", a->path);
     return SS_OK;
+}
+
+/* Test hook (tests/test_resume.sh): with STYLESWEEP_TEST_KILL=WHERE:N in the
+ * environment the process kills itself with SIGKILL the N-th time it reaches
+ * point WHERE (checkpoint, metrics, final: inside that writing call, after
+ * its data and before its last flush), as a kill -9 at the worst moment
+ * would. Not for use outside tests. */
+static void test_kill_point(const char *where) {
+    static int count;
+    const char *e = getenv("STYLESWEEP_TEST_KILL");
+    size_t n = strlen(where);
+    if (!e || strncmp(e, where, n) != 0 || e[n] != ':') return;
+    if (++count == atoi(e + n + 1)) raise(SIGKILL);
 }
 
 /* Opens /runs/<id> of run i. */
@@ -713,6 +765,20 @@ ss_status ss_archive_create(ss_archive **out, const char *path, const char *swee
     if (n_runs < 0 || (n_runs > 0 && !ids)) return ss_error(SS_ERR_ARG, "archive %s: bad run list", path);
     struct stat sb;
     if (stat(path, &sb) == 0) return ss_error(SS_ERR_IO, "%s exists; use --resume to continue it", path);
+    /* the folder must exist and be writable (its permission bits are honoured even for root) */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (stat(dir, &sb) != 0)
+        return ss_error(SS_ERR_IO, "cannot create %s: folder %s: %s", path, dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) return ss_error(SS_ERR_IO, "cannot create %s: %s is not a folder", path, dir);
+    if (access(dir, W_OK) != 0 || !(sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)))
+        return ss_error(SS_ERR_IO, "cannot create %s: folder %s is read-only", path, dir);
+    SS_TRY(ensure_space(dir, path, (unsigned long long)n_runs * 8192, 1));
+    H5dont_atexit(); /* no clean-up at exit: a file whose close failed (full disk) must not crash it */
     ss_h5_quiet();
     ss_archive *a = archive_new(path, 1);
     SS_ALLOC_CHECK(a);
@@ -805,12 +871,17 @@ static ss_status open_file(ss_archive *a) {
 ss_status ss_archive_open(ss_archive **out, const char *path, int writable) {
     *out = NULL;
     if (!path || !path[0]) return ss_error(SS_ERR_ARG, "archive: no path given");
+    H5dont_atexit(); /* no clean-up at exit: a file whose close failed (full disk) must not crash it */
     ss_h5_quiet();
     struct stat sb;
     if (stat(path, &sb) != 0) return ss_error(SS_ERR_IO, "cannot open archive %s: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) return ss_error(SS_ERR_IO, "%s is a directory, not an archive", path);
     if (H5Fis_hdf5(path) <= 0)
         return ss_error(SS_ERR_FORMAT, "%s is not an HDF5 file (not a stylesweep archive)", path);
+    if (writable && (access(path, W_OK) != 0 || !(sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))))
+        return ss_error(SS_ERR_IO, "%s is read-only: give it write permission (chmod u+w) to continue it, "
+                                   "or copy it elsewhere", path);
+    if (writable) SS_TRY(ensure_space(path, path, 0, 0));
     ss_archive *a = archive_new(path, writable);
     SS_ALLOC_CHECK(a);
     ss_status st = writable ? take_lock(&a->lock_fd, path, path) : SS_OK;
@@ -853,15 +924,15 @@ ss_status ss_archive_close(ss_archive *a) {
 /* ------------------------------------------------------------------ writer */
 
 ss_status ss_archive_add_runs(ss_archive *a, int n, const char *const *ids, const char *const *params_yaml) {
-    SS_TRY(check_writable(a, "ss_archive_add_runs"));
     if (n < 0 || (n > 0 && !ids)) return ss_error(SS_ERR_ARG, "ss_archive_add_runs: bad run list");
+    SS_TRY(check_writing(a, "ss_archive_add_runs", (unsigned long long)n * 8192));
     ss_status st = add_runs_unflushed(a, n, ids, params_yaml);
     ss_status fs = flush(a);
     return st != SS_OK ? st : fs;
 }
 
 ss_status ss_archive_set_manifest(ss_archive *a, const char *text, const char *sha) {
-    SS_TRY(check_writable(a, "ss_archive_set_manifest"));
+    SS_TRY(check_writing(a, "ss_archive_set_manifest", 0));
     if (exists(a->file, "manifest")) {
         hid_t h = exists(a->file, "manifest_history")
                       ? H5Gopen2(a->file, "/manifest_history", H5P_DEFAULT)
@@ -885,8 +956,45 @@ ss_status ss_archive_set_manifest(ss_archive *a, const char *text, const char *s
     return st != SS_OK ? st : fs;
 }
 
+ss_status ss_archive_reset_run(ss_archive *a, int i, const char *params_yaml) {
+    SS_TRY(check_writing(a, "ss_archive_reset_run", 0));
+    SS_TRY(check_run(a, i, "ss_archive_reset_run"));
+    hid_t g = open_run(a, i);
+    if (g < 0) return ss_error(SS_ERR_FORMAT, "%s: group of run '%s' is missing", a->path, a->ids[i]);
+    static const char *const drop[] = {"style_layers", "snapshots", "snapshot_iterations", "final", "checkpoint"};
+    herr_t e = 0;
+    for (size_t k = 0; e >= 0 && k < sizeof drop / sizeof drop[0]; k++)
+        if (exists(g, drop[k])) e = H5Ldelete(g, drop[k], H5P_DEFAULT);
+    if (e >= 0) e = set_first_extent(g, "metrics", 0);
+    double nan = NAN;
+    if (e >= 0) e = attr_set_str(g, "params", params_yaml ? params_yaml : "");
+    if (e >= 0) e = attr_set_str(g, "status", STATUS_NAMES[SS_RUN_PENDING]);
+    if (e >= 0) e = attr_set_str(g, "error", "");
+    if (e >= 0) e = attr_set_ll(g, "attempts", 0);
+    if (e >= 0) e = attr_set_str(g, "host", "");
+    if (e >= 0) e = attr_set_ll(g, "rank", -1);
+    if (e >= 0) e = attr_set_str(g, "backend", "");
+    if (e >= 0) e = attr_set_str(g, "device", "");
+    if (e >= 0) e = attr_set_str(g, "weights", "");
+    if (e >= 0) e = attr_set_double(g, "start_time", nan);
+    if (e >= 0) e = attr_set_double(g, "end_time", nan);
+    H5Gclose(g);
+    if (e < 0) return ss_error(SS_ERR_IO, "%s: cannot reset run '%s'", a->path, a->ids[i]);
+    table_row row;
+    memset(&row, 0, sizeof row);
+    row.status = SS_RUN_PENDING;
+    row.final_loss = row.start_time = row.end_time = NAN;
+    row.rank = -1;
+    row.host = row.backend = row.device = row.error = "";
+    static const char *const fields[] = {"status", "attempts", "iterations_done", "final_loss", "host", "rank",
+                                         "backend", "device", "start_time", "end_time", "error", NULL};
+    SS_TRY(table_write(a, i, &row, fields));
+    /* the space of the removed objects is free from here: flush before anything reuses it */
+    return flush(a);
+}
+
 ss_status ss_archive_set_status(ss_archive *a, int i, ss_run_status status, const char *error_text) {
-    SS_TRY(check_writable(a, "ss_archive_set_status"));
+    SS_TRY(check_writing(a, "ss_archive_set_status", 0));
     SS_TRY(check_run(a, i, "ss_archive_set_status"));
     if ((int)status < 0 || (int)status >= SS_RUN_STATUS_COUNT)
         return ss_error(SS_ERR_ARG, "ss_archive_set_status: invalid status %d", (int)status);
@@ -924,7 +1032,7 @@ ss_status ss_archive_set_status(ss_archive *a, int i, ss_run_status status, cons
 
 ss_status ss_archive_set_run_info(ss_archive *a, int i, const char *host, int rank, const char *backend,
                                   const char *device, const char *weights) {
-    SS_TRY(check_writable(a, "ss_archive_set_run_info"));
+    SS_TRY(check_writing(a, "ss_archive_set_run_info", 0));
     SS_TRY(check_run(a, i, "ss_archive_set_run_info"));
     table_row row;
     memset(&row, 0, sizeof row);
@@ -958,7 +1066,7 @@ static ss_status table_progress(ss_archive *a, int i, int iterations_done, doubl
 
 ss_status ss_archive_append_metrics(ss_archive *a, int i, const ss_archive_metrics *row, int n_layers,
                                     const double *layer_values, const char *const *layer_names) {
-    SS_TRY(check_writable(a, "ss_archive_append_metrics"));
+    SS_TRY(check_writing(a, "ss_archive_append_metrics", 0));
     SS_TRY(check_run(a, i, "ss_archive_append_metrics"));
     if (!row || n_layers < 0 || (n_layers > 0 && !layer_values))
         return ss_error(SS_ERR_ARG, "ss_archive_append_metrics: bad arguments");
@@ -1020,6 +1128,7 @@ ss_status ss_archive_append_metrics(ss_archive *a, int i, const ss_archive_metri
     hid_t mt = metrics_type(0);
     herr_t e = append_row(md, mt, row);
     H5Tclose(mt);
+    test_kill_point("metrics");
     if (e < 0) {
         st = ss_error(SS_ERR_IO, "%s: cannot append to the metrics of run '%s'", a->path, a->ids[i]);
         goto done;
@@ -1033,7 +1142,7 @@ done:
 }
 
 ss_status ss_archive_truncate_metrics(ss_archive *a, int i, int n) {
-    SS_TRY(check_writable(a, "ss_archive_truncate_metrics"));
+    SS_TRY(check_writing(a, "ss_archive_truncate_metrics", 0));
     SS_TRY(check_run(a, i, "ss_archive_truncate_metrics"));
     hid_t g = open_run(a, i);
     if (g < 0) return ss_error(SS_ERR_FORMAT, "%s: group of run '%s' is missing", a->path, a->ids[i]);
@@ -1081,9 +1190,9 @@ static ss_status check_image(const unsigned char *rgb, int w, int h, const char 
 }
 
 ss_status ss_archive_add_snapshot(ss_archive *a, int i, int iteration, const unsigned char *rgb, int w, int h) {
-    SS_TRY(check_writable(a, "ss_archive_add_snapshot"));
     SS_TRY(check_run(a, i, "ss_archive_add_snapshot"));
     SS_TRY(check_image(rgb, w, h, "ss_archive_add_snapshot"));
+    SS_TRY(check_writing(a, "ss_archive_add_snapshot", 3ull * (unsigned)w * (unsigned)h));
     hid_t g = open_run(a, i);
     if (g < 0) return ss_error(SS_ERR_FORMAT, "%s: group of run '%s' is missing", a->path, a->ids[i]);
     ss_status st = SS_OK;
@@ -1122,7 +1231,7 @@ done:
 }
 
 ss_status ss_archive_truncate_snapshots(ss_archive *a, int i, int max_iteration) {
-    SS_TRY(check_writable(a, "ss_archive_truncate_snapshots"));
+    SS_TRY(check_writing(a, "ss_archive_truncate_snapshots", 0));
     SS_TRY(check_run(a, i, "ss_archive_truncate_snapshots"));
     hid_t g = open_run(a, i);
     if (g < 0) return ss_error(SS_ERR_FORMAT, "%s: group of run '%s' is missing", a->path, a->ids[i]);
@@ -1149,9 +1258,9 @@ ss_status ss_archive_truncate_snapshots(ss_archive *a, int i, int max_iteration)
 }
 
 ss_status ss_archive_set_final(ss_archive *a, int i, const unsigned char *rgb, int w, int h) {
-    SS_TRY(check_writable(a, "ss_archive_set_final"));
     SS_TRY(check_run(a, i, "ss_archive_set_final"));
     SS_TRY(check_image(rgb, w, h, "ss_archive_set_final"));
+    SS_TRY(check_writing(a, "ss_archive_set_final", 3ull * (unsigned)w * (unsigned)h));
     hid_t g = open_run(a, i);
     if (g < 0) return ss_error(SS_ERR_FORMAT, "%s: group of run '%s' is missing", a->path, a->ids[i]);
     ss_status st = SS_OK;
@@ -1174,6 +1283,7 @@ ss_status ss_archive_set_final(ss_archive *a, int i, const unsigned char *rgb, i
         H5Pclose(pl);
         H5Sclose(sp);
         if (e < 0) st = ss_error(SS_ERR_IO, "%s: cannot write the final image of run '%s'", a->path, a->ids[i]);
+        test_kill_point("final");
     }
     H5Gclose(g);
     if (st != SS_OK) return st;
@@ -1247,6 +1357,7 @@ ss_status ss_archive_write_checkpoint(ss_archive *a, int i, ss_archive_checkpoin
     if (!c || !c->image || c->w < 1 || c->h < 1 || c->iteration < 0 || c->n_metrics < 0 ||
         (c->state_size > 0 && !c->state))
         return ss_error(SS_ERR_ARG, "ss_archive_write_checkpoint: bad checkpoint");
+    SS_TRY(ensure_space(a->path, a->path, 12ull * (unsigned)c->w * (unsigned)c->h + c->state_size, 0));
     hid_t g = open_run(a, i);
     if (g < 0) return ss_error(SS_ERR_FORMAT, "%s: group of run '%s' is missing", a->path, a->ids[i]);
     ss_status st = SS_OK;
@@ -1284,6 +1395,7 @@ ss_status ss_archive_write_checkpoint(ss_archive *a, int i, ss_archive_checkpoin
     herr_t e = write_fixed(sg, "image", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, idims, c->image);
     if (e >= 0) e = write_fixed(sg, "state", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 1, &sdims, c->state);
     /* step 3: the description, then the marker, then a flush */
+    test_kill_point("checkpoint");
     if (e >= 0) e = attr_set_ll(sg, "iteration", c->iteration);
     if (e >= 0) e = attr_set_ll(sg, "n_metrics", c->n_metrics);
     if (e >= 0) e = attr_set_ll(sg, "generation", gen);

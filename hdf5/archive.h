@@ -113,7 +113,9 @@ ss_status ss_archive_create(ss_archive **a, const char *path, const char *sweep,
                             const char *const *ids, const char *const *params_yaml);
 
 /* Opens an existing archive, for writing (writable = 1: takes the single-writer
- * lock; SS_ERR_IO if another process holds it) or read-only (never blocks a
+ * lock; SS_ERR_IO if another process holds it, or if the file is read-only:
+ * not writable, or without any write permission bit, which is refused even
+ * for root) or read-only (never blocks a
  * writer; retries briefly when it races a flush). Checks that the file is an
  * archive: SS_ERR_IO if missing or unreadable, SS_ERR_FORMAT for a file that
  * is not HDF5, an HDF5 file without format = "stylesweep-archive", a schema
@@ -147,6 +149,16 @@ ss_status ss_archive_add_runs(ss_archive *a, int n, const char *const *ids,
  * manifest); the previous ones move to /manifest_history/<n>. */
 ss_status ss_archive_set_manifest(ss_archive *a, const char *manifest_text,
                                   const char *manifest_sha256);
+
+/* Discards everything run i recorded and gives it new parameters (resume
+ * with --force after the run's parameters changed in the manifest): the
+ * `params` attribute becomes params_yaml; metrics are truncated to 0 rows;
+ * style_layers, snapshots, snapshot_iterations, final and the checkpoint
+ * slots are removed; the status becomes pending with 0 attempts and the
+ * table row's progress, times, host, rank, backend, device, weights and
+ * error are cleared. One flush at the end: a crash before it leaves the run
+ * as it was. */
+ss_status ss_archive_reset_run(ss_archive *a, int i, const char *params_yaml);
 
 /* Sets the status of run i. RUNNING also counts an attempt, records the start
  * time and clears the end time and the error; DONE, FAILED and INTERRUPTED

@@ -3,7 +3,9 @@
 #include "adam.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 
@@ -112,4 +114,56 @@ ss_status ss_adam_step(ss_adam *a, ss_tensor *x, const ss_tensor *g) {
         SS_TRY(host_step(a, x, g, t));
     a->t = t;
     return SS_OK;
+}
+
+/* ---- checkpoints ---- */
+
+enum { ADAM_STATE_VERSION = 1, ADAM_STATE_HEADER = 4 + 3 * 4 };
+
+size_t ss_adam_state_size(const ss_adam *a) { return a ? ADAM_STATE_HEADER + 2 * a->n * sizeof(float) : 0; }
+
+ss_status ss_adam_state_save(ss_adam *a, unsigned char *buf, size_t size) {
+    if (!a || !buf) return ss_error(SS_ERR_ARG, "ss_adam_state_save: NULL argument");
+    if (size != ss_adam_state_size(a))
+        return ss_error(SS_ERR_ARG, "ss_adam_state_save: %zu bytes given, the state has %zu", size,
+                        ss_adam_state_size(a));
+    uint32_t u[2] = {ADAM_STATE_VERSION, (uint32_t)a->n};
+    int32_t t = a->t;
+    memcpy(buf, "ADAM", 4);
+    memcpy(buf + 4, u, sizeof u);
+    memcpy(buf + 12, &t, sizeof t);
+    float *tmp = malloc(a->n * sizeof(float));
+    SS_ALLOC_CHECK(tmp);
+    ss_status st = a->be->iface->tensor_read(a->be, tmp, a->m);
+    if (st == SS_OK) memcpy(buf + ADAM_STATE_HEADER, tmp, a->n * sizeof(float));
+    if (st == SS_OK) st = a->be->iface->tensor_read(a->be, tmp, a->v);
+    if (st == SS_OK) memcpy(buf + ADAM_STATE_HEADER + a->n * sizeof(float), tmp, a->n * sizeof(float));
+    free(tmp);
+    return st;
+}
+
+ss_status ss_adam_state_load(ss_adam *a, const unsigned char *buf, size_t size) {
+    if (!a || (!buf && size)) return ss_error(SS_ERR_ARG, "ss_adam_state_load: NULL argument");
+    if (size < ADAM_STATE_HEADER || memcmp(buf, "ADAM", 4) != 0)
+        return ss_error(SS_ERR_FORMAT, "Adam state: not an Adam state (%zu bytes)", size);
+    uint32_t u[2];
+    int32_t t;
+    memcpy(u, buf + 4, sizeof u);
+    memcpy(&t, buf + 12, sizeof t);
+    if (u[0] != ADAM_STATE_VERSION)
+        return ss_error(SS_ERR_FORMAT, "Adam state: version %u, this program reads %d", u[0], ADAM_STATE_VERSION);
+    if (u[1] != (uint32_t)a->n || size != ss_adam_state_size(a) || t < 0)
+        return ss_error(SS_ERR_FORMAT, "Adam state: %zu bytes for %u floats and step %d, the optimiser has %zu floats",
+                        size, u[1], (int)t, a->n);
+    float *tmp = malloc(a->n * sizeof(float));
+    SS_ALLOC_CHECK(tmp);
+    memcpy(tmp, buf + ADAM_STATE_HEADER, a->n * sizeof(float));
+    ss_status st = a->be->iface->tensor_write(a->be, a->m, tmp);
+    if (st == SS_OK) {
+        memcpy(tmp, buf + ADAM_STATE_HEADER + a->n * sizeof(float), a->n * sizeof(float));
+        st = a->be->iface->tensor_write(a->be, a->v, tmp);
+    }
+    free(tmp);
+    if (st == SS_OK) a->t = t;
+    return st;
 }

@@ -42,4 +42,20 @@ ss_status ss_adam_step(ss_adam *a, ss_tensor *x, const ss_tensor *g);
 /* Returns the number of steps taken since ss_adam_new or ss_adam_reset. */
 int ss_adam_steps(const ss_adam *a);
 
+/* ---- checkpoints ----
+ * The state a resumed run needs to go on exactly: the step count t and the
+ * moments m and v (read with tensor_read, written back with tensor_write).
+ * Layout (native little-endian): "ADAM", uint32 version (1), uint32 n
+ * (floats per tensor), int32 t, float32 m[n], float32 v[n]. */
+
+/* Returns the size in bytes of the state. */
+size_t ss_adam_state_size(const ss_adam *a);
+
+/* Writes the state into buf (size = ss_adam_state_size bytes). */
+ss_status ss_adam_state_save(ss_adam *a, unsigned char *buf, size_t size);
+
+/* Restores a state saved from an optimiser of the same shape; SS_ERR_FORMAT
+ * (with the reason) when buf is not such a state. */
+ss_status ss_adam_state_load(ss_adam *a, const unsigned char *buf, size_t size);
+
 #endif

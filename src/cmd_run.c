@@ -20,7 +20,10 @@ static void on_signal(int sig) {
     if (ss_sweep_stop_requested) {
         /* the second signal: stop at once, unless rank 0 is inside an archive
          * call (it then stops right after it, the archive flushed) */
+        static const char now[] = "stylesweep run: second signal: stopping now\n";
         ss_sweep_stop_requested = 2;
+        ssize_t w = write(STDERR_FILENO, now, sizeof now - 1);
+        (void)w;
         if (!ss_sweep_archive_busy) _exit(SS_SWEEP_INTERRUPTED);
         return;
     }
@@ -50,7 +53,9 @@ static void run_usage(FILE *f) {
             "  -o, --output ARCHIVE     the archive (required); never overwritten\n"
             "  --resume                 continue ARCHIVE: done runs are skipped, unfinished runs\n"
             "                           continue from their last checkpoint, new runs are added\n"
-            "  --retry-failed           with --resume: run failed runs again\n"
+            "  --retry-failed           with --resume: run failed runs again (attempts are counted)\n"
+            "  --force                  with --resume: runs whose parameters changed in the manifest\n"
+            "                           lose their stored results and run again (else refused)\n"
             "  --checkpoint-every N     checkpoint every N iterations [default: 1]\n"
             "  --summary-every S        seconds between progress summaries [default: 30]\n"
             "  --backend NAME           cpu, cuda or auto [default: auto]\n"
@@ -58,6 +63,10 @@ static void run_usage(FILE *f) {
             "  --threads N              CPU threads per worker; 0: its affinity mask [default: 0]\n"
             "  -q, --quiet              print only errors\n"
             "  -h, --help               this help\n\n"
+            "SIGINT, SIGTERM, SIGUSR2: every run checkpoints at its next iteration boundary and\n"
+            "the archive is closed; a second signal stops at once (the archive stays readable).\n"
+            "Under mpirun send SIGUSR2: mpirun kills its ranks within seconds of a SIGTERM or\n"
+            "SIGINT (README.md, \"Stopping and resuming\").\n\n"
             "exit codes: 0 every run done; 1 error; 2 usage; 3 interrupted (SIGINT, SIGTERM,\n"
             "SIGUSR2: run again with --resume); 4 finished with failed runs.\n");
 }
@@ -89,6 +98,7 @@ int ss_cmd_run(int argc, char **argv) {
             return SS_EXIT_OK;
         } else if (!strcmp(a, "--resume")) o.resume = 1;
         else if (!strcmp(a, "--retry-failed")) o.retry_failed = 1;
+        else if (!strcmp(a, "--force")) o.force = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o.quiet = 1;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--backend") || !strcmp(a, "--device") ||
                  !strcmp(a, "--threads") || !strcmp(a, "--checkpoint-every") || !strcmp(a, "--summary-every")) {
@@ -131,14 +141,18 @@ int ss_cmd_run(int argc, char **argv) {
         fprintf(stderr, "stylesweep run: --retry-failed needs --resume\n");
         return SS_EXIT_USAGE;
     }
+    if (o.force && !o.resume) {
+        fprintf(stderr, "stylesweep run: --force needs --resume (an archive is never overwritten)\n");
+        return SS_EXIT_USAGE;
+    }
     int provided, rank = 0, size = 1;
+    install_signals(); /* before MPI_Init: a signal while it starts is a clean stop too */
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "stylesweep run: MPI_Init failed\n");
         return SS_EXIT_FAILURE;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    install_signals();
     ss_sweep_end end = ss_scheduler_run(&o, rank, size);
     if (end == SS_SWEEP_ERROR && ss_sweep_need_abort) {
         /* a rank that cannot go on takes the job down, so that no rank hangs */

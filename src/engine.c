@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -105,6 +106,116 @@ static ss_status iterate(engine_run *r, engine_buffers *b) {
     return SS_OK;
 }
 
+/* ---- checkpoint blob (see engine.h) ---- */
+
+enum { BLOB_VERSION = 2, BLOB_HEADER = 4 + 4 + 8 + 4 * 4 + 3 * 8 + 8 };
+enum { KIND_RESTARTED = 0, KIND_LBFGS = 1, KIND_ADAM = 2 };
+
+/* What ss_engine_save_state reaches through state->engine. */
+typedef struct engine_ctx {
+    engine_run *r;
+    engine_buffers *b;
+} engine_ctx;
+
+static uint32_t optimizer_kind(const ss_params *p, const engine_buffers *b) {
+    if (b->adam) return KIND_ADAM;
+    return p->lbfgs_restart ? KIND_RESTARTED : KIND_LBFGS;
+}
+
+static const char *kind_name(uint32_t k) {
+    return k == KIND_ADAM ? "Adam" : k == KIND_LBFGS ? "continuous L-BFGS" : k == KIND_RESTARTED ? "restarted L-BFGS" : "unknown";
+}
+
+ss_status ss_engine_save_state(const ss_engine_state *state, unsigned char **blob, size_t *size) {
+    *blob = NULL;
+    *size = 0;
+    if (!state || !state->engine) return ss_error(SS_ERR_ARG, "ss_engine_save_state: not inside on_boundary");
+    const engine_ctx *ec = state->engine;
+    engine_run *r = ec->r;
+    engine_buffers *b = ec->b;
+    const ss_params *p = &r->s->params;
+    uint32_t kind = optimizer_kind(p, b);
+    size_t opt = kind == KIND_ADAM ? ss_adam_state_size(b->adam) : kind == KIND_LBFGS ? ss_lbfgs_state_size(b->lbfgs) : 0;
+    int n_style = r->s->cfg.n_style_layers;
+    if (n_style < 0 || n_style > SS_MAX_STYLE_LAYERS) n_style = 0;
+    size_t head = BLOB_HEADER + (size_t)n_style * sizeof(double);
+    unsigned char *buf = malloc(head + opt);
+    SS_ALLOC_CHECK(buf);
+    unsigned char *q = buf;
+    uint32_t version = BLOB_VERSION;
+    int32_t iteration = state->iteration;
+    uint32_t u[3] = {kind, (uint32_t)n_style, 0};
+    uint64_t opt64 = opt;
+    double terms[3] = {r->kept.total, r->kept.content, r->kept.tv};
+    memcpy(q, "SSEN", 4), q += 4;
+    memcpy(q, &version, 4), q += 4;
+    memcpy(q, &state->last_loss, 8), q += 8;
+    memcpy(q, &iteration, 4), q += 4;
+    memcpy(q, u, sizeof u), q += sizeof u;
+    memcpy(q, terms, sizeof terms), q += sizeof terms;
+    memcpy(q, r->kept.style, (size_t)n_style * sizeof(double)), q += (size_t)n_style * sizeof(double);
+    memcpy(q, &opt64, 8), q += 8;
+    ss_status st = SS_OK;
+    if (kind == KIND_ADAM) st = ss_adam_state_save(b->adam, q, opt);
+    else if (kind == KIND_LBFGS) st = ss_lbfgs_state_save(b->lbfgs, q, opt);
+    if (st != SS_OK) {
+        free(buf);
+        return st;
+    }
+    *blob = buf;
+    *size = head + opt;
+    return SS_OK;
+}
+
+/* Restores what a resume blob holds besides the image: *last, r->kept and the
+ * optimiser's state. */
+static ss_status load_state(engine_run *r, engine_buffers *b, const ss_engine_state *resume, double *last) {
+    const unsigned char *q = resume->blob;
+    size_t size = resume->blob_size;
+    *last = resume->last_loss;
+    if (!q || size == 0) return SS_OK;
+    if (size == sizeof(double)) { /* version 1: the last loss alone */
+        memcpy(last, q, sizeof *last);
+        return SS_OK;
+    }
+    uint32_t version = 0, u[3];
+    int32_t iteration;
+    uint64_t opt;
+    double terms[3];
+    if (size < BLOB_HEADER || memcmp(q, "SSEN", 4) != 0)
+        return ss_error(SS_ERR_FORMAT, "checkpoint state: not a stylesweep engine state (%zu bytes)", size);
+    memcpy(&version, q + 4, 4);
+    if (version != BLOB_VERSION)
+        return ss_error(SS_ERR_FORMAT, "checkpoint state: version %u, this program reads 1 and %d", version, BLOB_VERSION);
+    q += 8;
+    memcpy(last, q, 8), q += 8;
+    memcpy(&iteration, q, 4), q += 4;
+    memcpy(u, q, sizeof u), q += sizeof u;
+    memcpy(terms, q, sizeof terms), q += sizeof terms;
+    const ss_params *p = &r->s->params;
+    uint32_t kind = optimizer_kind(p, b), n_style = u[1];
+    if (iteration != resume->iteration)
+        return ss_error(SS_ERR_FORMAT, "checkpoint state: made at iteration %d, the checkpoint says %d", (int)iteration,
+                        resume->iteration);
+    if (u[0] != kind)
+        return ss_error(SS_ERR_FORMAT, "checkpoint state: taken with %s, the run uses %s", kind_name(u[0]), kind_name(kind));
+    if (n_style > SS_MAX_STYLE_LAYERS || size < BLOB_HEADER + n_style * sizeof(double))
+        return ss_error(SS_ERR_FORMAT, "checkpoint state: bad style layer count %u", n_style);
+    memset(&r->kept, 0, sizeof r->kept);
+    r->kept.total = terms[0];
+    r->kept.content = terms[1];
+    r->kept.tv = terms[2];
+    memcpy(r->kept.style, q, n_style * sizeof(double)), q += n_style * sizeof(double);
+    memcpy(&opt, q, 8), q += 8;
+    if (opt != size - (size_t)(q - resume->blob))
+        return ss_error(SS_ERR_FORMAT, "checkpoint state: %zu bytes, the header says %llu of optimiser state after %zu",
+                        size, (unsigned long long)opt, (size_t)(q - resume->blob));
+    if (kind == KIND_ADAM) SS_TRY(ss_adam_state_load(b->adam, q, (size_t)opt));
+    else if (kind == KIND_LBFGS) SS_TRY(ss_lbfgs_state_load(b->lbfgs, q, (size_t)opt));
+    else if (opt != 0) return ss_error(SS_ERR_FORMAT, "checkpoint state: optimiser state for restarted L-BFGS");
+    return SS_OK;
+}
+
 static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_state *resume,
                              ss_engine_result *res) {
     ss_setup *s = r->s;
@@ -123,7 +234,6 @@ static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_s
             return ss_error(SS_ERR_FORMAT, "checkpoint image is %dx%d, the run is %dx%d", resume->w, resume->h, w, h);
         memcpy(b->host, resume->x, sizeof(float) * 3 * (size_t)h * w);
         start = resume->iteration;
-        last = resume->last_loss;
     } else if (s->inputs.content_image.px) {
         SS_TRY(ss_image_init_tensor(b->host, p->init, &s->inputs.content_image, &s->inputs.preproc,
                                     (unsigned long long)p->seed));
@@ -144,6 +254,11 @@ static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_s
         lp.epsilon = 0.0;
         SS_TRY(ss_lbfgs_new(&b->lbfgs, s->be, b->x, &lp));
     }
+    if (resume) {
+        ss_status st = load_state(r, b, resume, &last);
+        if (st != SS_OK) return ss_error(st, "cannot resume from the checkpoint: %s", ss_error_message());
+    }
+    engine_ctx ec = {r, b};
     res->iterations = start;
     if (cb && cb->should_stop && cb->should_stop(cb->ctx)) return ss_error(SS_ERR_INTERRUPTED, "stopped on request");
     for (int it = start + 1; it <= p->iterations; it++) {
@@ -169,7 +284,7 @@ static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_s
         int stop = it < p->iterations && cb && cb->should_stop && cb->should_stop(cb->ctx);
         if (cb && cb->on_boundary) {
             SS_TRY(B->tensor_read(s->be, b->host, b->x));
-            ss_engine_state state = {it, last, b->host, h, w, stop};
+            ss_engine_state state = {it, last, b->host, h, w, stop, NULL, 0, &ec};
             SS_TRY(cb->on_boundary(cb->ctx, &state));
         }
         if (stop) return ss_error(SS_ERR_INTERRUPTED, "stopped on request after iteration %d", it);

@@ -17,17 +17,37 @@ typedef struct ss_iteration {
     double improvement;     /* (loss[i-1] - loss[i]) / loss[i-1] * 100; 0 for the first */
 } ss_iteration;
 
-/* The state a run can be resumed from, at an outer-iteration boundary.
- * With the default (L-BFGS restarted each iteration) the image and the
- * iteration count are all there is. Continuous L-BFGS and Adam state is not
- * part of it yet: a resumed continuous run restarts its history. */
+/* The state a run can be resumed from, at an outer-iteration boundary: the
+ * image and the iteration count, plus an opaque blob with the rest (the last
+ * loss, the terms at the image and the optimiser's state: nothing for the
+ * default L-BFGS restarted each iteration, the history and the remembered
+ * point for continuous L-BFGS, t and the moments for Adam). The random
+ * generator needs no state: the seed is used only for the initial image.
+ *
+ * The blob (ss_engine_save_state) is, native little-endian:
+ *   "SSEN", uint32 version (2), float64 last_loss, int32 iteration,
+ *   uint32 optimiser kind (0 L-BFGS restarted each iteration, 1 continuous
+ *   L-BFGS, 2 Adam), uint32 n_style, uint32 0, float64 total, content, tv,
+ *   style[n_style] (the terms at the image), uint64 size, then the
+ *   optimiser's own state of that size (lbfgs.h, adam.h; empty for kind 0).
+ * Version 1, written by earlier programs, is 8 bytes: float64 last_loss; a
+ * continuous optimiser resumed from it starts a fresh history. */
 typedef struct ss_engine_state {
     int iteration;        /* outer iterations completed */
-    double last_loss;     /* loss after that iteration (for the improvement) */
+    double last_loss;     /* loss after that iteration (for the improvement); used when blob is NULL */
     const float *x;       /* current image (3, h, w), pre-processed */
     int h, w;
     int stopping;         /* 1 when the run stops after this boundary (should_stop) */
+    const unsigned char *blob; /* resume: the saved blob (NULL: none, last_loss alone) */
+    size_t blob_size;
+    void *engine;         /* on_boundary: the running engine, for ss_engine_save_state */
 } ss_engine_state;
+
+/* Inside on_boundary: serialises the state's blob (see ss_engine_state) into
+ * a new malloc'ed buffer *blob of *size bytes (free it). Reads the
+ * optimiser's tensors to the host, so call it only when a checkpoint is
+ * taken. */
+ss_status ss_engine_save_state(const ss_engine_state *state, unsigned char **blob, size_t *size);
 
 typedef struct ss_engine_callbacks {
     void *ctx;

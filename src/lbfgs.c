@@ -11,7 +11,9 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 
@@ -27,8 +29,8 @@ struct ss_lbfgs {
     int c, h, w;
 
     /* ---- optimiser state ----
-     * A checkpoint would serialise exactly this block (ss_lbfgs_state_save /
-     * ss_lbfgs_state_load would go here): the ring of `count` pairs ending
+     * A checkpoint serialises exactly this block (ss_lbfgs_state_save /
+     * ss_lbfgs_state_load): the ring of `count` pairs ending
      * before `head` (s[i], y[i] read with tensor_read, and ys[i], yy[i]), and
      * when have_point is set the remembered point: f_point, xp (its x) and
      * g (its gradient). Everything else is scratch. */
@@ -179,6 +181,117 @@ void ss_lbfgs_reset(ss_lbfgs *o) {
     o->count = 0;
     o->head = 0;
     o->have_point = 0;
+}
+
+/* ---------- checkpoints ---------- */
+
+enum { LBFGS_STATE_VERSION = 1, LBFGS_STATE_HEADER = 4 + 4 * 7 + 8 };
+
+static size_t n_floats(const ss_lbfgs *o) { return (size_t)o->c * (size_t)o->h * (size_t)o->w; }
+
+size_t ss_lbfgs_state_size(const ss_lbfgs *o) {
+    if (!o) return 0;
+    size_t vec = n_floats(o) * sizeof(float);
+    return LBFGS_STATE_HEADER + (size_t)o->count * (2 * sizeof(double) + 2 * vec) + (o->have_point ? 2 * vec : 0);
+}
+
+static void put(unsigned char **p, const void *v, size_t n) {
+    memcpy(*p, v, n);
+    *p += n;
+}
+
+static void get(const unsigned char **p, void *v, size_t n) {
+    memcpy(v, *p, n);
+    *p += n;
+}
+
+/* tensor -> buffer (through the host floats tmp) */
+static ss_status put_tensor(ss_lbfgs *o, unsigned char **p, const ss_tensor *t, float *tmp) {
+    SS_TRY(o->be->iface->tensor_read(o->be, tmp, t));
+    put(p, tmp, n_floats(o) * sizeof(float));
+    return SS_OK;
+}
+
+static ss_status get_tensor(ss_lbfgs *o, const unsigned char **p, ss_tensor *t, float *tmp) {
+    get(p, tmp, n_floats(o) * sizeof(float));
+    return o->be->iface->tensor_write(o->be, t, tmp);
+}
+
+ss_status ss_lbfgs_state_save(ss_lbfgs *o, unsigned char *buf, size_t size) {
+    if (!o || !buf) return ss_error(SS_ERR_ARG, "ss_lbfgs_state_save: NULL argument");
+    if (size != ss_lbfgs_state_size(o))
+        return ss_error(SS_ERR_ARG, "ss_lbfgs_state_save: %zu bytes given, the state has %zu", size,
+                        ss_lbfgs_state_size(o));
+    float *tmp = malloc(n_floats(o) * sizeof(float));
+    SS_ALLOC_CHECK(tmp);
+    unsigned char *p = buf;
+    uint32_t u[3] = {LBFGS_STATE_VERSION, (uint32_t)o->p.m, (uint32_t)n_floats(o)};
+    int32_t k[4] = {o->count, o->head, o->have_point, 0};
+    put(&p, "LBFG", 4);
+    put(&p, u, sizeof u);
+    put(&p, k, sizeof k);
+    put(&p, &o->f_point, sizeof o->f_point);
+    ss_status st = SS_OK;
+    int m = o->p.m;
+    for (int j = 0; j < o->count && st == SS_OK; j++) {
+        int i = (o->head - o->count + j + m) % m;
+        put(&p, &o->ys[i], sizeof(double));
+        put(&p, &o->yy[i], sizeof(double));
+        st = put_tensor(o, &p, o->s[i], tmp);
+        if (st == SS_OK) st = put_tensor(o, &p, o->y[i], tmp);
+    }
+    if (st == SS_OK && o->have_point) {
+        st = put_tensor(o, &p, o->xp, tmp);
+        if (st == SS_OK) st = put_tensor(o, &p, o->g, tmp);
+    }
+    free(tmp);
+    return st;
+}
+
+ss_status ss_lbfgs_state_load(ss_lbfgs *o, const unsigned char *buf, size_t size) {
+    if (!o || (!buf && size)) return ss_error(SS_ERR_ARG, "ss_lbfgs_state_load: NULL argument");
+    ss_lbfgs_reset(o);
+    if (size < LBFGS_STATE_HEADER || memcmp(buf, "LBFG", 4) != 0)
+        return ss_error(SS_ERR_FORMAT, "L-BFGS state: not an L-BFGS state (%zu bytes)", size);
+    const unsigned char *p = buf + 4;
+    uint32_t u[3];
+    int32_t k[4];
+    double f_point;
+    get(&p, u, sizeof u);
+    get(&p, k, sizeof k);
+    get(&p, &f_point, sizeof f_point);
+    if (u[0] != LBFGS_STATE_VERSION)
+        return ss_error(SS_ERR_FORMAT, "L-BFGS state: version %u, this program reads %d", u[0], LBFGS_STATE_VERSION);
+    if (u[1] != (uint32_t)o->p.m || u[2] != (uint32_t)n_floats(o))
+        return ss_error(SS_ERR_FORMAT, "L-BFGS state: made for history %u and %u floats, the optimiser has %d and %zu",
+                        u[1], u[2], o->p.m, n_floats(o));
+    int m = o->p.m, count = k[0], head = k[1], have_point = k[2];
+    if (count < 0 || count > m || head < 0 || head >= m || (have_point != 0 && have_point != 1))
+        return ss_error(SS_ERR_FORMAT, "L-BFGS state: bad count %d, head %d or point flag %d", count, head, have_point);
+    size_t vec = n_floats(o) * sizeof(float);
+    size_t want = LBFGS_STATE_HEADER + (size_t)count * (2 * sizeof(double) + 2 * vec) + (have_point ? 2 * vec : 0);
+    if (size != want) return ss_error(SS_ERR_FORMAT, "L-BFGS state: %zu bytes, expected %zu", size, want);
+    float *tmp = malloc(vec);
+    SS_ALLOC_CHECK(tmp);
+    ss_status st = SS_OK;
+    for (int j = 0; j < count && st == SS_OK; j++) {
+        int i = (head - count + j + m) % m;
+        get(&p, &o->ys[i], sizeof(double));
+        get(&p, &o->yy[i], sizeof(double));
+        st = get_tensor(o, &p, o->s[i], tmp);
+        if (st == SS_OK) st = get_tensor(o, &p, o->y[i], tmp);
+    }
+    if (st == SS_OK && have_point) {
+        st = get_tensor(o, &p, o->xp, tmp);
+        if (st == SS_OK) st = get_tensor(o, &p, o->g, tmp);
+    }
+    free(tmp);
+    if (st != SS_OK) return st;
+    o->count = count;
+    o->head = head;
+    o->have_point = have_point;
+    o->f_point = f_point;
+    return SS_OK;
 }
 
 /* ---------- the Moré–Thuente step ---------- */

@@ -79,6 +79,30 @@ void ss_lbfgs_free(ss_lbfgs *opt);
  * of unit length, and a new evaluation at its starting x). */
 void ss_lbfgs_reset(ss_lbfgs *opt);
 
+/* ---- checkpoints ----
+ * The optimiser's state (what a resumed continuous L-BFGS needs to go on
+ * exactly as if it had never stopped) as a byte string: the ring of (s, y)
+ * pairs with their y.s and y.y, head and count, and the remembered point
+ * (its f, x and gradient). Tensors are read to the host with tensor_read and
+ * written back with tensor_write, so a state saved on one backend loads on
+ * any. Layout (native little-endian): "LBFG", uint32 version (1), uint32 m,
+ * uint32 n (floats per tensor), int32 count, int32 head, int32 have_point,
+ * int32 0, float64 f_point; then for each held pair from the oldest:
+ * float64 ys, float64 yy, float32 s[n], float32 y[n]; then, when have_point,
+ * float32 xp[n], float32 g[n]. */
+
+/* Returns the size in bytes of the current state (changes as pairs are added). */
+size_t ss_lbfgs_state_size(const ss_lbfgs *opt);
+
+/* Writes the state into buf, which holds `size` = ss_lbfgs_state_size bytes.
+ * Returns SS_OK, SS_ERR_ARG for a wrong size, SS_ERR_NOMEM, or the backend's status. */
+ss_status ss_lbfgs_state_save(ss_lbfgs *opt, unsigned char *buf, size_t size);
+
+/* Restores a state saved by ss_lbfgs_state_save from an optimiser of the same
+ * history length and tensor size. SS_ERR_FORMAT (with the reason) when buf is
+ * not such a state; the optimiser is then reset. */
+ss_status ss_lbfgs_state_load(ss_lbfgs *opt, const unsigned char *buf, size_t size);
+
 /* Minimises fn from x, making at most max_evals (>= 1) calls of fn, and
  * stops earlier at convergence (see ss_lbfgs_params) or when the line search
  * fails. On SS_OK, x holds the best point found (the last accepted one) and

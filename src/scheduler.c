@@ -63,12 +63,18 @@ typedef struct coord {
 
 static const char *run_id(const coord *c, int run) { return c->spec[run] ? c->spec[run]->id : "?"; }
 
-/* Every archive call goes through here, so that a second signal never cuts one. */
+/* Every archive call goes through here, so that a second signal never cuts
+ * one: the handler then only marks it (ss_sweep_stop_requested = 2), and the
+ * process exits right after the call, whose last step was a flush. */
+static ss_status archive_call_end(ss_status st) {
+    ss_sweep_archive_busy = 0;
+    if (ss_sweep_stop_requested == 2) _exit(SS_SWEEP_INTERRUPTED);
+    return st;
+}
+#define AR_CALL(call) (ss_sweep_archive_busy = 1, archive_call_end(call))
 #define AR(call)                                                                                   \
     do {                                                                                           \
-        ss_sweep_archive_busy = 1;                                                                 \
-        ss_status ar_st_ = (call);                                                                 \
-        ss_sweep_archive_busy = 0;                                                                 \
+        ss_status ar_st_ = AR_CALL(call);                                                          \
         if (ar_st_ != SS_OK) return ar_st_;                                                        \
     } while (0)
 
@@ -96,18 +102,25 @@ static ss_status coord_open_archive(coord *c) {
     }
     if (st == SS_OK && !o->resume) {
         if (access(o->archive, F_OK) == 0)
-            st = ss_error(SS_ERR_IO, "%s exists: give --resume to continue that sweep, or another -o", o->archive);
+            st = ss_error(SS_ERR_IO,
+                          "%s exists: run the same command with --resume to continue that sweep, or give "
+                          "another -o (an archive is never overwritten)",
+                          o->archive);
         else
-            st = ss_archive_create(&c->ar, o->archive, m->sweep, m->text, m->sha256, m->n_runs, ids,
-                                   (const char *const *)yaml);
+            st = AR_CALL(ss_archive_create(&c->ar, o->archive, m->sweep, m->text, m->sha256, m->n_runs, ids,
+                                           (const char *const *)yaml));
     } else if (st == SS_OK) {
-        st = ss_archive_open(&c->ar, o->archive, 1);
-        /* runs whose parameters changed are refused; new runs are appended */
+        st = AR_CALL(ss_archive_open(&c->ar, o->archive, 1));
+        /* runs whose parameters changed are refused (or, with --force, reset);
+         * new runs are appended */
         int n_changed = 0, n_new = 0;
         char changed[1024] = "";
         const char **new_ids = calloc((size_t)m->n_runs + 1, sizeof *new_ids);
         const char **new_yaml = calloc((size_t)m->n_runs + 1, sizeof *new_yaml);
-        if (st == SS_OK && (!new_ids || !new_yaml)) st = ss_error(SS_ERR_NOMEM, "out of memory");
+        int *changed_idx = calloc((size_t)m->n_runs + 1, sizeof *changed_idx);
+        int *changed_man = calloc((size_t)m->n_runs + 1, sizeof *changed_man);
+        if (st == SS_OK && (!new_ids || !new_yaml || !changed_idx || !changed_man))
+            st = ss_error(SS_ERR_NOMEM, "out of memory");
         for (int i = 0; st == SS_OK && i < m->n_runs; i++) {
             int idx;
             if (ss_archive_find_run(c->ar, ids[i], &idx) != SS_OK) {
@@ -118,24 +131,42 @@ static ss_status coord_open_archive(coord *c) {
             ss_archive_run_info info = {0};
             st = ss_archive_get_run(c->ar, idx, &info);
             if (st == SS_OK && strcmp(info.params, yaml[i]) != 0) {
+                changed_idx[n_changed] = idx;
+                changed_man[n_changed] = i;
                 if (n_changed++ < 8)
                     snprintf(changed + strlen(changed), sizeof changed - strlen(changed), "%s%s",
                              n_changed > 1 ? ", " : "", ids[i]);
             }
             ss_archive_run_info_free(&info);
         }
-        if (st == SS_OK && n_changed)
+        if (st == SS_OK && n_changed && !o->force)
             st = ss_error(SS_ERR_ARG,
                           "%s: the parameters of %d run(s) changed since the archive was made (%s%s); "
-                          "keep the manifest as it was, or give the changed runs new ids",
+                          "keep the manifest as it was, give the changed runs new ids, or add --force to "
+                          "discard their stored results and run them again",
                           o->manifest, n_changed, changed, n_changed > 8 ? ", ..." : "");
+        for (int k = 0; st == SS_OK && o->force && k < n_changed; k++) {
+            st = AR_CALL(ss_archive_reset_run(c->ar, changed_idx[k], yaml[changed_man[k]]));
+            if (st == SS_OK && !o->quiet)
+                printf("resume: %s changed: its results were discarded (--force), it runs again\n",
+                       ids[changed_man[k]]);
+        }
         if (st == SS_OK && n_new) {
-            st = ss_archive_add_runs(c->ar, n_new, new_ids, new_yaml);
+            st = AR_CALL(ss_archive_add_runs(c->ar, n_new, new_ids, new_yaml));
             if (st == SS_OK && !o->quiet) printf("resume: %d new run(s) appended from the manifest\n", n_new);
         }
-        if (st == SS_OK && n_new) st = ss_archive_set_manifest(c->ar, m->text, m->sha256);
+        if (st == SS_OK) {
+            char *sha = NULL;
+            st = ss_archive_manifest(c->ar, NULL, NULL, &sha);
+            /* the archive keeps the manifest last used (earlier ones in /manifest_history) */
+            if (st == SS_OK && strcmp(sha, m->sha256) != 0)
+                st = AR_CALL(ss_archive_set_manifest(c->ar, m->text, m->sha256));
+            free(sha);
+        }
         free(new_ids);
         free(new_yaml);
+        free(changed_idx);
+        free(changed_man);
     }
     for (int i = 0; yaml && i < m->n_runs; i++) free(yaml[i]);
     free(yaml);
@@ -212,8 +243,13 @@ static ss_status coord_prepare(coord *c, int run, ss_archive_checkpoint *cp, int
     if (st != SS_OK) return st;
     if (had_progress) {
         AR(ss_archive_read_checkpoint(c->ar, run, cp, &found));
-        if (found == SS_CHECKPOINT_VALID && cp->state_size == sizeof(double)) *has_cp = 1;
-        else ss_archive_checkpoint_free(cp);
+        /* the state blob is the engine's (engine.h): 8 bytes in version 1, more in 2 */
+        if (found == SS_CHECKPOINT_VALID && cp->state_size >= sizeof(double)) *has_cp = 1;
+        else {
+            if (found == SS_CHECKPOINT_INVALID && !c->o->quiet)
+                printf("%s: %s; it starts again from iteration 0\n", run_id(c, run), ss_error_message());
+            ss_archive_checkpoint_free(cp);
+        }
         int keep_rows = *has_cp ? cp->n_metrics : 0, keep_iter = *has_cp ? cp->iteration : 0;
         AR(ss_archive_truncate_metrics(c->ar, run, keep_rows));
         AR(ss_archive_truncate_snapshots(c->ar, run, keep_iter));
@@ -267,9 +303,13 @@ static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
         AR(ss_archive_add_snapshot(c->ar, run, m->iteration, m->payload, m->w, m->h));
         break;
     case SS_MSG_CHECKPOINT: {
-        double loss = m->values[0];
+        /* the image, then the engine's state blob */
+        size_t img = m->w > 0 && m->h > 0 ? sizeof(float) * 3 * (size_t)m->w * m->h : 0;
+        if (img == 0 || m->payload_size < img)
+            return ss_error(SS_ERR_INTERNAL, "rank %d sent a checkpoint of %llu bytes for a %dx%d image", src,
+                            (unsigned long long)m->payload_size, m->w, m->h);
         ss_archive_checkpoint cp = {m->iteration, m->count, m->w, m->h, (float *)m->payload,
-                                    (unsigned char *)&loss, sizeof loss, 0};
+                                    (unsigned char *)m->payload + img, (size_t)m->payload_size - img, 0};
         AR(ss_archive_write_checkpoint(c->ar, run, &cp));
         break;
     }
@@ -331,9 +371,7 @@ static ss_status coord_run_local(coord *c) {
         int has_cp;
         st = coord_prepare(c, run, &cp, &has_cp);
         if (st != SS_OK) break;
-        double loss = 0;
-        if (has_cp) memcpy(&loss, cp.state, sizeof loss);
-        ss_engine_state resume = {cp.iteration, loss, cp.image, cp.h, cp.w, 0};
+        ss_engine_state resume = {cp.iteration, 0.0, cp.image, cp.h, cp.w, 0, cp.state, cp.state_size, NULL};
         st = ss_worker_run(w, run, &c->spec[run]->params, has_cp ? &resume : NULL, c->o->checkpoint_every, &sink);
         ss_archive_checkpoint_free(&cp);
         if (now_s() - c->last_summary >= c->o->summary_every) {
@@ -380,7 +418,8 @@ static ss_status coord_assign(coord *c, int run, int dest) {
     int has_cp;
     SS_TRY(coord_prepare(c, run, &cp, &has_cp));
     size_t img = has_cp ? sizeof(float) * 3 * (size_t)cp.w * cp.h : 0;
-    size_t size = sizeof(ss_params) + img;
+    size_t blob = has_cp ? cp.state_size : 0;
+    size_t size = sizeof(ss_params) + img + blob;
     unsigned char *payload = malloc(size);
     if (!payload) {
         ss_archive_checkpoint_free(&cp);
@@ -392,10 +431,10 @@ static ss_status coord_assign(coord *c, int run, int dest) {
     m.run = run;
     if (has_cp) {
         memcpy(payload + sizeof(ss_params), cp.image, img);
+        memcpy(payload + sizeof(ss_params) + img, cp.state, blob);
         m.iteration = cp.iteration;
         m.w = cp.w;
         m.h = cp.h;
-        memcpy(&m.values[0], cp.state, sizeof(double));
         m.count = 1;
     }
     m.payload_size = size;
@@ -424,6 +463,9 @@ static ss_status coord_run_mpi(coord *c, int size) {
             c->stop_sent = 1;
         }
         if (m.type == SS_MSG_REQUEST) {
+            /* counted with the other messages: an assignment reads and writes
+             * the archive too (the run's checkpoint, its status) */
+            double t_req = now_s();
             if (c->q_head < c->q_len && !ss_sweep_stop_requested) {
                 SS_TRY_GOTO(st, coord_assign(c, c->queue[c->q_head++], src), out);
             } else {
@@ -432,6 +474,8 @@ static ss_status coord_run_mpi(coord *c, int size) {
                 SS_TRY_GOTO(st, send_down(src, TAG_DOWN, &stop, NULL), out);
                 stopped++;
             }
+            c->messages++;
+            c->message_seconds += now_s() - t_req;
         } else {
             SS_TRY_GOTO(st, coord_handle(c, src, &m), out);
             if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) c->busy[src] = -1;
@@ -606,7 +650,15 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
         }
         ss_params p;
         memcpy(&p, m.payload, sizeof p);
-        ss_engine_state resume = {m.iteration, m.values[0], (const float *)(m.payload + sizeof p), m.h, m.w, 0};
+        size_t img = m.count ? sizeof(float) * 3 * (size_t)(m.w > 0 ? m.w : 0) * (size_t)(m.h > 0 ? m.h : 0) : 0;
+        if (m.count && (img == 0 || m.payload_size < sizeof p + img)) {
+            st = ss_error(SS_ERR_INTERNAL, "the coordinator sent a checkpoint of %llu bytes for a %dx%d image",
+                          (unsigned long long)m.payload_size, m.w, m.h);
+            goto out;
+        }
+        ss_engine_state resume = {m.iteration, 0.0, (const float *)(m.payload + sizeof p), m.h, m.w, 0,
+                                  m.payload + sizeof p + img, m.count ? (size_t)m.payload_size - sizeof p - img : 0,
+                                  NULL};
         ms.stop_seen = 0;
         SS_TRY_GOTO(st, ss_worker_run(w, m.run, &p, m.count ? &resume : NULL, o->checkpoint_every, &sink), out);
     }
@@ -637,5 +689,7 @@ ss_sweep_end ss_scheduler_run(const ss_sweep_options *o, int rank, int size) {
         ss_sweep_need_abort = 1;
         return SS_SWEEP_ERROR;
     }
-    return ss_sweep_stop_requested ? SS_SWEEP_INTERRUPTED : SS_SWEEP_COMPLETE;
+    /* rank 0's exit code tells how the sweep ended; a worker that exited with a
+     * non-zero code first would make mpirun kill rank 0 before it closes */
+    return SS_SWEEP_COMPLETE;
 }

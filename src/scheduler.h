@@ -43,8 +43,9 @@ extern int ss_sweep_need_abort;
 /* Runs the sweep on this rank (MPI is initialised by the caller; rank and
  * size of MPI_COMM_WORLD). Rank 0 prints its own errors (every manifest
  * error, one per line) and the progress; workers print nothing but fatal
- * errors. Returns how the sweep ended (the same on every rank as far as the
- * rank knows it; rank 0's is the one to use). */
+ * errors. Returns how the sweep ended on rank 0; a worker returns
+ * SS_SWEEP_COMPLETE unless it failed (SS_SWEEP_ERROR), so that mpirun, which
+ * reports the first non-zero exit code, reports rank 0's. */
 ss_sweep_end ss_scheduler_run(const ss_sweep_options *o, int rank, int size);
 
 #endif

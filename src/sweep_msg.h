@@ -12,14 +12,16 @@
 
 typedef enum ss_msg_type {
     SS_MSG_REQUEST = 1,     /* worker -> 0: idle, send a run */
-    SS_MSG_ASSIGN = 2,      /* 0 -> worker: run `run`; payload: ss_params, then an optional checkpoint */
+    SS_MSG_ASSIGN = 2,      /* 0 -> worker: run `run`; payload: ss_params, then, when count = 1, a
+                               checkpoint: iteration, w, h; (3, h, w) float32, then its state blob */
     SS_MSG_STOP = 3,        /* 0 -> worker: no more work, leave */
     SS_MSG_STARTED = 4,     /* worker -> 0: payload "host\0backend\0device\0weights\0" */
     SS_MSG_METRICS = 5,     /* worker -> 0: one iteration; values: loss content style tv seconds
                                improvement; count: evaluations; payload: n_layers doubles */
     SS_MSG_SNAPSHOT = 6,    /* worker -> 0: iteration, w, h; payload h x w x 3 uint8 */
     SS_MSG_CHECKPOINT = 7,  /* worker -> 0: iteration, count = metrics rows, w, h,
-                               values[0] = loss; payload (3, h, w) float32 */
+                               values[0] = loss; payload (3, h, w) float32, then the
+                               engine's state blob (engine.h) */
     SS_MSG_DONE = 8,        /* worker -> 0: w, h; payload the final h x w x 3 uint8 image */
     SS_MSG_FAILED = 9,      /* worker -> 0: payload the error text */
     SS_MSG_INTERRUPTED = 10 /* worker -> 0: stopped at a boundary on a signal, checkpoint sent */

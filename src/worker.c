@@ -74,7 +74,21 @@ static ss_status on_snapshot(void *ctx, int iteration, const ss_image *img) {
     return emit(r, &m, img->px);
 }
 
+/* CHECKPOINT: the image (3, h, w) float32, then the engine's state blob. */
 static ss_status send_checkpoint(worker_run *r, const ss_engine_state *state) {
+    unsigned char *blob = NULL;
+    size_t blob_size = 0;
+    ss_status st = ss_engine_save_state(state, &blob, &blob_size);
+    if (st != SS_OK) return st; /* a failure of the run (e.g. out of memory), not of the sink */
+    size_t img = sizeof(float) * 3 * (size_t)state->w * state->h;
+    unsigned char *payload = malloc(img + blob_size);
+    if (!payload) {
+        free(blob);
+        return ss_error(SS_ERR_NOMEM, "out of memory for a checkpoint of %zu bytes", img + blob_size);
+    }
+    memcpy(payload, state->x, img);
+    memcpy(payload + img, blob, blob_size);
+    free(blob);
     ss_msg m = {0};
     m.type = SS_MSG_CHECKPOINT;
     m.iteration = state->iteration;
@@ -82,8 +96,10 @@ static ss_status send_checkpoint(worker_run *r, const ss_engine_state *state) {
     m.w = state->w;
     m.h = state->h;
     m.values[0] = state->last_loss;
-    m.payload_size = sizeof(float) * 3 * (size_t)state->w * state->h;
-    return emit(r, &m, state->x);
+    m.payload_size = img + blob_size;
+    st = emit(r, &m, payload);
+    free(payload);
+    return st;
 }
 
 static int should_stop(void *ctx) {

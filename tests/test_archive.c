@@ -663,6 +663,61 @@ static void test_append_and_truncate(void) {
     CHECK_OK(ss_archive_close(a));
 }
 
+/* --force: a run's results discarded and its parameters replaced; a
+ * read-only archive is refused for writing. */
+static void test_reset_and_readonly(void) {
+    const char *path = tmp_path("sweep.h5");
+    ss_archive *a = NULL;
+    CHECK_OK(ss_archive_open(&a, path, 1));
+    if (!a) return;
+    ss_archive_checkpoint c;
+    make_checkpoint(&c, 0, 10, 6, 5);
+    CHECK_OK(ss_archive_write_checkpoint(a, 0, &c));
+    free_made_checkpoint(&c);
+    CHECK_OK(ss_archive_reset_run(a, 0, "iterations: 7\n"));
+    CHECK_OK(ss_archive_close(a));
+    CHECK_OK(ss_archive_open(&a, path, 0));
+    if (!a) return;
+    ss_archive_run_info r;
+    CHECK_OK(ss_archive_get_run(a, 0, &r));
+    CHECK(r.status == SS_RUN_PENDING && r.attempts == 0 && r.n_metrics == 0 && r.n_snapshots == 0 && !r.has_final &&
+              r.checkpoint_iteration == -1 && r.iterations_done == 0 && isnan(r.final_loss) && r.rank == -1 &&
+              isnan(r.start_time) && !strcmp(r.params, "iterations: 7\n") && !r.host[0] && !r.error[0],
+          "reset run 0: status %d, %d attempts, %d rows, %d snapshots, final %d, checkpoint %d, params %s",
+          (int)r.status, r.attempts, r.n_metrics, r.n_snapshots, r.has_final, r.checkpoint_iteration, r.params);
+    ss_archive_run_info_free(&r);
+    ss_archive_checkpoint_found found;
+    CHECK_OK(ss_archive_read_checkpoint(a, 0, &c, &found));
+    CHECK(found == SS_CHECKPOINT_NONE, "reset run 0 has no checkpoint");
+    ss_archive_checkpoint_free(&c);
+    double *vals = NULL;
+    int nrows = 0, nl = 0;
+    char **names = NULL;
+    CHECK_OK(ss_archive_read_style_layers(a, 0, &vals, &nrows, &nl, &names));
+    CHECK(nrows == 0 && nl == 0, "reset run 0 has no style layers");
+    free(vals);
+    ss_archive_free_strings(names, nl);
+    CHECK_OK(ss_archive_get_run(a, 4, &r));
+    CHECK(r.n_metrics == 1, "other runs untouched by the reset");
+    ss_archive_run_info_free(&r);
+    CHECK_OK(ss_archive_close(a));
+    /* the reset run records again, with another layer count */
+    CHECK_OK(ss_archive_open(&a, path, 1));
+    if (!a) return;
+    double v[2] = {1, 2};
+    ss_archive_metrics m1 = metric(0, 1);
+    CHECK_OK(ss_archive_append_metrics(a, 0, &m1, 2, v, NULL));
+    CHECK_OK(ss_archive_close(a));
+    /* read-only: refused for writing, still readable */
+    chmod(path, 0444);
+    a = NULL;
+    expect_fail(ss_archive_open(&a, path, 1), SS_ERR_IO, "read-only", "open a read-only archive for writing");
+    ss_archive_close(a);
+    CHECK_OK(ss_archive_open(&a, path, 0));
+    CHECK_OK(ss_archive_close(a));
+    chmod(path, 0644);
+}
+
 static void remove_dir(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -689,6 +744,7 @@ int main(int argc, char **argv) {
     test_refusals();
     test_checkpoints();
     test_append_and_truncate();
+    test_reset_and_readonly();
     remove_dir(g_dir);
     printf("test_archive: %d checks, %d failures\n", g_checks, g_failures);
     return g_failures ? 1 : 0;

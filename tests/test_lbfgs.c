@@ -560,6 +560,80 @@ static void test_adam(ss_backend *be) {
     be->iface->tensor_free(be, x);
 }
 
+/* Checkpoints: an optimiser saved after some calls and loaded into a fresh
+ * one (with x from the host, as a resumed run has it) goes on bit for bit as
+ * the uninterrupted one. Rule: identical x and f after the remaining calls. */
+static void test_state(ss_backend *be, const problem *p) {
+    enum { BEFORE = 3, AFTER = 4 };
+    ss_tensor *x = NULL, *x2 = NULL;
+    MUST(be->iface->tensor_new(be, &x, 1, 1, p->n));
+    MUST(be->iface->tensor_new(be, &x2, 1, 1, p->n));
+    tensor_set(be, x, p->x0, p->n);
+    ss_lbfgs *opt = new_opt(be, x), *opt2 = new_opt(be, x);
+    objective o = {.be = be, .p = p};
+    ss_lbfgs_result r, r2;
+    for (int k = 0; k < BEFORE; k++) MUST(minimize_checked(opt, x, &o, 7, &r));
+    size_t size = ss_lbfgs_state_size(opt);
+    unsigned char *buf = malloc(size);
+    float h[NMAX];
+    MUST(ss_lbfgs_state_save(opt, buf, size));
+    MUST(be->iface->tensor_read(be, h, x));
+    MUST(be->iface->tensor_write(be, x2, h));
+    MUST(ss_lbfgs_state_load(opt2, buf, size));
+    CHECK(ss_lbfgs_state_load(opt2, buf, size - 1) == SS_ERR_FORMAT, "%s: a truncated state loaded", p->name);
+    MUST(ss_lbfgs_state_load(opt2, buf, size));
+    for (int k = 0; k < AFTER; k++) {
+        MUST(minimize_checked(opt, x, &o, 7, &r));
+        MUST(minimize_checked(opt2, x2, &o, 7, &r2));
+        CHECK(r.f == r2.f && r.evals == r2.evals, "%s: after a state reload, call %d: f %.17g vs %.17g", p->name,
+              k, r.f, r2.f);
+    }
+    float h2[NMAX];
+    MUST(be->iface->tensor_read(be, h, x));
+    MUST(be->iface->tensor_read(be, h2, x2));
+    CHECK(!memcmp(h, h2, sizeof(float) * (size_t)p->n), "%s: x differs after a state reload", p->name);
+    printf("%-22s state reload: %zu bytes, f=%.3e as uninterrupted\n", p->name, size, r.f);
+    free(buf);
+    ss_lbfgs_free(opt);
+    ss_lbfgs_free(opt2);
+
+    /* Adam: 50 steps, save, 50 more in both */
+    ss_tensor *g = NULL;
+    MUST(be->iface->tensor_new(be, &g, 1, 1, p->n));
+    tensor_set(be, x, p->x0, p->n);
+    ss_adam *a = NULL, *a2 = NULL;
+    MUST(ss_adam_new(&a, be, x, 0.05, 0.9, 0.999, 1e-8));
+    MUST(ss_adam_new(&a2, be, x, 0.05, 0.9, 0.999, 1e-8));
+    double f;
+    for (int t = 0; t < 50; t++) {
+        MUST(objective_eval(&o, &f, g, x));
+        MUST(ss_adam_step(a, x, g));
+    }
+    size = ss_adam_state_size(a);
+    buf = malloc(size);
+    MUST(ss_adam_state_save(a, buf, size));
+    MUST(ss_adam_state_load(a2, buf, size));
+    CHECK(ss_adam_steps(a2) == 50, "Adam: %d steps after a reload", ss_adam_steps(a2));
+    CHECK(ss_adam_state_load(a2, buf, size - 4) == SS_ERR_FORMAT, "Adam: a truncated state loaded");
+    MUST(be->iface->tensor_read(be, h, x));
+    MUST(be->iface->tensor_write(be, x2, h));
+    for (int t = 0; t < 50; t++) {
+        MUST(objective_eval(&o, &f, g, x));
+        MUST(ss_adam_step(a, x, g));
+        MUST(objective_eval(&o, &f, g, x2));
+        MUST(ss_adam_step(a2, x2, g));
+    }
+    MUST(be->iface->tensor_read(be, h, x));
+    MUST(be->iface->tensor_read(be, h2, x2));
+    CHECK(!memcmp(h, h2, sizeof(float) * (size_t)p->n), "%s: Adam's x differs after a state reload", p->name);
+    free(buf);
+    ss_adam_free(a);
+    ss_adam_free(a2);
+    be->iface->tensor_free(be, g);
+    be->iface->tensor_free(be, x);
+    be->iface->tensor_free(be, x2);
+}
+
 int main(void) {
     ss_backend *be = NULL;
     MUST(ss_backend_cpu_new(&be, 2));
@@ -578,6 +652,8 @@ int main(void) {
     test_delta(be, long_evals[2]);
     test_errors(be);
     test_adam(be);
+    test_state(be, &probs[0]);
+    test_state(be, &probs[3]);
 
     be->iface->free(be);
     if (g_failures) {
