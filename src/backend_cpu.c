@@ -41,6 +41,7 @@ typedef struct cpu_ctx {
     dnnl_stream_t stream;
     cpu_reorder reorders[CPU_REORDER_CACHE];
     int n_reorders;
+    int winograd;      /* 1: Winograd convolutions where available (STYLESWEEP_CONV=direct turns them off) */
     float *scratch[2]; /* plain copies of F and of the style gradient */
     size_t scratch_size[2];
 } cpu_ctx;
@@ -268,9 +269,6 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
     const dnnl_memory_desc_t *src_md = &priv_of(in)->md;
 
     dnnl_convolution_desc_t fd, bdsc;
-    DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct,
-                                                  src_md, &w_any, &b_md, &dst_any, strides, pad,
-                                                  pad));
     dnnl_primitive_attr_t attr;
     dnnl_post_ops_t po;
     DNNL_CHECK(dnnl_primitive_attr_create(&attr));
@@ -279,7 +277,16 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
     DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
     dnnl_post_ops_destroy(po);
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
-    dnnl_status_t st = dnnl_primitive_desc_create(&fpd, &fd, attr, c->engine, NULL);
+    /* Winograd F(4x4, 3x3) where oneDNN has it (AVX-512, not the 3-channel
+     * first layer), direct otherwise */
+    dnnl_alg_kind_t algs[2] = {c->winograd ? dnnl_convolution_winograd : dnnl_convolution_direct,
+                               dnnl_convolution_direct};
+    dnnl_status_t st = dnnl_unimplemented;
+    for (int a = 0; a < 2 && st != dnnl_success; a++) {
+        st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, algs[a], src_md, &w_any, &b_md,
+                                                &dst_any, strides, pad, pad);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(&fpd, &fd, attr, c->engine, NULL);
+    }
     dnnl_primitive_attr_destroy(attr);
     DNNL_CHECK(st);
 
@@ -296,12 +303,13 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
     dnnl_memory_desc_t diff_src_any;
     dnnl_dims_t sd = {1, cin, h, w};
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&diff_src_any, 4, sd, dnnl_f32, dnnl_format_tag_any));
-    if ((st = dnnl_convolution_backward_data_desc_init(&bdsc, dnnl_convolution_direct,
-                                                       in->plain ? &diff_src_any : src_md, &w_any,
-                                                       dst_md, strides, pad, pad)) != dnnl_success)
-        goto dnnl_fail;
-    if ((st = dnnl_primitive_desc_create(&bpd, &bdsc, NULL, c->engine, fpd)) != dnnl_success)
-        goto dnnl_fail;
+    st = dnnl_unimplemented;
+    for (int a = 0; a < 2 && st != dnnl_success; a++) {
+        st = dnnl_convolution_backward_data_desc_init(&bdsc, algs[a], in->plain ? &diff_src_any : src_md, &w_any,
+                                                      dst_md, strides, pad, pad);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(&bpd, &bdsc, NULL, c->engine, fpd);
+    }
+    if (st != dnnl_success) goto dnnl_fail;
     const dnnl_memory_desc_t *wb_md = dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *ds_md = dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0);
     if (!dnnl_memory_desc_equal(ds_md, src_md)) {
@@ -370,14 +378,19 @@ static ss_status cpu_conv_backward_data(ss_backend *be, ss_layer *l, ss_tensor *
     return SS_OK;
 }
 
+/* d = g * (y > 0), AVX-512 or AVX2 where the CPU has them (memory-bound). */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void relu_mask(float *d,
+                                                                                  const float *g,
+                                                                                  const float *y,
+                                                                                  size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) d[i] = y[i] > 0.0f ? g[i] : 0.0f;
+}
+
 static ss_status cpu_relu_backward(ss_backend *be, ss_tensor *dpre, const ss_tensor *dout,
                                    const ss_tensor *out) {
     (void)be;
-    const float *y = out->data, *g = dout->data;
-    float *d = dpre->data;
-    size_t n = out->size;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) d[i] = y[i] > 0.0f ? g[i] : 0.0f;
+    relu_mask(dpre->data, dout->data, out->data, out->size);
     return SS_OK;
 }
 
@@ -719,6 +732,8 @@ ss_status ss_backend_cpu_new(ss_backend **out, int threads) {
     }
     be->iface = &cpu_iface;
     be->ctx = c;
+    const char *conv = getenv("STYLESWEEP_CONV");
+    c->winograd = !(conv && strcmp(conv, "direct") == 0);
     be->threads = threads;
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);

@@ -916,6 +916,11 @@ static void content_type_relations(ss_backend *be, const ss_model *m) {
 }
 
 int main(void) {
+    /* Direct convolutions: the float32 finite differences compare the program
+     * with itself, and Winograd's larger rounding in the loss value makes them
+     * noisier than their 1e-2 rule allows. Winograd's gradients are checked
+     * against PyTorch by test_reference. */
+    setenv("STYLESWEEP_CONV", "direct", 1);
     const char *v = getenv("GC_VERBOSE");
     g_verbose = v ? atoi(v) : 0;
     struct timespec t0, t1;

@@ -5,7 +5,8 @@
  * gradient for narrow VGG16/VGG19 networks whose weights are stored in the
  * Keras layout (tests/data/ref_vgg*_div8.h5), so the weights reader is
  * tested too. Every case is evaluated through ss_net_eval on the CPU
- * backend in float32.
+ * backend in float32, with Winograd convolutions where oneDNN has them and
+ * again with direct ones.
  *
  * Tolerances: each loss term (total, content, every style layer, tv) within
  * a relative error of 1e-4; the gradient within a relative error of 1e-4 in
@@ -238,20 +239,28 @@ int main(void) {
     if (load_image(&im.content, f, "content", &im.h, &im.w) || load_image(&im.style[0], f, "style0", &h2, &w2) ||
         load_image(&im.style[1], f, "style1", &h2, &w2) || load_image(&im.x, f, "x", &h2, &w2))
         return 1;
-    ss_backend *be;
-    if (ss_backend_cpu_new(&be, 0) != SS_OK) {
-        printf("FAIL backend: %s\n", ss_error_message());
-        return 1;
-    }
+    /* every case with the default convolutions (Winograd where oneDNN has
+     * it) and again with direct ones */
     int cases = 0;
-    for (int i = 0; i < 100; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "case_%02d", i);
-        if (H5Lexists(f, name, H5P_DEFAULT) <= 0) break;
-        run_case(be, f, name, &im);
-        cases++;
+    const char *modes[2] = {"auto", "direct"};
+    for (int mode = 0; mode < 2; mode++) {
+        setenv("STYLESWEEP_CONV", modes[mode], 1);
+        printf("convolutions: %s\n", modes[mode]);
+        ss_backend *be;
+        if (ss_backend_cpu_new(&be, 0) != SS_OK) {
+            printf("FAIL backend: %s\n", ss_error_message());
+            return 1;
+        }
+        cases = 0;
+        for (int i = 0; i < 100; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "case_%02d", i);
+            if (H5Lexists(f, name, H5P_DEFAULT) <= 0) break;
+            run_case(be, f, name, &im);
+            cases++;
+        }
+        be->iface->free(be);
     }
-    be->iface->free(be);
     H5Fclose(f);
     free(im.content);
     free(im.style[0]);
