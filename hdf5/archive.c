@@ -49,6 +49,21 @@ static const char *const STATUS_NAMES[SS_RUN_STATUS_COUNT] = {"pending", "runnin
 
 /* ------------------------------------------------------------------ small helpers */
 
+/* The transfer property list of every read and write: HDF5's default 1 MiB
+ * type-conversion buffer is zero-filled on each converting call, which made
+ * up most of rank 0's time per message; rows here are far smaller. */
+static hid_t ar_dxpl(void) {
+    static hid_t dxpl = -1;
+    if (dxpl < 0) {
+        dxpl = H5Pcreate(H5P_DATASET_XFER);
+        if (dxpl >= 0 && H5Pset_buffer(dxpl, 64 * 1024, NULL, NULL) < 0) {
+            H5Pclose(dxpl);
+            dxpl = -1;
+        }
+    }
+    return dxpl >= 0 ? dxpl : H5P_DEFAULT;
+}
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -399,7 +414,7 @@ static herr_t write_rows(hid_t d, hid_t mt, hsize_t start, hsize_t count, const 
     cnt[0] = count;
     herr_t e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
     hid_t ms = H5Screate_simple(r, cnt, NULL);
-    if (e >= 0) e = H5Dwrite(d, mt, ms, fs, H5P_DEFAULT, buf);
+    if (e >= 0) e = H5Dwrite(d, mt, ms, fs, ar_dxpl(), buf);
     H5Sclose(ms);
     H5Sclose(fs);
     return e;
@@ -458,7 +473,7 @@ static ss_status table_read(ss_archive *a, int i, table_row *row) {
     hsize_t off = (hsize_t)i, cnt = 1;
     herr_t e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, NULL, &cnt, NULL);
     hid_t ms = H5Screate_simple(1, &cnt, NULL);
-    if (e >= 0) e = H5Dread(d, mt, ms, fs, H5P_DEFAULT, row);
+    if (e >= 0) e = H5Dread(d, mt, ms, fs, ar_dxpl(), row);
     H5Sclose(ms);
     H5Sclose(fs);
     H5Tclose(mt);
@@ -494,7 +509,7 @@ static ss_status load_ids(ss_archive *a) {
     hid_t st = vlen_str_type();
     H5Tinsert(mt, "id", 0, st);
     char **ids = calloc(n ? n : 1, sizeof *ids);
-    herr_t e = (r != 1 || !ids) ? -1 : H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids);
+    herr_t e = (r != 1 || !ids) ? -1 : H5Dread(d, mt, H5S_ALL, H5S_ALL, ar_dxpl(), ids);
     ss_status status = SS_OK;
     if (e < 0) {
         status = ss_error(SS_ERR_FORMAT, "%s: damaged archive (cannot read the ids of /run_table)", a->path);
@@ -703,7 +718,7 @@ static ss_status write_manifest(ss_archive *a, const char *text, const char *sha
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t d = H5Dcreate2(a->file, "/manifest", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     const char *v = text ? text : "";
-    herr_t e = d < 0 ? -1 : H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v);
+    herr_t e = d < 0 ? -1 : H5Dwrite(d, t, H5S_ALL, H5S_ALL, ar_dxpl(), &v);
     if (d >= 0) {
         if (e >= 0) e = attr_set_str(d, "sha256", sha);
         H5Dclose(d);
@@ -1164,7 +1179,7 @@ ss_status ss_archive_truncate_metrics(ss_archive *a, int i, int n) {
             hsize_t off = (hsize_t)n - 1, cnt = 1;
             e = d < 0 ? -1 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, NULL, &cnt, NULL);
             hid_t ms = H5Screate_simple(1, &cnt, NULL);
-            if (e >= 0) e = H5Dread(d, mt, ms, fs, H5P_DEFAULT, &last);
+            if (e >= 0) e = H5Dread(d, mt, ms, fs, ar_dxpl(), &last);
             H5Sclose(ms);
             H5Sclose(fs);
             H5Tclose(mt);
@@ -1242,7 +1257,7 @@ ss_status ss_archive_truncate_snapshots(ss_archive *a, int i, int max_iteration)
     if (st == SS_OK && ni > 0) {
         its = malloc((size_t)ni * sizeof *its);
         hid_t d = H5Dopen2(g, "snapshot_iterations", H5P_DEFAULT);
-        if (!its || d < 0 || H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, its) < 0)
+        if (!its || d < 0 || H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, ar_dxpl(), its) < 0)
             st = ss_error(SS_ERR_FORMAT, "%s: cannot read the snapshot iterations of run '%s'", a->path, a->ids[i]);
         if (d >= 0) H5Dclose(d);
         while (st == SS_OK && keep < ni && its[keep] <= max_iteration) keep++;
@@ -1278,7 +1293,7 @@ ss_status ss_archive_set_final(ss_archive *a, int i, const unsigned char *rgb, i
         H5Pset_chunk(pl, 3, dims);
         H5Pset_deflate(pl, SNAPSHOT_DEFLATE);
         hid_t d = H5Dcreate2(g, "final", H5T_STD_U8LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-        herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, rgb);
+        herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, ar_dxpl(), rgb);
         if (d >= 0) H5Dclose(d);
         H5Pclose(pl);
         H5Sclose(sp);
@@ -1346,7 +1361,7 @@ static herr_t write_fixed(hid_t g, const char *name, hid_t file_type, hid_t mem_
     }
     size_t n = 1;
     for (int k = 0; k < rank; k++) n *= dims[k];
-    herr_t e = n == 0 ? 0 : H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    herr_t e = n == 0 ? 0 : H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, ar_dxpl(), buf);
     H5Dclose(d);
     return e;
 }
@@ -1470,8 +1485,8 @@ static int read_slot(hid_t ck, int s, ss_archive_checkpoint *c, char *why, size_
         snprintf(why, why_size, "out of memory reading slot %s", SLOTS[s]);
         goto done;
     }
-    if (H5Dread(di, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->image) < 0 ||
-        (sd > 0 && H5Dread(ds, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->state) < 0)) {
+    if (H5Dread(di, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, ar_dxpl(), c->image) < 0 ||
+        (sd > 0 && H5Dread(ds, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, ar_dxpl(), c->state) < 0)) {
         snprintf(why, why_size, "slot %s: data unreadable", SLOTS[s]);
         goto done;
     }
@@ -1633,7 +1648,7 @@ ss_status ss_archive_manifest(ss_archive *a, char **sweep, char **text, char **s
         if (d < 0) return ss_error(SS_ERR_FORMAT, "%s: /manifest is missing", a->path);
         hid_t t = vlen_str_type();
         char *v = NULL;
-        herr_t e = H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v);
+        herr_t e = H5Dread(d, t, H5S_ALL, H5S_ALL, ar_dxpl(), &v);
         if (e >= 0) {
             *text = xstrdup(v);
             hid_t sp = H5Screate(H5S_SCALAR);
@@ -1662,7 +1677,7 @@ ss_status ss_archive_read_metrics(ss_archive *a, int i, ss_archive_metrics **row
         *rows = calloc((size_t)m, sizeof **rows);
         hid_t d = H5Dopen2(g, "metrics", H5P_DEFAULT);
         hid_t mt = metrics_type(0);
-        if (!*rows || d < 0 || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *rows) < 0) {
+        if (!*rows || d < 0 || H5Dread(d, mt, H5S_ALL, H5S_ALL, ar_dxpl(), *rows) < 0) {
             free(*rows);
             *rows = NULL;
             st = ss_error(SS_ERR_FORMAT, "%s: cannot read the metrics of run '%s'", a->path, a->ids[i]);
@@ -1704,7 +1719,7 @@ ss_status ss_archive_read_style_layers(ss_archive *a, int i, double **values, in
                 size_t cells = (size_t)(dims[0] * dims[1]);
                 *values = malloc((cells ? cells : 1) * sizeof **values);
                 if (!*values || (cells > 0 &&
-                                 H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *values) < 0))
+                                 H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, ar_dxpl(), *values) < 0))
                     st = ss_error(SS_ERR_FORMAT, "%s: cannot read style_layers of run '%s'", a->path, a->ids[i]);
             }
             if (st == SS_OK) {
@@ -1737,7 +1752,7 @@ static ss_status read_u8(hid_t g, const char *name, int r, hsize_t *dims, unsign
         size_t n = 1;
         for (int k = 0; k < r; k++) n *= dims[k];
         *out = malloc(n ? n : 1);
-        if (!*out || (n > 0 && H5Dread(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)) {
+        if (!*out || (n > 0 && H5Dread(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, ar_dxpl(), *out) < 0)) {
             free(*out);
             *out = NULL;
             st = ss_error(SS_ERR_FORMAT, "%s: cannot read %s", what, name);
@@ -1768,7 +1783,7 @@ ss_status ss_archive_read_snapshots(ss_archive *a, int i, unsigned char **rgb, i
         if (st == SS_OK && m > 0) {
             int *its = malloc((size_t)ni * sizeof *its);
             hid_t d = H5Dopen2(g, "snapshot_iterations", H5P_DEFAULT);
-            if (!its || d < 0 || H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, its) < 0) {
+            if (!its || d < 0 || H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, ar_dxpl(), its) < 0) {
                 free(its);
                 st = ss_error(SS_ERR_FORMAT, "%s: cannot read snapshot_iterations", what);
             } else {
