@@ -156,3 +156,18 @@ ss_status ss_cli_take_images(ss_cli *cli, const char *out_example) {
     for (int i = 1; i < cli->n_positional; i++) snprintf(p->style[i - 1], sizeof p->style[0], "%s", cli->positional[i]);
     return SS_OK;
 }
+
+int ss_cli_start_images(ss_cli *cli, int argc, char **argv, unsigned flags, const char *out_example,
+                        void (*usage)(FILE *)) {
+    ss_status st = ss_cli_parse(cli, argc, argv, flags);
+    if (st == SS_OK && cli->help) {
+        usage(stdout);
+        return 0;
+    }
+    if (st == SS_OK) st = ss_cli_take_images(cli, out_example);
+    if (st != SS_OK) {
+        fprintf(stderr, "stylesweep %s: %s\n", argv[0], ss_error_message());
+        return 2;
+    }
+    return -1;
+}

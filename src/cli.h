@@ -44,6 +44,13 @@ ss_status ss_cli_parse(ss_cli *cli, int argc, char **argv, unsigned flags);
  * the message). SS_ERR_ARG with a usage message otherwise. */
 ss_status ss_cli_take_images(ss_cli *cli, const char *out_example);
 
+/* The start of a command that takes CONTENT STYLE [STYLE...] -o OUT: parses
+ * (ss_cli_parse), prints usage on --help, takes the images. Returns -1 when
+ * the command should go on, else the exit code (0 after --help, 2 after a
+ * usage error, printed as "stylesweep COMMAND: message"). */
+int ss_cli_start_images(ss_cli *cli, int argc, char **argv, unsigned flags, const char *out_example,
+                        void (*usage)(FILE *));
+
 /* Prints the help of the options in flags. */
 void ss_cli_print_options(FILE *f, unsigned flags);
 

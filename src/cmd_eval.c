@@ -88,18 +88,8 @@ static ss_status eval_run(const ss_cli *cli) {
 
 int ss_cmd_eval(int argc, char **argv) {
     ss_cli cli;
-    if (ss_cli_parse(&cli, argc, argv, EVAL_FLAGS) != SS_OK) {
-        fprintf(stderr, "stylesweep eval: %s\n", ss_error_message());
-        return SS_EXIT_USAGE;
-    }
-    if (cli.help) {
-        eval_usage(stdout);
-        return SS_EXIT_OK;
-    }
-    if (ss_cli_take_images(&cli, "OUT.h5") != SS_OK) {
-        fprintf(stderr, "stylesweep eval: %s\n", ss_error_message());
-        return SS_EXIT_USAGE;
-    }
+    int rc = ss_cli_start_images(&cli, argc, argv, EVAL_FLAGS, "OUT.h5", eval_usage);
+    if (rc >= 0) return rc;
     if (eval_run(&cli) != SS_OK) {
         fprintf(stderr, "stylesweep eval: %s\n", ss_error_message());
         return SS_EXIT_FAILURE;

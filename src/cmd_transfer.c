@@ -167,18 +167,8 @@ static ss_status transfer_run(const ss_cli *cli) {
 
 int ss_cmd_transfer(int argc, char **argv) {
     ss_cli cli;
-    if (ss_cli_parse(&cli, argc, argv, TRANSFER_FLAGS) != SS_OK) {
-        fprintf(stderr, "stylesweep transfer: %s\n", ss_error_message());
-        return SS_EXIT_USAGE;
-    }
-    if (cli.help) {
-        transfer_usage(stdout);
-        return SS_EXIT_OK;
-    }
-    if (ss_cli_take_images(&cli, "OUT.png") != SS_OK) {
-        fprintf(stderr, "stylesweep transfer: %s\n", ss_error_message());
-        return SS_EXIT_USAGE;
-    }
+    int rc = ss_cli_start_images(&cli, argc, argv, TRANSFER_FLAGS, "OUT.png", transfer_usage);
+    if (rc >= 0) return rc;
     ss_status st = transfer_run(&cli);
     if (st != SS_OK) {
         fflush(stdout);

@@ -214,24 +214,20 @@ static void coord_summary(coord *c, int final) {
     int pending = c->q_len - c->q_head;
     double elapsed = now_s() - c->t0;
     char eta[64] = "";
-    int workers = 0;
-    for (int i = 0; c->busy && i < 1024 && i < (int)(sizeof(int)); i++) (void)workers;
     if (c->done_this_session > 0 && pending + c->n_running > 0) {
         double per = c->done_seconds / c->done_this_session;
         double parallel = c->n_running > 0 ? c->n_running : 1;
         snprintf(eta, sizeof eta, ", about %.0fs left", per * (pending + c->n_running) / parallel);
     }
-    printf("%s%.0fs: %d done, %d running, %d pending, %d failed, %d interrupted%s\n", final ? "sweep ended after " : "[",
-           elapsed, c->n_done, c->n_running, pending, c->n_failed, c->n_interrupted, final ? "" : eta);
-    if (!final) {
-        /* keep the bracket style for periodic lines */
-    }
+    printf("%s%.0fs: %d done, %d running, %d pending, %d failed, %d interrupted%s\n",
+           final ? "sweep ended after " : "progress at ", elapsed, c->n_done, c->n_running, pending, c->n_failed,
+           c->n_interrupted, final ? "" : eta);
     fflush(stdout);
 }
 
 /* Prepares run `run` for a worker: reads its checkpoint (if any) and trims
- * what was recorded after it; marks the run running. *resume is filled when
- * a checkpoint is used (cp owns its image). */
+ * what was recorded after it; marks the run running. *has_cp is 1 when *cp
+ * holds a checkpoint to resume from (free it with ss_archive_checkpoint_free). */
 static ss_status coord_prepare(coord *c, int run, ss_archive_checkpoint *cp, int *has_cp) {
     *has_cp = 0;
     memset(cp, 0, sizeof *cp);
