@@ -17,7 +17,6 @@
  * repeats them. */
 #include "archive.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -28,39 +27,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "evalfile.h"
 #include "h5util.h"
 #include "params.h"
-
-static int g_checks, g_failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        g_checks++;                                                                                \
-        if (!(cond)) {                                                                             \
-            if (g_failures++ < 40) {                                                               \
-                fprintf(stderr, "%s:%d: FAILED %s: ", __FILE__, __LINE__, #cond);                  \
-                fprintf(stderr, __VA_ARGS__);                                                      \
-                fputc('\n', stderr);                                                               \
-            }                                                                                      \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_OK(expr)                                                                             \
-    do {                                                                                           \
-        ss_status st_ = (expr);                                                                    \
-        CHECK(st_ == SS_OK, "%s -> %s: %s", #expr, ss_strerror(st_), ss_error_message());          \
-    } while (0)
-
-static char g_dir[64];
-
-static char *tmp_path(const char *name) {
-    static char buf[8][256];
-    static int k;
-    char *b = buf[k++ & 7];
-    snprintf(b, sizeof buf[0], "%s/%s", g_dir, name);
-    return b;
-}
 
 /* ---------------------------------------------------------------- the sample */
 
@@ -718,34 +688,15 @@ static void test_reset_and_readonly(void) {
     chmod(path, 0644);
 }
 
-static void remove_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "--write")) return mode_write(argv[2], argc >= 4 && !strcmp(argv[3], "--hold"));
     if (argc >= 4 && !strcmp(argv[1], "--read")) return mode_read(argv[2], atoi(argv[3]));
-    snprintf(g_dir, sizeof g_dir, "/tmp/ss_test_archive_XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    check_tmpdir("ss_test_archive");
     test_roundtrip();
     test_refusals();
     test_checkpoints();
     test_append_and_truncate();
     test_reset_and_readonly();
-    remove_dir(g_dir);
-    printf("test_archive: %d checks, %d failures\n", g_checks, g_failures);
-    return g_failures ? 1 : 0;
+    check_tmpdir_remove();
+    return check_summary("test_archive");
 }

@@ -10,33 +10,12 @@
 # Needs curl (the download cases are skipped without it) and /usr/bin/python3 with h5py and numpy; writes about
 # 120 MB under a mktemp -d directory, removed on exit.
 set -u
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/testlib.sh"
+FETCH=$REPO/scripts/fetch_weights.sh
+make_tmpdir
+CHECK_SHOW=$T/err # a failed check shows the last command's stderr
 
-if [ $# -ne 1 ]; then
-    echo "usage: bash tests/test_fetch_weights.sh PATH_TO_STYLESWEEP_BINARY" >&2
-    exit 2
-fi
-BIN=$1
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
-FETCH=$PWD/scripts/fetch_weights.sh
-PY=/usr/bin/python3
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/test_fetch_weights.XXXXXX") || exit 2
-trap 'rm -rf "$T"' EXIT
-trap 'exit 130' INT TERM
-
-n_failed=0
-n_checks=0
-check() {
-    local what=$1
-    shift
-    n_checks=$((n_checks + 1))
-    if ! "$@"; then
-        echo "FAIL: $what"
-        sed 's/^/    /' "$T/err" 2>/dev/null | head -8
-        n_failed=$((n_failed + 1))
-    fi
-}
 V16=vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5
 V19=vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
 
@@ -48,7 +27,7 @@ fetch() {
     mkdir -p "$dir"
     STYLESWEEP_MODELS= timeout -k 5 120 bash "$FETCH" --dir "$dir" "$@" >"$T/out" 2>"$T/err" </dev/null
     RC=$?
-    if [ -n "${VERBOSE:-}" ]; then sed 's/^/  | /' "$T/err"; fi
+    verbose_file "$T/err"
 }
 empty() { [ -z "$(ls -A "$1")" ]; }
 
@@ -141,9 +120,4 @@ check "stylesweep eval recorded the file" \
 
 check "no .part file anywhere" test -z "$(find "$T" -name '*.part*')"
 
-if [ $n_failed -ne 0 ]; then
-    echo "test_fetch_weights: $n_failed of $n_checks checks failed"
-    exit 1
-fi
-echo "test_fetch_weights: all $n_checks checks passed"
-exit 0
+check_summary

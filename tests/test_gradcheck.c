@@ -87,7 +87,6 @@
  * host reference is ~1 s of it); OpenMP's spinning threads make it much
  * slower on an oversubscribed machine (OMP_WAIT_POLICY=passive helps). */
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +94,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "check.h"
 #include "model.h"
 #include "net.h"
 #include "rng.h"
@@ -102,31 +102,8 @@
 
 /* ---------- reporting ---------- */
 
-static int g_failures, g_checks, g_verbose;
+static int g_verbose;
 static int g_fail_value, g_fail_fd32, g_fail_fd64; /* failures by kind of check */
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...) {
-    if (++g_failures <= 25) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs("FAIL: ", stdout);
-        vprintf(fmt, ap);
-        fputc('\n', stdout);
-        va_end(ap);
-        fflush(stdout);
-    }
-}
-
-#define MUST(expr)                                                                                 \
-    do {                                                                                           \
-        ss_status must_st_ = (expr);                                                               \
-        if (must_st_ != SS_OK) {                                                                   \
-            printf("FAIL: %s returned %s: %s (line %d)\n", #expr, ss_strerror(must_st_),          \
-                   ss_error_message(), __LINE__);                                                  \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static void *xcalloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size);
@@ -575,7 +552,7 @@ static double rel_err(double got, double want) {
 static void check_value(const gc_case *c, const char *what, double got, double want, double tol, double *worst) {
     double e = rel_err(got, want);
     if (!(fabs(got - want) <= tol * fabs(want) + 1e-30)) {
-        fail("%s: %s = %.9g, reference %.9g (relative error %.3g > %.1g)", c->name, what, got, want, e, tol);
+        FAIL("%s: %s = %.9g, reference %.9g (relative error %.3g > %.1g)", c->name, what, got, want, e, tol);
         g_fail_value++;
     }
     if (worst && e > *worst && isfinite(e)) *worst = e;
@@ -760,7 +737,7 @@ static void run_case(ss_backend *be, const ss_model *m, const gc_case *c, uint64
         if (g_verbose > 1) printf("    x attempt %d: nearest kink %.3g\n", attempt, closest);
         if (closest >= KINK_MIN) break;
         if (attempt + 1 == MAX_X_TRIES) {
-            fail("%s: no x among %d drawn has every kink farther than %g (nearest %.3g)", c->name, MAX_X_TRIES,
+            FAIL("%s: no x among %d drawn has every kink farther than %g (nearest %.3g)", c->name, MAX_X_TRIES,
                  KINK_MIN, closest);
             break;
         }
@@ -796,7 +773,7 @@ static void run_case(ss_backend *be, const ss_model *m, const gc_case *c, uint64
             for (size_t i = 0; i < n; i++)
                 if (fabs(grad[i] - tg[i]) > emax) emax = fabs(grad[i] - tg[i]), at = i;
             if (!(emax <= 1e-6 * gmax))
-                fail("%s: tv gradient[%zu] = %.9g, host %.9g (max error %.3g > 1e-6 * max|grad| %.3g)", c->name, at,
+                FAIL("%s: tv gradient[%zu] = %.9g, host %.9g (max error %.3g > 1e-6 * max|grad| %.3g)", c->name, at,
                      grad[at], tg[at], emax, gmax);
             if (g_verbose) printf("  %-28s tv grad max err / max|grad| %.2e\n", c->name, emax / gmax);
             g_checks++;
@@ -807,12 +784,12 @@ static void run_case(ss_backend *be, const ss_model *m, const gc_case *c, uint64
     double gnorm = 0.0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(grad[i])) {
-            fail("%s: gradient[%zu] = %g is not finite", c->name, i, grad[i]);
+            FAIL("%s: gradient[%zu] = %g is not finite", c->name, i, grad[i]);
             break;
         }
         gnorm = fmax(gnorm, fabs(grad[i]));
     }
-    if (!(gnorm > 0.0)) fail("%s: the gradient is zero (the loss %.9g is not at a minimum)", c->name, ours.total);
+    if (!(gnorm > 0.0)) FAIL("%s: the gradient is zero (the loss %.9g is not at a minimum)", c->name, ours.total);
 
     /* 2. and 3. directional derivatives */
     for (int k = 0; k < N_DIRS; k++) {
@@ -824,7 +801,7 @@ static void run_case(ss_backend *be, const ss_model *m, const gc_case *c, uint64
         double rfd = fd64(&ref, xd, d, n, h64);
         double er = rel_err(an, rfd);
         if (!(er <= REF_TOL))
-            fail("%s: direction %s: <grad, d> = %.9g, double finite differences of the host reference %.9g "
+            FAIL("%s: direction %s: <grad, d> = %.9g, double finite differences of the host reference %.9g "
                  "(relative error %.3g > %.0e, h %.3g)",
                  c->name, dir_names[k], an, rfd, er, REF_TOL, h64);
         if (!(er <= REF_TOL)) g_fail_fd64++;
@@ -839,7 +816,7 @@ static void run_case(ss_backend *be, const ss_model *m, const gc_case *c, uint64
         }
         if (k < N_FD32_DIRS) {
             if (!(e <= FD_TOL))
-                fail("%s: direction %s: float32 finite differences disagree with the gradient: relative error "
+                FAIL("%s: direction %s: float32 finite differences disagree with the gradient: relative error "
                      "%.3g > %.0e (h %g, nearest kink at %.3g)",
                      c->name, dir_names[k], e, FD_TOL, h32, kink);
             if (!(e <= FD_TOL)) g_fail_fd32++;
@@ -861,7 +838,7 @@ static void run_case(ss_backend *be, const ss_model *m, const gc_case *c, uint64
         emax = fmax(emax, fabs(grad2[i] - grad[i]));
     }
     if (!(fabs(again.total - ours.total) <= 1e-6 * fabs(ours.total)) || !(emax <= 1e-6 * gmax))
-        fail("%s: evaluating again at x: loss %.9g then %.9g, gradient max difference %.3g (max|grad| %.3g)",
+        FAIL("%s: evaluating again at x: loss %.9g then %.9g, gradient max difference %.3g (max|grad| %.3g)",
              c->name, ours.total, again.total, emax, gmax);
     g_checks++;
 
@@ -908,7 +885,7 @@ static void content_type_relations(ss_backend *be, const ss_model *m) {
         gc_case named = {G_CONTENT, layers[li], m->kind, h, w, 0, NULL, 0, 0, {NULL}, 0, {0}, REF, 0, 0, 0};
         check_value(&named, "type2*C*WH", v2, v[0], 1e-12, NULL);
         check_value(&named, "type1*2sqrtC*sqrtWH", v1, v[0], 1e-12, NULL);
-        if (!(v[0] > 0.0)) fail("%s: content loss %g is not positive", layers[li], v[0]);
+        if (!(v[0] > 0.0)) FAIL("%s: content loss %g is not positive", layers[li], v[0]);
     }
     free(content);
     free(style);
@@ -954,7 +931,7 @@ int main(void) {
     if (g_verbose)
         printf("ss_net_eval: %d calls, %.2f s; host forward: %d calls, %.2f s\n", g_sut_evals, g_sut_time, g_ref_evals,
                g_ref_time);
-    printf("%d cases, %d checks, %d failures (values %d, float32 fd %d, host fd %d), %.1f s\n", N_CASES, g_checks,
-           g_failures, g_fail_value, g_fail_fd32, g_fail_fd64, secs);
-    return g_failures ? 1 : 0;
+    printf("%d cases, %.1f s; failures: values %d, float32 fd %d, host fd %d\n", N_CASES, secs, g_fail_value,
+           g_fail_fd32, g_fail_fd64);
+    return check_summary("test_gradcheck");
 }

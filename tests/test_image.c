@@ -19,37 +19,15 @@
 
 #include <stb_image_write.h>
 
-static int g_checks, g_failures;
-
-#define CHECK(cond, ...)                                                              \
-    do {                                                                              \
-        g_checks++;                                                                   \
-        if (!(cond)) {                                                                \
-            if (g_failures++ < 25) {                                                  \
-                fprintf(stderr, "%s:%d: FAILED %s: ", __FILE__, __LINE__, #cond);     \
-                fprintf(stderr, __VA_ARGS__);                                         \
-                fputc('\n', stderr);                                                  \
-            }                                                                         \
-        }                                                                             \
-    } while (0)
+#include "check.h"
 
 static const char *SAMPLE = "samples/content/chelsea.jpg";
-static char g_dir[64];
 
 /* A small deterministic generator for test data. */
 static uint32_t g_lcg = 12345u;
 static unsigned rnd(unsigned n) {
     g_lcg = g_lcg * 1664525u + 1013904223u;
     return (g_lcg >> 8) % n;
-}
-
-/* g_dir/name in one of four rotating static buffers: copy it to keep it. */
-static char *tmp_path(const char *name) {
-    static char buf[4][256];
-    static int k;
-    char *b = buf[k++ & 3];
-    snprintf(b, sizeof buf[0], "%s/%s", g_dir, name);
-    return b;
 }
 
 static int file_exists(const char *p) {
@@ -482,25 +460,8 @@ static void test_load(void) {
     ss_image_free(&img);
 }
 
-static void remove_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    char p[512];
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/ss_test_image.XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    check_tmpdir("ss_test_image");
     test_preproc_roundtrip();
     test_channel_order();
     test_target_size();
@@ -509,11 +470,6 @@ int main(void) {
     test_resize();
     test_save_load();
     test_load();
-    remove_dir(g_dir);
-    if (g_failures) {
-        fprintf(stderr, "test_image: %d of %d checks failed\n", g_failures, g_checks);
-        return 1;
-    }
-    printf("test_image: all %d checks passed\n", g_checks);
-    return 0;
+    check_tmpdir_remove();
+    return check_summary("test_image");
 }

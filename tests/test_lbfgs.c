@@ -24,7 +24,6 @@
  * shadows <lbfgs.h> on the include path. Exit status: 0 when every check
  * passes; otherwise the first failures are printed and the status is 1. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,40 +32,9 @@
 
 #include "adam.h"
 #include "backend.h"
+#include "check.h"
 #include "lbfgs.h"
 #include "status.h"
-
-/* ---------- reporting ---------- */
-
-static int g_failures;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...) {
-    if (++g_failures <= 20) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs("FAIL: ", stdout);
-        vprintf(fmt, ap);
-        fputc('\n', stdout);
-        va_end(ap);
-    }
-}
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) fail(__VA_ARGS__);                                                            \
-    } while (0)
-
-/* Aborts the test on an unexpected library failure. */
-#define MUST(expr)                                                                                 \
-    do {                                                                                           \
-        ss_status must_st_ = (expr);                                                               \
-        if (must_st_ != SS_OK) {                                                                   \
-            printf("FAIL: %s returned %s: %s (line %d)\n", #expr, ss_strerror(must_st_),          \
-                   ss_error_message(), __LINE__);                                                  \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* ---------- problems (host, double precision) ---------- */
 
@@ -656,10 +624,5 @@ int main(void) {
     test_state(be, &probs[3]);
 
     be->iface->free(be);
-    if (g_failures) {
-        printf("test_lbfgs: %d check(s) failed\n", g_failures);
-        return 1;
-    }
-    printf("test_lbfgs: all checks passed\n");
-    return 0;
+    return check_summary("test_lbfgs");
 }

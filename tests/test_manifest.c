@@ -10,25 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "image.h"
 #include "manifest.h"
 #include "model.h"
 #include "sha256.h"
-
-static int g_failures;
-static char g_dir[256];
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            if (g_failures < 30) {                                                                 \
-                fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);           \
-                fprintf(stderr, __VA_ARGS__);                                                      \
-                fputc('\n', stderr);                                                               \
-            }                                                                                      \
-            g_failures++;                                                                          \
-        }                                                                                          \
-    } while (0)
 
 /* Writes text to g_dir/name (creating sub-folders one level deep); returns the path. */
 static const char *write_file(const char *name, const char *text) {
@@ -547,24 +533,13 @@ static void test_image_size(void) {
 }
 
 int main(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/ss_manifest_XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    check_tmpdir("ss_manifest");
     test_sha256();
     test_expansion();
     test_implicit_and_random();
     test_shipped();
     test_errors();
     test_image_size();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
-    if (g_failures) {
-        fprintf(stderr, "test_manifest: %d failures\n", g_failures);
-        return 1;
-    }
-    printf("test_manifest: ok\n");
-    return 0;
+    check_tmpdir_remove();
+    return check_summary("test_manifest");
 }

@@ -11,38 +11,23 @@
 #
 #   bash tests/test_resume.sh PATH_TO_STYLESWEEP_BINARY
 #
-# Tiny runs (random weights, channels_div 8, 24 px, 12 iterations of 5
-# evaluations, one thread); about a minute with the normal binary. The
+# Small runs (random weights, channels_div 8, 32 px, 24 iterations of 8
+# evaluations, one thread, direct convolutions: the runs must last long
+# enough for a signal to land mid-run); about a minute with the normal binary. The
 # archives are read with h5py alone (tests/resume_check.py). Every command
 # has a time limit, so a hang is a failure. VERBOSE=1 prints the outputs.
 set -u
-
-if [ $# -ne 1 ]; then
-    echo "usage: bash tests/test_resume.sh PATH_TO_STYLESWEEP_BINARY" >&2
-    exit 2
-fi
-BIN=$1
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-[ -x "$BIN" ] || { echo "test_resume: $BIN is not an executable" >&2; exit 2; }
-cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
-REPO=$PWD
-PY=/usr/bin/python3
-"$PY" -c 'import h5py, numpy, yaml' 2>/dev/null || { echo "test_resume: $PY lacks h5py, numpy or yaml" >&2; exit 2; }
-command -v mpirun >/dev/null || { echo "test_resume: mpirun not found" >&2; exit 2; }
-CHECK="$PY $REPO/tests/resume_check.py"
-
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/testlib.sh"
+need_python h5py numpy yaml
+need_mpirun
 export OMPI_MCA_rmaps_base_oversubscribe=1
-SAN=0
-case "$(basename "$BIN")" in
-    *_san)
-        SAN=1
-        export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
-        ;;
-esac
+# slower direct convolutions keep each run long enough to interrupt it mid-run
+export STYLESWEEP_CONV=direct
+CHECK="$PY $TESTS_DIR/resume_check.py"
 LIMIT=150 # seconds for any one sweep: a hang is a failure
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/test_resume.XXXXXX") || exit 2
+make_tmpdir
 JOB=      # the background job (mpirun or stylesweep) being interrupted
 WATCHDOG= # kills JOB after LIMIT seconds
 kill_job() { # kill -9 of the job: mpirun (or the lone rank) and every rank at once
@@ -52,29 +37,11 @@ kill_job() { # kill -9 of the job: mpirun (or the lone rank) and every rank at o
     # shellcheck disable=SC2086
     kill -9 $pids 2>/dev/null
 }
-cleanup() {
+test_cleanup() {
     kill_job
     [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
-    chmod -R u+w "$T" 2>/dev/null
-    [ -n "${KEEP:-}" ] && { echo "kept $T"; return; }
-    rm -rf "$T"
+    return 0
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-n_checks=0
-n_failed=0
-fail() {
-    echo "FAIL: $*"
-    n_failed=$((n_failed + 1))
-}
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    n_checks=$((n_checks + 1))
-    "$@" || fail "$what"
-}
-show() { [ "${VERBOSE:-0}" = 1 ] && sed 's/^/    | /' "$1"; return 0; }
 
 # ---------------------------------------------------------------- the sweep
 # Five runs: the reference's L-BFGS restarted each iteration (max and average
@@ -90,9 +57,9 @@ defaults:
   model: vgg16
   weights: random
   channels_div: 8
-  image_size: 24
-  iterations: 12
-  evals_per_iteration: 5
+  image_size: 32
+  iterations: 24
+  evals_per_iteration: 8
   content_weight: 0.25
   style_norm: target
   tv_weight: 1.0e-6
@@ -122,7 +89,7 @@ sweep() {
         timeout -s KILL $LIMIT mpirun -np "$np" "$BIN" run "$@" --threads 1 >"$out" 2>&1
     fi
     RC=$?
-    show "$out"
+    verbose_file "$out"
 }
 # start OUT NP ARGS...: the same in the background (JOB = mpirun or stylesweep)
 start() {
@@ -145,7 +112,7 @@ finish() { # finish OUT: waits for JOB; rc in RC
     wait "$WATCHDOG" 2>/dev/null
     JOB=
     WATCHDOG=
-    show "$1"
+    verbose_file "$1"
 }
 ranks_of() { pgrep -P "$JOB" | tr '\n' ' '; }
 # wait_it ARCHIVE RUN ITERATION [any]: until the run, started by this job, has
@@ -432,7 +399,7 @@ if unshare -rm sh -c 'mount -t tmpfs -o size=1m tmpfs "$1"' sh "$T/full" 2>/dev/
     check "full disk, --resume: archive opens" $CHECK opens "$T/full.out.2.h5"
     check "full disk, room made: exit 0" test "$(cat "$T/full.out.rc3" 2>/dev/null)" = 0
     compare "full disk, then resumed" "$T/full.out.final.h5"
-    [ "${VERBOSE:-0}" = 1 ] && cat "$T/full.out.1" "$T/full.out.2" "$T/full.out.3"
+    verbose_file "$T/full.out.1" "$T/full.out.2" "$T/full.out.3"
 else
     echo "test_resume: no private tmpfs here (unshare -rm): full-disk case skipped"
 fi
@@ -442,5 +409,4 @@ if grep -l -E "runtime error|AddressSanitizer|LeakSanitizer" "$T"/*.out "$T"/ful
     fail "sanitizer reports in: $(tr '\n' ' ' <"$T/san.list")"
 fi
 
-echo "test_resume: $n_checks checks, $n_failed failed"
-[ "$n_failed" = 0 ]
+check_summary

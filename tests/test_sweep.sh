@@ -40,57 +40,15 @@
 #  - `status` and `export` while a 3-rank sweep runs: every call succeeds,
 #    and at least one sees a run in progress (retried up to 3 sweeps).
 set -u
-
-if [ $# -ne 1 ]; then
-    echo "usage: bash tests/test_sweep.sh PATH_TO_STYLESWEEP_BINARY" >&2
-    exit 2
-fi
-BIN=$1
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-if [ ! -x "$BIN" ]; then
-    echo "test_sweep: $BIN is not an executable" >&2
-    exit 2
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
-REPO=$PWD
-PY=/usr/bin/python3
-"$PY" -c 'import h5py, numpy, yaml' 2>/dev/null || { echo "test_sweep: $PY lacks h5py, numpy or yaml" >&2; exit 2; }
-command -v mpirun >/dev/null || { echo "test_sweep: mpirun not found" >&2; exit 2; }
-
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-case "$(basename "$BIN")" in
-    *_san) export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0} ;;
-esac
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/testlib.sh"
+need_python h5py numpy yaml
+need_mpirun
 LIMIT=120 # seconds for any one mpirun: a hang is a failure
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/test_sweep.XXXXXX") || exit 2
-BG=
-cleanup() {
-    if [ -n "$BG" ]; then kill "$BG" 2>/dev/null; wait "$BG" 2>/dev/null; fi
-    rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-n_checks=0
-n_failed=0
-fail() {
-    echo "FAIL: $*"
-    n_failed=$((n_failed + 1))
-}
-# check DESCRIPTION COMMAND...: counts a check, fails it when COMMAND fails.
-check() {
-    local what=$1
-    shift
-    n_checks=$((n_checks + 1))
-    if ! "$@"; then
-        fail "$what"
-        return 1
-    fi
-}
-verbose() { if [ -n "${VERBOSE:-}" ]; then sed 's/^/    /' "$@"; fi; }
-# show FILE...: the first lines of each file, indented (after a failure).
-show() { for f in "$@"; do [ -s "$f" ] && sed "s|^|    $(basename "$f"): |" "$f" | head -15; done; return 0; }
+make_tmpdir
+BG= # a sweep in the background
+test_cleanup() { if [ -n "$BG" ]; then kill "$BG" 2>/dev/null; wait "$BG" 2>/dev/null; fi; }
 
 # sweep NP MANIFEST ARCHIVE OUTPREFIX [ARGS...]: runs the sweep on NP ranks;
 # stdout/stderr in OUTPREFIX.out/.err; sets RC.
@@ -100,7 +58,7 @@ sweep() {
     timeout -k 10 $LIMIT mpirun --oversubscribe -np "$np" "$BIN" run "$manifest" -o "$archive" --threads 1 "$@" \
         >"$out.out" 2>"$out.err" </dev/null
     RC=$?
-    verbose "$out.out" "$out.err"
+    verbose_file "$out.out" "$out.err"
     [ $RC -ne 124 ] && [ $RC -ne 137 ] || fail "mpirun -np $np run $(basename "$manifest") hung (killed after ${LIMIT}s)"
 }
 
@@ -113,13 +71,14 @@ import csv
 import hashlib
 import math
 import os
-import struct
 import sys
-import zlib
 
 import h5py
 import numpy as np
 import yaml
+
+sys.path.insert(0, os.environ["TESTS_DIR"])
+from testlib import read_png  # noqa: E402
 
 # the main manifest's runs: experiment -> (iterations, snapshot iterations, (H, W))
 MAIN = {"a": (3, [1, 2], (16, 24)), "b": (2, [1, 2], (16, 24)),
@@ -258,55 +217,6 @@ def failed(path, np_):
     finish("failed " + path)
 
 
-def read_png(path):
-    """A minimal PNG decoder (8-bit RGB, non-interlaced, as stb_image_write writes)."""
-    data = open(path, "rb").read()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError(f"{path}: not a PNG file")
-    pos, idat, hdr = 8, b"", None
-    while pos + 8 <= len(data):
-        n, typ = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        pos += 12 + n
-        if typ == b"IHDR":
-            hdr = struct.unpack(">IIBBBBB", body)
-        elif typ == b"IDAT":
-            idat += body
-        elif typ == b"IEND":
-            break
-    w, h, depth, ctype, _, _, interlace = hdr
-    if depth != 8 or interlace != 0 or ctype != 2:
-        raise ValueError(f"{path}: unsupported PNG {hdr}")
-    ch, raw, stride = 3, zlib.decompress(idat), w * 3
-    out = np.zeros((h, stride), dtype=np.int64)
-    prev = np.zeros(stride, dtype=np.int64)
-    for y in range(h):
-        flt = raw[y * (stride + 1)]
-        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int64)
-        cur = np.zeros(stride, dtype=np.int64)
-        for i in range(stride):
-            a = cur[i - ch] if i >= ch else 0
-            b = prev[i]
-            c = prev[i - ch] if i >= ch else 0
-            if flt == 0:
-                p = 0
-            elif flt == 1:
-                p = a
-            elif flt == 2:
-                p = b
-            elif flt == 3:
-                p = (a + b) >> 1
-            elif flt == 4:
-                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
-                p = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-            else:
-                raise ValueError(f"{path}: bad PNG filter {flt}")
-            cur[i] = (line[i] + p) & 255
-        out[y] = cur
-        prev = cur
-    return out.reshape(h, w, 3).astype(np.uint8)
-
-
 def export(d, path):
     f, table, status_of = open_archive(path)
     for row in table:
@@ -404,7 +314,7 @@ for np in 1 3; do
     check "np $np: rank 0 message statistics" grep -Eq '^rank 0 handled [0-9]+ messages, [0-9.]+ ms per message$' "$T/main/np$np.out"
     "$BIN" status "$A" >"$T/main/status$np.out" 2>"$T/main/status$np.err"
     RC=$?
-    verbose "$T/main/status$np.out"
+    verbose_file "$T/main/status$np.out"
     check "np $np: status exit $RC" test $RC -eq 0 || show "$T/main/status$np.err"
     check "np $np: status counts" grep -q ': sweep sweeptest, 8 runs: 0 pending, 0 running, 8 done, 0 failed, 0 interrupted$' "$T/main/status$np.out"
     for id in $IDS; do
@@ -569,9 +479,9 @@ for attempt in 1 2 3; do
     wait "$BG"
     RC=$?
     BG=
-    verbose "$T/live/run$attempt.out"
+    verbose_file "$T/live/run$attempt.out"
     check "live sweep $attempt: exit status $RC" test $RC -eq 0 || show "$T/live/run$attempt.err"
-    [ -n "${VERBOSE:-}" ] && echo "  live sweep $attempt: $polls polls, $seen_running saw a run in progress"
+    verbose "live sweep $attempt: $polls polls, $seen_running saw a run in progress"
     [ $bad_polls -gt 0 ] && break
     if [ $seen_running -gt 0 ]; then
         live_ok=1
@@ -582,9 +492,4 @@ check "status saw a run in progress during a 3-rank sweep" test $live_ok -eq 1
 "$BIN" status "$T/live/s$attempt.h5" >"$T/live/status.out" 2>&1
 check "live sweep: all 4 runs done at the end" grep -q ' 4 done, 0 failed, ' "$T/live/status.out"
 
-if [ $n_failed -ne 0 ]; then
-    echo "test_sweep: $n_failed of $n_checks checks failed"
-    exit 1
-fi
-echo "test_sweep: all $n_checks checks passed"
-exit 0
+check_summary

@@ -29,26 +29,13 @@
 #    existing output or snapshot without --force): exit 1 or 2, one line on
 #    stderr, nothing on stdout, no file (nor temporary) written, an existing
 #    output left as it was.
-# Needs /usr/bin/python3 with numpy and h5py (PNG files are decoded by a small
-# zlib decoder below). Writes only under a mktemp -d directory, removed on exit.
+# Needs /usr/bin/python3 with numpy and h5py (PNG files are decoded by the
+# small zlib decoder of tests/testlib.py). Writes only under a mktemp -d
+# directory, removed on exit.
 set -u
-
-if [ $# -ne 1 ]; then
-    echo "usage: bash tests/test_transfer.sh PATH_TO_STYLESWEEP_BINARY" >&2
-    exit 2
-fi
-BIN=$1
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-if [ ! -x "$BIN" ]; then
-    echo "test_transfer: $BIN is not an executable" >&2
-    exit 2
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
-PY=/usr/bin/python3
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/test_transfer.XXXXXX") || exit 2
-trap 'rm -rf "$T"' EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=tests/testlib.sh
+. "$(dirname "$0")/testlib.sh"
+make_tmpdir
 
 CONTENT=samples/content/chelsea.jpg
 STYLE=samples/style/starry_night.jpg
@@ -64,21 +51,6 @@ FIRST_LAST_MIN=3
 INITIAL_LAST_MIN=30
 PC_MAX=2
 NPC_MIN=8
-
-n_checks=0
-n_failed=0
-fail() {
-    echo "FAIL: $*"
-    n_failed=$((n_failed + 1))
-}
-# check DESCRIPTION COMMAND...: counts a check, fails it when COMMAND fails.
-check() {
-    local what=$1
-    shift
-    n_checks=$((n_checks + 1))
-    if ! "$@"; then fail "$what"; fi
-}
-verbose() { if [ -n "${VERBOSE:-}" ]; then echo "  $*"; fi; }
 
 # transfer OUTDIR ARGS...: runs `stylesweep transfer` with the small settings
 # (ARGS come after them and override them), output OUTDIR/out.png unless ARGS
@@ -110,69 +82,21 @@ files_of() { (cd "$1" 2>/dev/null && ls -A | sort | tr '\n' ' '); }
 not_cmp() { [ -f "$1" ] && [ -f "$2" ] && ! cmp -s "$1" "$2"; }
 
 cat >"$T/pngtool.py" <<'EOF'
-"""Small checks on stylesweep's PNG outputs (a minimal zlib PNG decoder:
-8-bit, non-interlaced, as stb_image_write writes them)."""
-import struct
+"""Small checks on stylesweep's PNG outputs (decoded by tests/testlib.py)."""
+import os
 import sys
-import zlib
 
 import numpy as np
+
+sys.path.insert(0, os.environ["TESTS_DIR"])
+from testlib import read_png  # noqa: E402
 
 MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
 
-def read_png(path):
-    data = open(path, "rb").read()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise SystemExit(f"{path}: not a PNG file")
-    pos, idat, hdr = 8, b"", None
-    while pos + 8 <= len(data):
-        n, typ = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        pos += 12 + n
-        if typ == b"IHDR":
-            hdr = struct.unpack(">IIBBBBB", body)
-        elif typ == b"IDAT":
-            idat += body
-        elif typ == b"IEND":
-            break
-    w, h, depth, ctype, _, _, interlace = hdr
-    if depth != 8 or interlace != 0 or ctype not in (0, 2, 4, 6):
-        raise SystemExit(f"{path}: unsupported PNG {hdr}")
-    ch = {0: 1, 2: 3, 4: 2, 6: 4}[ctype]
-    raw = zlib.decompress(idat)
-    stride = w * ch
-    out = np.zeros((h, stride), dtype=np.int64)
-    prev = np.zeros(stride, dtype=np.int64)
-    for y in range(h):
-        f = raw[y * (stride + 1)]
-        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int64)
-        if f == 0:
-            cur = line
-        elif f == 2:
-            cur = (line + prev) & 255
-        else:
-            cur = np.zeros(stride, dtype=np.int64)
-            for i in range(stride):
-                a = cur[i - ch] if i >= ch else 0
-                b = prev[i]
-                c = prev[i - ch] if i >= ch else 0
-                if f == 1:
-                    p = a
-                elif f == 3:
-                    p = (a + b) >> 1
-                elif f == 4:
-                    pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
-                    p = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                else:
-                    raise SystemExit(f"{path}: bad PNG filter {f}")
-                cur[i] = (line[i] + p) & 255
-        out[y] = cur
-        prev = cur
-    img = out.reshape(h, w, ch)
-    if ch != 3:
-        raise SystemExit(f"{path}: {ch} channels, expected RGB")
-    return img
+def read_rgb(path):
+    """The PNG file's pixels (RGB) as int64."""
+    return read_png(path).astype(np.int64)
 
 
 def content_rgb(h5path):
@@ -197,10 +121,10 @@ def cbcr(a):
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "size":
-        img = read_png(args[0])
+        img = read_rgb(args[0])
         print(img.shape[1], img.shape[0])
     elif cmd == "gray":  # FILE MAX_MEAN MAX_ABS | FILE --not MIN_MEAN
-        img = read_png(args[0])
+        img = read_rgb(args[0])
         d = max(np.abs(img[..., 0] - img[..., 1]).mean(), np.abs(img[..., 1] - img[..., 2]).mean())
         m = max(np.abs(img[..., 0] - img[..., 1]).max(), np.abs(img[..., 1] - img[..., 2]).max())
         print(f"mean |R-G|,|G-B| {d:.3f}, max {m}")
@@ -208,7 +132,7 @@ def main():
             return 0 if d > float(args[2]) else 1
         return 0 if d <= float(args[1]) and m <= float(args[2]) else 1
     elif cmd == "equal":  # FILE EVAL.h5 content|gray
-        img, rgb = read_png(args[0]), content_rgb(args[1])
+        img, rgb = read_rgb(args[0]), content_rgb(args[1])
         if args[2] == "gray":
             y = (19595 * rgb[..., 0] + 38470 * rgb[..., 1] + 7471 * rgb[..., 2] + 32768) >> 16
             rgb = np.repeat(y[..., None], 3, axis=2)
@@ -219,7 +143,7 @@ def main():
         print(f"max difference {diff}")
         return 0 if diff == 0 else 1
     elif cmd == "chroma":  # FILE EVAL.h5 MAX | FILE EVAL.h5 --not MIN
-        img, rgb = read_png(args[0]), content_rgb(args[1])
+        img, rgb = read_rgb(args[0]), content_rgb(args[1])
         (cb, cr), (cb0, cr0) = cbcr(img), cbcr(rgb)
         d = max(np.abs(cb - cb0).mean(), np.abs(cr - cr0).mean())
         print(f"mean |dCb| {np.abs(cb - cb0).mean():.3f}, |dCr| {np.abs(cr - cr0).mean():.3f}")
@@ -409,9 +333,4 @@ check "--force overwrites (exit $RC)" test $RC -eq 0
 check "--force wrote a PNG" test "$(head -c 4 "$O" | tail -c 3)" = "PNG"
 check "--quiet prints nothing" test ! -s "$T/stdout"
 
-if [ $n_failed -ne 0 ]; then
-    echo "test_transfer: $n_failed of $n_checks checks failed"
-    exit 1
-fi
-echo "test_transfer: all $n_checks checks passed"
-exit 0
+check_summary

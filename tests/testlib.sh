@@ -1,0 +1,115 @@
+# shellcheck shell=bash disable=SC2034 # (variables set for the tests that source this)
+# testlib.sh - what the shell tests (tests/test_*.sh) share. A test takes the
+# stylesweep binary as its only argument and starts with
+#   set -u
+#   . "$(dirname "$0")/testlib.sh"
+# which checks the argument, sets
+#   TEST_NAME  the test's name (test_sweep), for its messages
+#   BIN        the binary's absolute path
+#   REPO       the repository root, the current folder from then on
+#   TESTS_DIR  $REPO/tests, exported (Python helpers: tests/testlib.py)
+#   PY         /usr/bin/python3
+#   SAN        1 for a sanitizer binary (*_san; ASAN_OPTIONS then defaults to
+#              detect_leaks=0: Open MPI itself leaks), else 0
+# and defines the helpers below. This file is no test itself (ctest runs
+# tests/test_*.sh only).
+
+TEST_NAME=$(basename "$0" .sh)
+if [ $# -ne 1 ]; then
+    echo "usage: bash tests/$TEST_NAME.sh PATH_TO_STYLESWEEP_BINARY" >&2
+    exit 2
+fi
+BIN=$1
+case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+if [ ! -x "$BIN" ]; then
+    echo "$TEST_NAME: $BIN is not an executable" >&2
+    exit 2
+fi
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
+REPO=$PWD
+TESTS_DIR=$REPO/tests
+export TESTS_DIR
+PY=/usr/bin/python3
+SAN=0
+case "$(basename "$BIN")" in
+    *_san)
+        SAN=1
+        export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+        ;;
+esac
+
+# need_python MODULE...: exit 2 unless $PY imports every MODULE.
+need_python() {
+    local IFS=,
+    "$PY" -c "import $*" 2>/dev/null && return 0
+    echo "$TEST_NAME: $PY lacks one of $*" >&2
+    exit 2
+}
+
+# need_mpirun: exit 2 without mpirun; lets Open MPI run as root (containers).
+need_mpirun() {
+    command -v mpirun >/dev/null || { echo "$TEST_NAME: mpirun not found" >&2; exit 2; }
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+}
+
+# make_tmpdir: T = a new folder under $TMPDIR (or /tmp), removed on exit
+# (KEEP=1 keeps it). A test that starts background jobs defines
+# test_cleanup, which then runs first. SIGINT and SIGTERM exit with 130.
+make_tmpdir() {
+    T=$(mktemp -d "${TMPDIR:-/tmp}/$TEST_NAME.XXXXXX") || exit 2
+    trap testlib_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+testlib_cleanup() {
+    if declare -F test_cleanup >/dev/null; then test_cleanup; fi
+    chmod -R u+w "$T" 2>/dev/null # a test may have made parts read-only
+    if [ -n "${KEEP:-}" ]; then
+        echo "kept $T"
+    else
+        rm -rf "$T"
+    fi
+}
+
+# ------------------------------------------------------------ counted checks
+n_checks=0
+n_failed=0
+# fail MESSAGE...: counts a failure (the caller counts its check).
+fail() {
+    echo "FAIL: $*"
+    n_failed=$((n_failed + 1))
+}
+# check DESCRIPTION COMMAND...: counts a check, fails it when COMMAND fails
+# (then shows the first lines of the file $CHECK_SHOW, if set); returns
+# COMMAND's success.
+check() {
+    local what=$1
+    shift
+    n_checks=$((n_checks + 1))
+    if ! "$@"; then
+        fail "$what"
+        if [ -n "${CHECK_SHOW:-}" ]; then show "$CHECK_SHOW"; fi
+        return 1
+    fi
+}
+# check_summary: the counts; exits 0 when no check failed, else 1.
+check_summary() {
+    if [ "$n_failed" -ne 0 ]; then
+        echo "$TEST_NAME: $n_failed of $n_checks checks failed"
+        exit 1
+    fi
+    echo "$TEST_NAME: all $n_checks checks passed"
+    exit 0
+}
+
+# ------------------------------------------------------------ output
+is_verbose() { [ -n "${VERBOSE:-}" ] && [ "$VERBOSE" != 0 ]; }
+# verbose MESSAGE...: printed with VERBOSE=1.
+verbose() { if is_verbose; then echo "  $*"; fi; }
+# verbose_file FILE...: the files, indented, with VERBOSE=1.
+verbose_file() { if is_verbose; then sed 's/^/    | /' "$@"; fi; return 0; }
+# show FILE...: the first lines of each non-empty file, indented (after a failure).
+show() {
+    local f
+    for f in "$@"; do [ -s "$f" ] && sed "s|^|    $(basename "$f"): |" "$f" | head -15; done
+    return 0
+}
