@@ -12,8 +12,7 @@
 #   bash tests/test_resume.sh PATH_TO_STYLESWEEP_BINARY
 #
 # Small runs (random weights, channels_div 8, 32 px, 24 iterations of 8
-# evaluations, one thread: the runs must last long enough for a signal to
-# land mid-run); about a minute with the normal binary. The
+# evaluations, one thread, direct convolutions); about two minutes. The
 # archives are read with h5py alone (tests/resume_check.py). Every command
 # has a time limit, so a hang is a failure. VERBOSE=1 prints the outputs.
 set -u
@@ -22,6 +21,9 @@ set -u
 need_python h5py numpy yaml
 need_mpirun
 export OMPI_MCA_rmaps_base_oversubscribe=1
+# direct convolutions, slower than Winograd: each run lasts long enough for a
+# signal to land mid-run, also in the sweeps resumed after earlier signals
+export STYLESWEEP_CONV=direct
 CHECK="$PY $TESTS_DIR/resume_check.py"
 LIMIT=150 # seconds for any one sweep: a hang is a failure
 
