@@ -183,12 +183,7 @@ static uint32_t checkpoint_crc(const float *image, size_t n_floats, const unsign
 
 /* ------------------------------------------------------------------ attributes */
 
-static hid_t vlen_str_type(void) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
+static hid_t vlen_str_type(void) { return ss_h5_vlen_str_type(); }
 
 /* Opens attribute name of obj for writing, creating it with file_type if absent. */
 static hid_t attr_for_write(hid_t obj, const char *name, hid_t file_type) {
@@ -226,16 +221,7 @@ static herr_t attr_set_double(hid_t obj, const char *name, double v) {
 
 /* Writes a 1-D array of strings as an attribute (replacing an existing one). */
 static herr_t attr_set_strings(hid_t obj, const char *name, const char *const *v, int n) {
-    if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) return -1;
-    hid_t t = vlen_str_type();
-    hsize_t d = (hsize_t)n;
-    hid_t sp = H5Screate_simple(1, &d, NULL);
-    hid_t at = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = at < 0 ? -1 : H5Awrite(at, t, v);
-    if (at >= 0) H5Aclose(at);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return r;
+    return ss_h5_write_strings(obj, name, v, n, 0);
 }
 
 /* Reads a numeric scalar attribute; returns 0 on success, -1 when absent/unreadable. */

@@ -65,19 +65,6 @@ static herr_t write_array(hid_t f, const char *name, hid_t mem_type, hid_t file_
     return r;
 }
 
-static herr_t write_string_attr(hid_t obj, const char *name, const char *const *values, int n, int scalar) {
-    hid_t ty = H5Tcopy(H5T_C_S1);
-    H5Tset_size(ty, H5T_VARIABLE);
-    H5Tset_cset(ty, H5T_CSET_UTF8);
-    hsize_t dims = (hsize_t)n;
-    hid_t sp = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dims, NULL);
-    hid_t a = H5Acreate2(obj, name, ty, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = a < 0 ? -1 : H5Awrite(a, ty, values);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(ty);
-    return r;
-}
 
 static ss_status write_all(hid_t f, const ss_eval_output *o) {
     hsize_t img[3] = {3, (hsize_t)o->h, (hsize_t)o->w}, nl = (hsize_t)o->n_style_layers;
@@ -89,10 +76,10 @@ static ss_status write_all(hid_t f, const ss_eval_output *o) {
         write_array(f, "grad", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 3, img, o->grad) < 0)
         return ss_error(SS_ERR_IO, "cannot write a dataset (disk full?)");
     hid_t d = H5Dopen2(f, "style_loss", H5P_DEFAULT);
-    herr_t r = d < 0 ? -1 : write_string_attr(d, "layers", o->style_layers, o->n_style_layers, 0);
+    herr_t r = d < 0 ? -1 : ss_h5_write_strings(d, "layers", o->style_layers, o->n_style_layers, 0);
     if (d >= 0) H5Dclose(d);
     for (int i = 0; r >= 0 && i < o->n_attrs; i++)
-        r = write_string_attr(f, o->attr_keys[i], &o->attr_values[i], 1, 1);
+        r = ss_h5_write_strings(f, o->attr_keys[i], &o->attr_values[i], 1, 1);
     if (r < 0) return ss_error(SS_ERR_IO, "cannot write the attributes");
     return SS_OK;
 }

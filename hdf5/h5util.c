@@ -156,3 +156,23 @@ ss_status ss_h5_set_int_attr(const char *path, const char *object, const char *n
     if (e < 0) return ss_error(SS_ERR_IO, "%s: cannot set attribute '%s' of %s", path, name, object);
     return SS_OK;
 }
+
+hid_t ss_h5_vlen_str_type(void) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+herr_t ss_h5_write_strings(hid_t obj, const char *name, const char *const *values, int n, int scalar) {
+    if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) return -1;
+    hid_t t = ss_h5_vlen_str_type();
+    hsize_t d = (hsize_t)n;
+    hid_t sp = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &d, NULL);
+    hid_t at = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t r = at < 0 ? -1 : H5Awrite(at, t, values);
+    if (at >= 0) H5Aclose(at);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return r;
+}

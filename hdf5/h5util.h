@@ -34,4 +34,12 @@ ss_status ss_h5_read_floats(float **out, int *rank, long long dims[4], hid_t loc
  * naming the path otherwise. */
 ss_status ss_h5_set_int_attr(const char *path, const char *object, const char *name, long long value);
 
+/* Returns a new HDF5 type for variable-length UTF-8 strings (close with H5Tclose). */
+hid_t ss_h5_vlen_str_type(void);
+
+/* Writes (replacing) attribute `name` of obj as n variable-length UTF-8
+ * strings: a 1-D array, or a scalar when scalar is 1 (then n must be 1).
+ * Returns a negative value on failure. */
+herr_t ss_h5_write_strings(hid_t obj, const char *name, const char *const *values, int n, int scalar);
+
 #endif

@@ -42,15 +42,9 @@ static ss_status eval_input(float *x, const ss_cli *cli, const ss_setup *s) {
 }
 
 static ss_status eval_run(const ss_cli *cli) {
-    ss_backend *be;
-    ss_status st = ss_backend_new(&be, cli->backend, cli->device, cli->threads);
-    if (st != SS_OK) return st;
     ss_setup s;
-    st = ss_setup_init(&s, &cli->params, be);
-    if (st != SS_OK) {
-        be->iface->free(be);
-        return st;
-    }
+    ss_status st = ss_setup_init_backend(&s, &cli->params, cli->backend, cli->device, cli->threads);
+    if (st != SS_OK) return st;
     if (s.weights_fell_back) fprintf(stderr, "stylesweep eval: no weights file found, using random weights\n");
     int h = s.inputs.h, w = s.inputs.w;
     size_t n = 3 * (size_t)h * w;
@@ -82,7 +76,6 @@ static ss_status eval_run(const ss_cli *cli) {
     free(x);
     free(g);
     ss_setup_free(&s);
-    be->iface->free(be);
     return st;
 }
 

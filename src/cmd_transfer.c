@@ -129,19 +129,12 @@ static ss_status transfer_run(const ss_cli *cli) {
     c.tty = isatty(STDOUT_FILENO);
     ss_status st = check_output(&c, cli->output);
     if (st != SS_OK) return st;
-    ss_backend *be;
-    st = ss_backend_new(&be, cli->backend, cli->device, cli->threads);
-    if (st != SS_OK) return st;
     ss_setup s;
-    st = ss_setup_init(&s, &cli->params, be);
-    if (st != SS_OK) {
-        be->iface->free(be);
-        return st;
-    }
+    st = ss_setup_init_backend(&s, &cli->params, cli->backend, cli->device, cli->threads);
+    if (st != SS_OK) return st;
     c.setup = &s;
     if (!s.inputs.content_image.px) {
         ss_setup_free(&s);
-        be->iface->free(be);
         return ss_error(SS_ERR_ARG, "transfer needs the content as an image file");
     }
     if (s.weights_fell_back)
@@ -161,7 +154,6 @@ static ss_status transfer_run(const ss_cli *cli) {
                r.iterations, r.evaluations, c.seconds, r.stopped_early ? " (stopped early: min_improvement)" : "");
     ss_image_free(&r.final_image);
     ss_setup_free(&s);
-    be->iface->free(be);
     return st;
 }
 

@@ -30,8 +30,23 @@ ss_status ss_setup_init(ss_setup *s, const ss_params *p, ss_backend *be) {
     return st;
 }
 
+ss_status ss_setup_init_backend(ss_setup *s, const ss_params *p, const char *backend, int device, int threads) {
+    ss_backend *be;
+    memset(s, 0, sizeof *s);
+    SS_TRY(ss_backend_new(&be, backend, device, threads));
+    ss_status st = ss_setup_init(s, p, be);
+    if (st != SS_OK) {
+        be->iface->free(be);
+        return st;
+    }
+    s->owns_be = 1;
+    return SS_OK;
+}
+
 void ss_setup_free(ss_setup *s) {
     ss_net_free(s->net);
+    s->net = NULL;
+    if (s->owns_be && s->be) s->be->iface->free(s->be);
     ss_inputs_free(&s->inputs);
     ss_model_free(&s->model);
     memset(s, 0, sizeof *s);

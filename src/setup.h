@@ -20,6 +20,7 @@ typedef struct ss_setup {
     int weights_fell_back;     /* 1 when weights "auto" found no file and used random */
     ss_inputs inputs;
     ss_backend *be;
+    int owns_be; /* 1 when ss_setup_free also frees be */
     ss_net *net;
 } ss_setup;
 
@@ -29,12 +30,16 @@ typedef struct ss_setup {
  * parameter or file at fault. */
 ss_status ss_setup_init(ss_setup *s, const ss_params *p, ss_backend *be);
 
+/* As ss_setup_init, on a new backend (name "cpu", "cuda" or "auto", device,
+ * threads: 0 = the affinity mask) that s owns and ss_setup_free frees. */
+ss_status ss_setup_init_backend(ss_setup *s, const ss_params *p, const char *backend, int device, int threads);
+
 /* Returns 1 when a run with parameters p can reuse s's targets (the same
  * model, weights, images, size, layers, pooling and normalisation), after
  * taking p's other parameters and term weights; 0 otherwise (s unchanged). */
 int ss_setup_reuse(ss_setup *s, const ss_params *p);
 
-/* Frees everything in s except the borrowed backend. */
+/* Frees everything in s; the backend only when s owns it. */
 void ss_setup_free(ss_setup *s);
 
 #endif
