@@ -44,8 +44,7 @@ struct ss_archive {
     char **ids; /* ids[i] of run i (the run table's order) */
 };
 
-static const char *const STATUS_NAMES[SS_RUN_STATUS_COUNT] = {"pending", "running", "done", "failed",
-                                                              "interrupted"};
+static const char *const STATUS_NAMES[SS_RUN_STATUS_COUNT] = {"pending", "running", "done", "failed", "interrupted"};
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -81,8 +80,8 @@ static ss_status check_writable(const ss_archive *a, const char *what) {
 static ss_status check_run(const ss_archive *a, int i, const char *what) {
     if (!a) return ss_error(SS_ERR_ARG, "%s: no archive", what);
     if (i < 0 || i >= a->n_runs)
-        return ss_error(SS_ERR_ARG, "%s: run index %d out of range (archive %s has %d runs)", what, i,
-                        a->path, a->n_runs);
+        return ss_error(SS_ERR_ARG, "%s: run index %d out of range (archive %s has %d runs)", what, i, a->path,
+                        a->n_runs);
     return SS_OK;
 }
 
@@ -165,8 +164,7 @@ static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n) {
 }
 
 /* CRC-32 of a checkpoint: the image as float32 little-endian bytes, then the state. */
-static uint32_t checkpoint_crc(const float *image, size_t n_floats, const unsigned char *state,
-                               size_t state_size) {
+static uint32_t checkpoint_crc(const float *image, size_t n_floats, const unsigned char *state, size_t state_size) {
     uint32_t crc = 0;
     const uint16_t probe = 1;
     if (*(const unsigned char *)&probe == 1) {
@@ -341,7 +339,7 @@ static hid_t metrics_type(int file) {
     hid_t i32 = file ? H5T_STD_I32LE : H5T_NATIVE_INT, f64 = file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
     size_t size = file ? 2 * 4 + 6 * 8 : sizeof(ss_archive_metrics);
     hid_t t = H5Tcreate(H5T_COMPOUND, size);
-#define M_FIELD(name, ty, packed_off)                                                              \
+#define M_FIELD(name, ty, packed_off) \
     H5Tinsert(t, #name, file ? (size_t)(packed_off) : HOFFSET(ss_archive_metrics, name), ty)
     M_FIELD(iteration, i32, 0);
     M_FIELD(loss, f64, 4);
@@ -531,8 +529,8 @@ static ss_status load_ids(ss_archive *a) {
         snprintf(name, sizeof name, "/runs/%s", a->ids[k]);
         if (!a->ids[k][0] || strlen(a->ids[k]) > ID_MAX || strchr(a->ids[k], '/') || !exists(a->file, "runs") ||
             !exists(a->file, name))
-            return ss_error(SS_ERR_FORMAT, "%s: damaged archive (run '%s' of /run_table has no group %s)",
-                            a->path, a->ids[k], name);
+            return ss_error(SS_ERR_FORMAT, "%s: damaged archive (run '%s' of /run_table has no group %s)", a->path,
+                            a->ids[k], name);
     }
     return SS_OK;
 }
@@ -726,8 +724,8 @@ static ss_status create_contents(ss_archive *a, const char *sweep, const char *t
     hid_t root = a->file;
     if (attr_set_str(root, "format", SS_ARCHIVE_FORMAT) < 0 ||
         attr_set_ll(root, "schema_version", SS_ARCHIVE_SCHEMA_VERSION) < 0 ||
-        attr_set_str(root, "created", created) < 0 ||
-        attr_set_str(root, "stylesweep_version", SS_VERSION_STRING) < 0 || attr_set_str(root, "sweep", sweep) < 0 ||
+        attr_set_str(root, "created", created) < 0 || attr_set_str(root, "stylesweep_version", SS_VERSION_STRING) < 0 ||
+        attr_set_str(root, "sweep", sweep) < 0 ||
         attr_set_strings(root, "status_names", STATUS_NAMES, SS_RUN_STATUS_COUNT) < 0)
         return ss_error(SS_ERR_IO, "%s: cannot write the root attributes", a->path);
     SS_TRY(write_manifest(a, text, sha));
@@ -773,8 +771,7 @@ ss_status ss_archive_create(ss_archive **out, const char *path, const char *swee
     if (!slash) snprintf(dir, sizeof dir, ".");
     else if (slash == dir) dir[1] = '\0';
     else *slash = '\0';
-    if (stat(dir, &sb) != 0)
-        return ss_error(SS_ERR_IO, "cannot create %s: folder %s: %s", path, dir, strerror(errno));
+    if (stat(dir, &sb) != 0) return ss_error(SS_ERR_IO, "cannot create %s: folder %s: %s", path, dir, strerror(errno));
     if (!S_ISDIR(sb.st_mode)) return ss_error(SS_ERR_IO, "cannot create %s: %s is not a folder", path, dir);
     if (access(dir, W_OK) != 0 || !(sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)))
         return ss_error(SS_ERR_IO, "cannot create %s: folder %s is read-only", path, dir);
@@ -795,8 +792,7 @@ ss_status ss_archive_create(ss_archive **out, const char *path, const char *swee
         goto fail;
     }
     SS_TRY_GOTO(st, take_lock(&a->lock_fd, tmp, path), fail_unlink);
-    SS_TRY_GOTO(st, create_contents(a, sweep, manifest_text, manifest_sha256, n_runs, ids, params_yaml),
-                fail_unlink);
+    SS_TRY_GOTO(st, create_contents(a, sweep, manifest_text, manifest_sha256, n_runs, ids, params_yaml), fail_unlink);
     SS_TRY_GOTO(st, flush(a), fail_unlink);
     /* move into place without replacing anything that appeared meanwhile */
     SS_TRY_GOTO(st, move_noreplace(tmp, path), fail_unlink);
@@ -858,10 +854,8 @@ static ss_status open_file(ss_archive *a) {
         a->file = H5Fopen(a->path, a->writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
         H5Pclose(fapl);
         int definitive = 0;
-        if (a->file < 0)
-            st = ss_error(SS_ERR_FORMAT, "%s: cannot open it as HDF5 (damaged?)", a->path);
-        else
-            st = validate(a, &definitive);
+        if (a->file < 0) st = ss_error(SS_ERR_FORMAT, "%s: cannot open it as HDF5 (damaged?)", a->path);
+        else st = validate(a, &definitive);
         if (st == SS_OK) return SS_OK;
         if (definitive) break;
     }
@@ -880,8 +874,10 @@ ss_status ss_archive_open(ss_archive **out, const char *path, int writable) {
     if (H5Fis_hdf5(path) <= 0)
         return ss_error(SS_ERR_FORMAT, "%s is not an HDF5 file (not a stylesweep archive)", path);
     if (writable && (access(path, W_OK) != 0 || !(sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))))
-        return ss_error(SS_ERR_IO, "%s is read-only: give it write permission (chmod u+w) to continue it, "
-                                   "or copy it elsewhere", path);
+        return ss_error(SS_ERR_IO,
+                        "%s is read-only: give it write permission (chmod u+w) to continue it, "
+                        "or copy it elsewhere",
+                        path);
     if (writable) SS_TRY(ensure_space(path, path, 0, 0));
     ss_archive *a = archive_new(path, writable);
     SS_ALLOC_CHECK(a);
@@ -987,8 +983,8 @@ ss_status ss_archive_reset_run(ss_archive *a, int i, const char *params_yaml) {
     row.final_loss = row.start_time = row.end_time = NAN;
     row.rank = -1;
     row.host = row.backend = row.device = row.error = "";
-    static const char *const fields[] = {"status", "attempts", "iterations_done", "final_loss", "host", "rank",
-                                         "backend", "device", "start_time", "end_time", "error", NULL};
+    static const char *const fields[] = {"status",  "attempts", "iterations_done", "final_loss", "host",  "rank",
+                                         "backend", "device",   "start_time",      "end_time",   "error", NULL};
     SS_TRY(table_write(a, i, &row, fields));
     /* the space of the removed objects is free from here: flush before anything reuses it */
     return flush(a);
@@ -1173,10 +1169,8 @@ ss_status ss_archive_truncate_metrics(ss_archive *a, int i, int n) {
         }
         if (e >= 0) e = set_first_extent(g, "metrics", (hsize_t)n);
         if (e >= 0 && have_layers > n) e = set_first_extent(g, "style_layers", (hsize_t)n);
-        if (e < 0)
-            st = ss_error(SS_ERR_IO, "%s: cannot truncate the metrics of run '%s'", a->path, a->ids[i]);
-        else
-            st = table_progress(a, i, n > 0 ? last.iteration : 0, n > 0 ? last.loss : NAN);
+        if (e < 0) st = ss_error(SS_ERR_IO, "%s: cannot truncate the metrics of run '%s'", a->path, a->ids[i]);
+        else st = table_progress(a, i, n > 0 ? last.iteration : 0, n > 0 ? last.loss : NAN);
     }
     H5Gclose(g);
     if (st != SS_OK) return st;
@@ -1269,8 +1263,7 @@ ss_status ss_archive_set_final(ss_archive *a, int i, const unsigned char *rgb, i
         /* free the old image and flush before its space could be reused */
         if (H5Ldelete(g, "final", H5P_DEFAULT) < 0)
             st = ss_error(SS_ERR_IO, "%s: cannot replace the final image of run '%s'", a->path, a->ids[i]);
-        else
-            st = flush(a);
+        else st = flush(a);
     }
     if (st == SS_OK) {
         hsize_t dims[3] = {(hsize_t)h, (hsize_t)w, 3};
@@ -1317,8 +1310,8 @@ static void read_slot_info(hid_t ck, int s, slot_info *si) {
 
 /* Writes a 1-D or 3-D dataset of fixed shape with contiguous storage in
  * place, recreating it when the shape differs. */
-static herr_t write_fixed(hid_t g, const char *name, hid_t file_type, hid_t mem_type, int rank,
-                          const hsize_t *dims, const void *buf) {
+static herr_t write_fixed(hid_t g, const char *name, hid_t file_type, hid_t mem_type, int rank, const hsize_t *dims,
+                          const void *buf) {
     hid_t d = -1;
     if (exists(g, name)) {
         d = H5Dopen2(g, name, H5P_DEFAULT);
@@ -1363,7 +1356,7 @@ ss_status ss_archive_write_checkpoint(ss_archive *a, int i, ss_archive_checkpoin
     if (g < 0) return ss_error(SS_ERR_FORMAT, "%s: group of run '%s' is missing", a->path, a->ids[i]);
     ss_status st = SS_OK;
     hid_t ck = exists(g, "checkpoint") ? H5Gopen2(g, "checkpoint", H5P_DEFAULT)
-                                        : H5Gcreate2(g, "checkpoint", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+                                       : H5Gcreate2(g, "checkpoint", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t sg = -1;
     if (ck < 0) {
         st = ss_error(SS_ERR_IO, "%s: cannot create the checkpoint group of run '%s'", a->path, a->ids[i]);
@@ -1440,8 +1433,8 @@ static int read_slot(hid_t ck, int s, ss_archive_checkpoint *c, char *why, size_
         goto done;
     }
     if (attr_get_ll(g, "iteration", &it) != 0 || attr_get_ll(g, "n_metrics", &nm) != 0 ||
-        attr_get_ll(g, "generation", &gen) != 0 || attr_get_num(g, "crc32", H5T_NATIVE_UINT32, &crc) != 0 ||
-        it < 0 || nm < 0 || it > INT32_MAX || nm > INT32_MAX) {
+        attr_get_ll(g, "generation", &gen) != 0 || attr_get_num(g, "crc32", H5T_NATIVE_UINT32, &crc) != 0 || it < 0 ||
+        nm < 0 || it > INT32_MAX || nm > INT32_MAX) {
         snprintf(why, why_size, "slot %s lacks its attributes", SLOTS[s]);
         goto done;
     }
@@ -1516,10 +1509,8 @@ ss_status ss_archive_read_checkpoint(ss_archive *a, int i, ss_archive_checkpoint
         for (int k = 0; k < 2 && *found != SS_CHECKPOINT_VALID; k++) {
             int s = order[k];
             if (!si[s].exists) continue;
-            if (read_slot(ck, s, out, why[nwhy], sizeof why[0]))
-                *found = SS_CHECKPOINT_VALID;
-            else
-                nwhy++;
+            if (read_slot(ck, s, out, why[nwhy], sizeof why[0])) *found = SS_CHECKPOINT_VALID;
+            else nwhy++;
         }
         if (*found != SS_CHECKPOINT_VALID) {
             *found = SS_CHECKPOINT_INVALID;
@@ -1698,14 +1689,13 @@ ss_status ss_archive_read_style_layers(ss_archive *a, int i, double **values, in
             int nn = 0;
             st = ss_h5_read_strings(names, &nn, d, "layer_names", a->path);
             if (st == SS_OK && (hsize_t)nn != dims[1]) {
-                st = ss_error(SS_ERR_FORMAT, "%s: run '%s' has %d layer names for %llu columns", a->path,
-                              a->ids[i], nn, (unsigned long long)dims[1]);
+                st = ss_error(SS_ERR_FORMAT, "%s: run '%s' has %d layer names for %llu columns", a->path, a->ids[i], nn,
+                              (unsigned long long)dims[1]);
             }
             if (st == SS_OK) {
                 size_t cells = (size_t)(dims[0] * dims[1]);
                 *values = malloc((cells ? cells : 1) * sizeof **values);
-                if (!*values || (cells > 0 &&
-                                 H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, ar_dxpl(), *values) < 0))
+                if (!*values || (cells > 0 && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, ar_dxpl(), *values) < 0))
                     st = ss_error(SS_ERR_FORMAT, "%s: cannot read style_layers of run '%s'", a->path, a->ids[i]);
             }
             if (st == SS_OK) {

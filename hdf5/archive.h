@@ -58,22 +58,22 @@ typedef struct ss_archive_run_info {
     int index;
     char *id;
     ss_run_status status;
-    int attempts;          /* times the run was started */
-    int iterations_done;   /* iteration of the last metrics row (0 if none) */
-    int n_metrics;         /* rows in the metrics table */
+    int attempts;        /* times the run was started */
+    int iterations_done; /* iteration of the last metrics row (0 if none) */
+    int n_metrics;       /* rows in the metrics table */
     int n_snapshots;
-    int has_final;         /* 1 when the final image is stored */
+    int has_final;            /* 1 when the final image is stored */
     int checkpoint_iteration; /* iteration of the stored checkpoint's marker, -1 if none */
-    double final_loss;     /* loss of the last metrics row, NaN if none */
-    double start_time;     /* UNIX seconds of the last start, NaN if never */
-    double end_time;       /* UNIX seconds of the last end, NaN if not ended */
-    int rank;              /* MPI rank that ran it last, -1 if never */
+    double final_loss;        /* loss of the last metrics row, NaN if none */
+    double start_time;        /* UNIX seconds of the last start, NaN if never */
+    double end_time;          /* UNIX seconds of the last end, NaN if not ended */
+    int rank;                 /* MPI rank that ran it last, -1 if never */
     char *error;
     char *host;
     char *backend;
     char *device;
-    char *weights;         /* weights actually used */
-    char *params;          /* the run's parameters as YAML text */
+    char *weights; /* weights actually used */
+    char *params;  /* the run's parameters as YAML text */
 } ss_archive_run_info;
 
 /* A checkpoint: the optimised image at an outer-iteration boundary, the
@@ -81,8 +81,8 @@ typedef struct ss_archive_run_info {
  * opaque blob. For writing, the caller owns the buffers; a checkpoint read by
  * ss_archive_read_checkpoint owns them: free with ss_archive_checkpoint_free. */
 typedef struct ss_archive_checkpoint {
-    int iteration;        /* outer iterations completed */
-    int n_metrics;        /* metrics rows recorded up to this checkpoint */
+    int iteration; /* outer iterations completed */
+    int n_metrics; /* metrics rows recorded up to this checkpoint */
     int w, h;
     float *image;         /* (3, h, w), the pre-processed image being optimised */
     unsigned char *state; /* opaque optimiser/RNG state */
@@ -108,9 +108,9 @@ typedef enum ss_archive_checkpoint_found {
  * archive under path. Refuses an existing path (SS_ERR_IO "PATH exists; use
  * --resume to continue it"). On success *a is open for writing; close it with
  * ss_archive_close. */
-ss_status ss_archive_create(ss_archive **a, const char *path, const char *sweep,
-                            const char *manifest_text, const char *manifest_sha256, int n_runs,
-                            const char *const *ids, const char *const *params_yaml);
+ss_status ss_archive_create(ss_archive **a, const char *path, const char *sweep, const char *manifest_text,
+                            const char *manifest_sha256, int n_runs, const char *const *ids,
+                            const char *const *params_yaml);
 
 /* Opens an existing archive, for writing (writable = 1: takes the single-writer
  * lock; SS_ERR_IO if another process holds it, or if the file is read-only:
@@ -142,13 +142,11 @@ ss_status ss_archive_flush(ss_archive *a);
 /* Appends runs (resume with an extended manifest): the same rules for ids as
  * ss_archive_create; an id already in the archive is SS_ERR_ARG. The new runs
  * get indices run_count .. run_count + n - 1, status pending. */
-ss_status ss_archive_add_runs(ss_archive *a, int n, const char *const *ids,
-                              const char *const *params_yaml);
+ss_status ss_archive_add_runs(ss_archive *a, int n, const char *const *ids, const char *const *params_yaml);
 
 /* Replaces the stored manifest text and hash (on resume with a changed
  * manifest); the previous ones move to /manifest_history/<n>. */
-ss_status ss_archive_set_manifest(ss_archive *a, const char *manifest_text,
-                                  const char *manifest_sha256);
+ss_status ss_archive_set_manifest(ss_archive *a, const char *manifest_text, const char *manifest_sha256);
 
 /* Discards everything run i recorded and gives it new parameters (resume
  * with --force after the run's parameters changed in the manifest): the
@@ -169,17 +167,16 @@ ss_status ss_archive_set_status(ss_archive *a, int i, ss_run_status status, cons
 
 /* Records where run i runs (NULL strings become ""): host name, MPI rank,
  * backend name, device name and the weights actually used. */
-ss_status ss_archive_set_run_info(ss_archive *a, int i, const char *host, int rank,
-                                  const char *backend, const char *device, const char *weights);
+ss_status ss_archive_set_run_info(ss_archive *a, int i, const char *host, int rank, const char *backend,
+                                  const char *device, const char *weights);
 
 /* Appends one metrics row to run i, with the n_layers per-style-layer values
  * (n_layers = 0: none). The first row with n_layers > 0 fixes the layer count
  * and names (layer_names, NULL = "layer0", ...); later rows must give the same
  * count (SS_ERR_ARG otherwise) and their names are ignored. Updates
  * iterations_done and final_loss of the run table. */
-ss_status ss_archive_append_metrics(ss_archive *a, int i, const ss_archive_metrics *row,
-                                    int n_layers, const double *layer_values,
-                                    const char *const *layer_names);
+ss_status ss_archive_append_metrics(ss_archive *a, int i, const ss_archive_metrics *row, int n_layers,
+                                    const double *layer_values, const char *const *layer_names);
 
 /* Drops the metrics rows (and style-layer rows) of run i beyond the first n
  * (resume: the rows after the checkpoint). n larger than the table is
@@ -188,8 +185,7 @@ ss_status ss_archive_truncate_metrics(ss_archive *a, int i, int n);
 
 /* Appends a snapshot of run i: rgb is h x w x 3 uint8, row-major. Every
  * snapshot of a run has the same size (SS_ERR_ARG otherwise). */
-ss_status ss_archive_add_snapshot(ss_archive *a, int i, int iteration, const unsigned char *rgb,
-                                  int w, int h);
+ss_status ss_archive_add_snapshot(ss_archive *a, int i, int iteration, const unsigned char *rgb, int w, int h);
 
 /* Drops the snapshots of run i taken after max_iteration (resume). They must
  * be stored in increasing iteration order, as the engine produces them. */
@@ -227,8 +223,7 @@ ss_status ss_archive_status_parse(const char *name, ss_run_status *status);
 
 /* Reads the sweep name, manifest text and its hash: malloc'ed strings (any
  * out pointer may be NULL to skip it). */
-ss_status ss_archive_manifest(ss_archive *a, char **sweep, char **manifest_text,
-                              char **manifest_sha256);
+ss_status ss_archive_manifest(ss_archive *a, char **sweep, char **manifest_text, char **manifest_sha256);
 
 /* Reads the metrics table of run i: *rows is malloc'ed (NULL when *n = 0). */
 ss_status ss_archive_read_metrics(ss_archive *a, int i, ss_archive_metrics **rows, int *n);
@@ -236,8 +231,8 @@ ss_status ss_archive_read_metrics(ss_archive *a, int i, ss_archive_metrics **row
 /* Reads the per-style-layer values of run i: *values is *n_rows x *n_layers
  * (row-major, malloc'ed), *names the layer names (free with
  * ss_archive_free_strings). All zero/NULL when the run has none. */
-ss_status ss_archive_read_style_layers(ss_archive *a, int i, double **values, int *n_rows,
-                                       int *n_layers, char ***names);
+ss_status ss_archive_read_style_layers(ss_archive *a, int i, double **values, int *n_rows, int *n_layers,
+                                       char ***names);
 
 /* Frees a string array returned by this module. */
 void ss_archive_free_strings(char **s, int n);
@@ -245,13 +240,12 @@ void ss_archive_free_strings(char **s, int n);
 /* Reads all snapshots of run i: *rgb holds *n images of *h x *w x 3 uint8
  * one after the other, *iterations their iteration numbers (both malloc'ed,
  * NULL when *n = 0). */
-ss_status ss_archive_read_snapshots(ss_archive *a, int i, unsigned char **rgb, int **iterations,
-                                    int *n, int *w, int *h);
+ss_status ss_archive_read_snapshots(ss_archive *a, int i, unsigned char **rgb, int **iterations, int *n, int *w,
+                                    int *h);
 
 /* Reads the final image of run i (h x w x 3 uint8, malloc'ed); *found = 0 and
  * *rgb = NULL when the run has none. */
-ss_status ss_archive_read_final(ss_archive *a, int i, unsigned char **rgb, int *w, int *h,
-                                int *found);
+ss_status ss_archive_read_final(ss_archive *a, int i, unsigned char **rgb, int *w, int *h, int *found);
 
 /* Reads the newest valid checkpoint of run i into *out (see
  * ss_archive_checkpoint_found; *out is zeroed unless VALID). Corrupt or

@@ -55,8 +55,8 @@ ss_status ss_evalfile_read_image(float **out, int *h, int *w, const char *spec) 
     return SS_OK;
 }
 
-static herr_t write_array(hid_t f, const char *name, hid_t mem_type, hid_t file_type, int rank,
-                          const hsize_t *dims, const void *data) {
+static herr_t write_array(hid_t f, const char *name, hid_t mem_type, hid_t file_type, int rank, const hsize_t *dims,
+                          const void *data) {
     hid_t sp = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
     hid_t d = H5Dcreate2(f, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     herr_t r = d < 0 ? -1 : H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
@@ -64,7 +64,6 @@ static herr_t write_array(hid_t f, const char *name, hid_t mem_type, hid_t file_
     H5Sclose(sp);
     return r;
 }
-
 
 static ss_status write_all(hid_t f, const ss_eval_output *o) {
     hsize_t img[3] = {3, (hsize_t)o->h, (hsize_t)o->w}, nl = (hsize_t)o->n_style_layers;

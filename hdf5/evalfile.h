@@ -20,7 +20,7 @@ typedef struct ss_eval_output {
     const char *const *style_layers; /* their names */
     const float *x, *grad;           /* (3, h, w) */
     int h, w;
-    const char *const *attr_keys;    /* run parameters recorded as root attributes */
+    const char *const *attr_keys; /* run parameters recorded as root attributes */
     const char *const *attr_values;
     int n_attrs;
 } ss_eval_output;

@@ -93,8 +93,7 @@ done:
     return SS_OK;
 }
 
-ss_status ss_h5_read_floats(float **out, int *rank, long long dims[4], hid_t loc, const char *path,
-                            const char *what) {
+ss_status ss_h5_read_floats(float **out, int *rank, long long dims[4], hid_t loc, const char *path, const char *what) {
     *out = NULL;
     if (H5Lexists(loc, path, H5P_DEFAULT) <= 0)
         return ss_error(SS_ERR_FORMAT, "%s: dataset '%s' is missing", what, path);

@@ -25,8 +25,7 @@ void ss_h5_free_strings(char **s, int n);
 
 /* Reads dataset `path` of loc as float32 into a new malloc'ed array, with its
  * shape in dims[0..*rank-1] (rank <= 4). `what` names the file in errors. */
-ss_status ss_h5_read_floats(float **out, int *rank, long long dims[4], hid_t loc, const char *path,
-                            const char *what);
+ss_status ss_h5_read_floats(float **out, int *rank, long long dims[4], hid_t loc, const char *path, const char *what);
 
 /* Sets (creating or replacing) the 64-bit integer attribute `name` of the
  * object `object` ("/" for the root group) in the existing HDF5 file path.

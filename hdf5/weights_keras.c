@@ -21,8 +21,7 @@ static long long first_nonfinite(const float *v, size_t n) {
     return -1;
 }
 
-static ss_status read_conv(ss_model *m, int l, hid_t file, char **layer_names, int n_layers,
-                           const char *path) {
+static ss_status read_conv(ss_model *m, int l, hid_t file, char **layer_names, int n_layers, const char *path) {
     const ss_conv_info *c = &m->conv[l];
     char group[32];
     snprintf(group, sizeof group, "block%d_conv%d", c->block, c->index);
@@ -46,9 +45,9 @@ static ss_status read_conv(ss_model *m, int l, hid_t file, char **layer_names, i
     if (st == SS_OK) st = ss_h5_read_floats(&kernel, &rk, dk, g, wn[0], what);
     if (st == SS_OK) st = ss_h5_read_floats(&bias, &rb, db, g, wn[1], what);
     if (st == SS_OK && (rk != 4 || dk[0] != 3 || dk[1] != 3 || dk[2] != c->cin || dk[3] != c->cout))
-        st = ss_error(SS_ERR_FORMAT, "%s: kernel has shape (%lld,%lld,%lld,%lld), %s needs (3,3,%d,%d)",
-                      what, rk > 0 ? dk[0] : 0, rk > 1 ? dk[1] : 0, rk > 2 ? dk[2] : 0,
-                      rk > 3 ? dk[3] : 0, ss_model_kind_name(m->kind), c->cin, c->cout);
+        st = ss_error(SS_ERR_FORMAT, "%s: kernel has shape (%lld,%lld,%lld,%lld), %s needs (3,3,%d,%d)", what,
+                      rk > 0 ? dk[0] : 0, rk > 1 ? dk[1] : 0, rk > 2 ? dk[2] : 0, rk > 3 ? dk[3] : 0,
+                      ss_model_kind_name(m->kind), c->cin, c->cout);
     if (st == SS_OK && (rb != 1 || db[0] != c->cout))
         st = ss_error(SS_ERR_FORMAT, "%s: bias has %lld values, %s needs %d", what, rb == 1 ? db[0] : -1,
                       ss_model_kind_name(m->kind), c->cout);
@@ -99,8 +98,7 @@ ss_status ss_model_load_keras(ss_model *m, const char *path, int n_convs) {
             st = ss_h5_read_strings(&pp, &npp, file, "preprocessing", what);
             if (st == SS_OK && npp != 1)
                 st = ss_error(SS_ERR_FORMAT, "%s: attribute 'preprocessing' holds %d strings, expected one", what, npp);
-            else if (st == SS_OK && strcmp(pp[0], "torchvision") == 0)
-                m->preproc = SS_PREPROC_TORCHVISION;
+            else if (st == SS_OK && strcmp(pp[0], "torchvision") == 0) m->preproc = SS_PREPROC_TORCHVISION;
             else if (st == SS_OK && strcmp(pp[0], "caffe") != 0)
                 st = ss_error(SS_ERR_FORMAT, "%s: unknown preprocessing '%s' (expected caffe or torchvision)", what,
                               pp[0]);

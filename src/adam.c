@@ -12,16 +12,16 @@
 struct ss_adam {
     ss_backend *be;
     int c, h, w;
-    size_t n;                  /* elements: c * h * w */
+    size_t n; /* elements: c * h * w */
     double lr, b1, b2, eps;
     /* State (what a checkpoint would save): t, m and v. */
     int t;
     ss_tensor *m, *v;
-    float *host;               /* fallback only: 4 * n floats (x, m, v, g), else NULL */
+    float *host; /* fallback only: 4 * n floats (x, m, v, g), else NULL */
 };
 
-ss_status ss_adam_new(ss_adam **out, ss_backend *be, const ss_tensor *like, double lr, double b1,
-                      double b2, double eps) {
+ss_status ss_adam_new(ss_adam **out, ss_backend *be, const ss_tensor *like, double lr, double b1, double b2,
+                      double eps) {
     if (!out || !be || !like) return ss_error(SS_ERR_ARG, "ss_adam_new: NULL argument");
     if (!like->plain) return ss_error(SS_ERR_ARG, "Adam: the iterate must be a plain tensor");
     if (!(lr > 0.0) || !isfinite(lr)) return ss_error(SS_ERR_ARG, "Adam: lr=%g must be > 0", lr);
@@ -44,8 +44,7 @@ ss_status ss_adam_new(ss_adam **out, ss_backend *be, const ss_tensor *like, doub
     if (st == SS_OK) st = be->iface->tensor_new(be, &a->v, a->c, a->h, a->w);
     if (st == SS_OK && !be->iface->adam_step) {
         a->host = malloc(4 * a->n * sizeof *a->host);
-        if (!a->host)
-            st = ss_error(SS_ERR_NOMEM, "Adam: out of memory for %zu host floats", 4 * a->n);
+        if (!a->host) st = ss_error(SS_ERR_NOMEM, "Adam: out of memory for %zu host floats", 4 * a->n);
     }
     if (st != SS_OK) {
         ss_adam_free(a);
@@ -110,8 +109,7 @@ ss_status ss_adam_step(ss_adam *a, ss_tensor *x, const ss_tensor *g) {
     int t = a->t + 1;
     if (a->be->iface->adam_step)
         SS_TRY(a->be->iface->adam_step(a->be, x, a->m, a->v, g, a->lr, a->b1, a->b2, a->eps, t));
-    else
-        SS_TRY(host_step(a, x, g, t));
+    else SS_TRY(host_step(a, x, g, t));
     a->t = t;
     return SS_OK;
 }

@@ -17,8 +17,8 @@ typedef struct ss_adam ss_adam;
  * start at zero and the step count t at 0. Returns SS_OK and *out, which the
  * caller frees with ss_adam_free; SS_ERR_ARG for a bad value or a non-plain
  * `like`, SS_ERR_NOMEM or the backend's status otherwise (*out untouched). */
-ss_status ss_adam_new(ss_adam **out, ss_backend *be, const ss_tensor *like, double lr, double b1,
-                      double b2, double eps);
+ss_status ss_adam_new(ss_adam **out, ss_backend *be, const ss_tensor *like, double lr, double b1, double b2,
+                      double eps);
 
 /* Frees a and its tensors (NULL is ignored). */
 void ss_adam_free(ss_adam *a);

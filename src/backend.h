@@ -27,11 +27,11 @@ typedef struct ss_backend ss_backend;
 typedef struct ss_layer ss_layer; /* backend-private: a convolution or pooling layer */
 
 typedef struct ss_tensor {
-    int c, h, w;     /* logical shape (C, H, W) */
-    int plain;       /* 1 when the storage is plain (C, H, W) */
-    size_t size;     /* number of floats of storage, padding included */
-    float *data;     /* backend memory (device memory for CUDA) */
-    void *priv;      /* backend-private layout description */
+    int c, h, w; /* logical shape (C, H, W) */
+    int plain;   /* 1 when the storage is plain (C, H, W) */
+    size_t size; /* number of floats of storage, padding included */
+    float *data; /* backend memory (device memory for CUDA) */
+    void *priv;  /* backend-private layout description */
 } ss_tensor;
 
 typedef enum ss_pool_kind { SS_POOL_MAX = 0, SS_POOL_AVG = 1 } ss_pool_kind;
@@ -59,21 +59,18 @@ typedef struct ss_backend_i {
      * for input `in` (Cin, H, W): weight is (cout, Cin, 3, 3) and bias (cout)
      * on the host, copied (and reordered) once. *out is a new tensor (cout, H, W)
      * in the layer's preferred layout. Caller frees *layer with layer_free. */
-    ss_status (*conv_new)(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in,
-                          int cout, const float *weight, const float *bias);
+    ss_status (*conv_new)(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in, int cout,
+                          const float *weight, const float *bias);
     /* out = relu(conv(in) + bias). out is (cout, H, W), in is (Cin, H, W). */
     ss_status (*conv_forward)(ss_backend *be, ss_layer *layer, ss_tensor *out, const ss_tensor *in);
     /* din = conv^T(dpre): the gradient with respect to the input given the
      * gradient dpre with respect to the pre-ReLU output. din is (Cin, H, W). */
-    ss_status (*conv_backward_data)(ss_backend *be, ss_layer *layer, ss_tensor *din,
-                                    const ss_tensor *dpre);
+    ss_status (*conv_backward_data)(ss_backend *be, ss_layer *layer, ss_tensor *din, const ss_tensor *dpre);
     /* dpre = dout * (out > 0); dpre may be dout (in place). All of out's layout. */
-    ss_status (*relu_backward)(ss_backend *be, ss_tensor *dpre, const ss_tensor *dout,
-                               const ss_tensor *out);
+    ss_status (*relu_backward)(ss_backend *be, ss_tensor *dpre, const ss_tensor *dout, const ss_tensor *out);
     /* Makes a 2x2 stride-2 pooling (floor of odd sizes) for `in` (C, H, W);
      * *out is a new tensor (C, H/2, W/2). */
-    ss_status (*pool_new)(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in,
-                          ss_pool_kind kind);
+    ss_status (*pool_new)(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in, ss_pool_kind kind);
     /* out = pool(in); a max pooling remembers where its maxima were. */
     ss_status (*pool_forward)(ss_backend *be, ss_layer *layer, ss_tensor *out, const ss_tensor *in);
     /* din = pool^T(dout) for the latest pool_forward; din (C, H, W), dout (C, H/2, W/2). */
@@ -88,17 +85,15 @@ typedef struct ss_backend_i {
      * of n targets s (plain (1, C, C)): losses[s] = scales[s] * sum((g - targets[s])^2);
      * and df += sum_s 4 * scales[s] * (g - targets[s]) F (the gradient for a
      * symmetric g), one product for all targets. df has f's layout. */
-    ss_status (*style_grad)(ss_backend *be, double *losses, ss_tensor *df, ss_tensor *g,
-                            const ss_tensor *f, const ss_tensor *const *targets,
-                            const double *scales, int n);
+    ss_status (*style_grad)(ss_backend *be, double *losses, ss_tensor *df, ss_tensor *g, const ss_tensor *f,
+                            const ss_tensor *const *targets, const double *scales, int n);
     /* *loss = scale * sum((f - p)^2) and df += 2 * scale * (f - p); one layout. */
-    ss_status (*content_grad)(ss_backend *be, double *loss, ss_tensor *df, const ss_tensor *f,
-                              const ss_tensor *p, double scale);
+    ss_status (*content_grad)(ss_backend *be, double *loss, ss_tensor *df, const ss_tensor *f, const ss_tensor *p,
+                              double scale);
     /* Total variation of plain x (C, H, W):
      * *loss = scale * sum_{i<H-1, j<W-1, c} ((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2)^power
      * and dx += its gradient. */
-    ss_status (*tv_grad)(ss_backend *be, double *loss, ss_tensor *dx, const ss_tensor *x,
-                         double scale, double power);
+    ss_status (*tv_grad)(ss_backend *be, double *loss, ss_tensor *dx, const ss_tensor *x, double scale, double power);
 
     /* ---- vector operations (the optimisers' only access to the image) ---- */
     /* *out = sum(a * b) accumulated in double. */
@@ -115,15 +110,15 @@ typedef struct ss_backend_i {
      * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
      * x -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
      * Optional: NULL means the optimiser composes it on the host. */
-    ss_status (*adam_step)(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v,
-                           const ss_tensor *g, double lr, double b1, double b2, double eps, int t);
+    ss_status (*adam_step)(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v, const ss_tensor *g, double lr,
+                           double b1, double b2, double eps, int t);
 } ss_backend_i;
 
 struct ss_backend {
     const ss_backend_i *iface;
-    int threads;          /* CPU threads this backend uses */
-    char device[128];     /* human-readable device name */
-    void *ctx;            /* backend-private state */
+    int threads;      /* CPU threads this backend uses */
+    char device[128]; /* human-readable device name */
+    void *ctx;        /* backend-private state */
 };
 
 /* Makes the CPU backend with `threads` threads (0: the cores this process may

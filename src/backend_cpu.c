@@ -8,9 +8,9 @@
  * the style layers are reordered to the plain layout, for the Gram matrix. */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
-#include <omp.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,8 +115,7 @@ static ss_status tensor_from_md(ss_backend *be, ss_tensor **out, const dnnl_memo
 }
 
 static ss_status cpu_tensor_new(ss_backend *be, ss_tensor **out, int c, int h, int w) {
-    if (c < 1 || h < 1 || w < 1)
-        return ss_error(SS_ERR_ARG, "tensor shape (%d, %d, %d) is not positive", c, h, w);
+    if (c < 1 || h < 1 || w < 1) return ss_error(SS_ERR_ARG, "tensor shape (%d, %d, %d) is not positive", c, h, w);
     dnnl_memory_desc_t md;
     dnnl_dims_t dims = {1, c, h, w};
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&md, 4, dims, dnnl_f32, dnnl_nchw));
@@ -243,9 +242,8 @@ static void cpu_layer_free(ss_backend *be, ss_layer *l) {
 }
 
 /* Makes memory for descriptor md, filled from the plain host array src (tag). */
-static ss_status make_filled_memory(ss_backend *be, dnnl_memory_t *mem, float **data,
-                                    const dnnl_memory_desc_t *md, const float *src,
-                                    const dnnl_memory_desc_t *src_md) {
+static ss_status make_filled_memory(ss_backend *be, dnnl_memory_t *mem, float **data, const dnnl_memory_desc_t *md,
+                                    const float *src, const dnnl_memory_desc_t *src_md) {
     size_t bytes = dnnl_memory_desc_get_size(md);
     *data = alloc_aligned(bytes);
     SS_ALLOC_CHECK(*data);
@@ -255,8 +253,8 @@ static ss_status make_filled_memory(ss_backend *be, dnnl_memory_t *mem, float **
     return SS_OK;
 }
 
-static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const ss_tensor *in,
-                            int cout, const float *weight, const float *bias) {
+static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const ss_tensor *in, int cout,
+                            const float *weight, const float *bias) {
     cpu_ctx *c = ctx_of(be);
     int cin = in->c, h = in->h, w = in->w;
     dnnl_memory_desc_t w_any, b_md, dst_any, w_user;
@@ -283,8 +281,8 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
                                dnnl_convolution_direct};
     dnnl_status_t st = dnnl_unimplemented;
     for (int a = 0; a < 2 && st != dnnl_success; a++) {
-        st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, algs[a], src_md, &w_any, &b_md,
-                                                &dst_any, strides, pad, pad);
+        st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, algs[a], src_md, &w_any, &b_md, &dst_any,
+                                                strides, pad, pad);
         if (st == dnnl_success) st = dnnl_primitive_desc_create(&fpd, &fd, attr, c->engine, NULL);
     }
     dnnl_primitive_attr_destroy(attr);
@@ -327,16 +325,16 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
     if ((st = dnnl_primitive_create(&l->bwd, bpd)) != dnnl_success) goto dnnl_fail;
     goto done;
 dnnl_fail:
-    rs = ss_error(SS_ERR_BACKEND, "oneDNN: cannot make a %dx%d convolution %d -> %d channels (%s)", h,
-                  w, cin, cout, dnnl_status2str(st));
+    rs = ss_error(SS_ERR_BACKEND, "oneDNN: cannot make a %dx%d convolution %d -> %d channels (%s)", h, w, cin, cout,
+                  dnnl_status2str(st));
 done:
     dnnl_primitive_desc_destroy(fpd);
     if (bpd) dnnl_primitive_desc_destroy(bpd);
     return rs;
 }
 
-static ss_status cpu_conv_new(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in,
-                              int cout, const float *weight, const float *bias) {
+static ss_status cpu_conv_new(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in, int cout,
+                              const float *weight, const float *bias) {
     ss_layer *l = calloc(1, sizeof *l);
     SS_ALLOC_CHECK(l);
     l->is_conv = 1;
@@ -367,8 +365,7 @@ static ss_status cpu_conv_forward(ss_backend *be, ss_layer *l, ss_tensor *out, c
     return execute(be, l->fwd, 4, args);
 }
 
-static ss_status cpu_conv_backward_data(ss_backend *be, ss_layer *l, ss_tensor *din,
-                                        const ss_tensor *dpre) {
+static ss_status cpu_conv_backward_data(ss_backend *be, ss_layer *l, ss_tensor *din, const ss_tensor *dpre) {
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, priv_of(dpre)->mem},
                                {DNNL_ARG_WEIGHTS, l->w_bwd},
                                {DNNL_ARG_DIFF_SRC, l->bwd_diff_src ? l->bwd_diff_src : priv_of(din)->mem}};
@@ -379,23 +376,19 @@ static ss_status cpu_conv_backward_data(ss_backend *be, ss_layer *l, ss_tensor *
 }
 
 /* d = g * (y > 0), AVX-512 or AVX2 where the CPU has them (memory-bound). */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void relu_mask(float *d,
-                                                                                  const float *g,
-                                                                                  const float *y,
-                                                                                  size_t n) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void relu_mask(float *d, const float *g,
+                                                                                   const float *y, size_t n) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) d[i] = y[i] > 0.0f ? g[i] : 0.0f;
 }
 
-static ss_status cpu_relu_backward(ss_backend *be, ss_tensor *dpre, const ss_tensor *dout,
-                                   const ss_tensor *out) {
+static ss_status cpu_relu_backward(ss_backend *be, ss_tensor *dpre, const ss_tensor *dout, const ss_tensor *out) {
     (void)be;
     relu_mask(dpre->data, dout->data, out->data, out->size);
     return SS_OK;
 }
 
-static ss_status pool_build(ss_backend *be, ss_layer *l, ss_tensor **out, const ss_tensor *in,
-                            ss_pool_kind kind) {
+static ss_status pool_build(ss_backend *be, ss_layer *l, ss_tensor **out, const ss_tensor *in, ss_pool_kind kind) {
     cpu_ctx *c = ctx_of(be);
     if (in->h < 2 || in->w < 2)
         return ss_error(SS_ERR_ARG, "a %dx%d feature map is too small to pool 2x2", in->h, in->w);
@@ -408,8 +401,8 @@ static ss_status pool_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any));
     const dnnl_memory_desc_t *src_md = &priv_of(in)->md;
     dnnl_pooling_desc_t fd, bd;
-    DNNL_CHECK(dnnl_pooling_forward_desc_init(&fd, dnnl_forward_training, alg, src_md, &dst_any, strides,
-                                              kernel, pad0, pad_r));
+    DNNL_CHECK(dnnl_pooling_forward_desc_init(&fd, dnnl_forward_training, alg, src_md, &dst_any, strides, kernel, pad0,
+                                              pad_r));
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
     DNNL_CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL));
     ss_status rs = SS_OK;
@@ -424,15 +417,12 @@ static ss_status pool_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
             rs = ss_error(SS_ERR_NOMEM, "out of memory for a pooling workspace");
             goto done;
         }
-        if ((st = dnnl_memory_create(&l->workspace, ws_md, c->engine, l->ws_data)) != dnnl_success)
-            goto dnnl_fail;
+        if ((st = dnnl_memory_create(&l->workspace, ws_md, c->engine, l->ws_data)) != dnnl_success) goto dnnl_fail;
     }
     if ((st = dnnl_primitive_create(&l->fwd, fpd)) != dnnl_success) goto dnnl_fail;
-    if ((st = dnnl_pooling_backward_desc_init(&bd, alg, src_md, dst_md, strides, kernel, pad0,
-                                              pad_r)) != dnnl_success)
+    if ((st = dnnl_pooling_backward_desc_init(&bd, alg, src_md, dst_md, strides, kernel, pad0, pad_r)) != dnnl_success)
         goto dnnl_fail;
-    if ((st = dnnl_primitive_desc_create(&bpd, &bd, NULL, c->engine, fpd)) != dnnl_success)
-        goto dnnl_fail;
+    if ((st = dnnl_primitive_desc_create(&bpd, &bd, NULL, c->engine, fpd)) != dnnl_success) goto dnnl_fail;
     if ((st = dnnl_primitive_create(&l->bwd, bpd)) != dnnl_success) goto dnnl_fail;
     goto done;
 dnnl_fail:
@@ -460,9 +450,8 @@ static ss_status cpu_pool_new(ss_backend *be, ss_layer **layer, ss_tensor **out,
 }
 
 static ss_status cpu_pool_forward(ss_backend *be, ss_layer *l, ss_tensor *out, const ss_tensor *in) {
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, priv_of(in)->mem},
-                               {DNNL_ARG_DST, priv_of(out)->mem},
-                               {DNNL_ARG_WORKSPACE, l->workspace}};
+    dnnl_exec_arg_t args[3] = {
+        {DNNL_ARG_SRC, priv_of(in)->mem}, {DNNL_ARG_DST, priv_of(out)->mem}, {DNNL_ARG_WORKSPACE, l->workspace}};
     return execute(be, l->fwd, l->workspace ? 3 : 2, args);
 }
 
@@ -520,9 +509,8 @@ static ss_status cpu_gram(ss_backend *be, ss_tensor *g, const ss_tensor *f) {
     return SS_OK;
 }
 
-static ss_status cpu_style_grad(ss_backend *be, double *losses, ss_tensor *df, ss_tensor *g,
-                                const ss_tensor *f, const ss_tensor *const *targets,
-                                const double *scales, int n_targets) {
+static ss_status cpu_style_grad(ss_backend *be, double *losses, ss_tensor *df, ss_tensor *g, const ss_tensor *f,
+                                const ss_tensor *const *targets, const double *scales, int n_targets) {
     cpu_ctx *cx = ctx_of(be);
     int c = f->c, hw = f->h * f->w;
     size_t cc = (size_t)c * c;
@@ -546,8 +534,7 @@ static ss_status cpu_style_grad(ss_backend *be, double *losses, ss_tensor *df, s
         }
         losses[s] = sc * sum;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, hw, c, 1.0f, d, c, fp, hw, 0.0f, dplain,
-                hw);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, hw, c, 1.0f, d, c, fp, hw, 0.0f, dplain, hw);
     if (df->plain) {
         float *o = df->data;
         size_t n = (size_t)c * hw;
@@ -560,8 +547,8 @@ static ss_status cpu_style_grad(ss_backend *be, double *losses, ss_tensor *df, s
     return run_reorder(be, &md, dplain, &priv_of(df)->md, df->data, 1);
 }
 
-static ss_status cpu_content_grad(ss_backend *be, double *loss, ss_tensor *df, const ss_tensor *f,
-                                  const ss_tensor *p, double scale) {
+static ss_status cpu_content_grad(ss_backend *be, double *loss, ss_tensor *df, const ss_tensor *f, const ss_tensor *p,
+                                  double scale) {
     (void)be;
     const float *x = f->data, *t = p->data;
     float *o = df->data;
@@ -578,8 +565,8 @@ static ss_status cpu_content_grad(ss_backend *be, double *loss, ss_tensor *df, c
     return SS_OK;
 }
 
-static ss_status cpu_tv_grad(ss_backend *be, double *loss, ss_tensor *dx, const ss_tensor *x,
-                             double scale, double power) {
+static ss_status cpu_tv_grad(ss_backend *be, double *loss, ss_tensor *dx, const ss_tensor *x, double scale,
+                             double power) {
     (void)be;
     int C = x->c, H = x->h, W = x->w;
     if (!x->plain || !dx->plain) return ss_error(SS_ERR_INTERNAL, "tv_grad: tensors must be plain");
@@ -657,8 +644,8 @@ static ss_status cpu_vec_fill(ss_backend *be, ss_tensor *x, double value) {
     return SS_OK;
 }
 
-static ss_status cpu_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v,
-                               const ss_tensor *g, double lr, double b1, double b2, double eps, int t) {
+static ss_status cpu_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v, const ss_tensor *g, double lr,
+                               double b1, double b2, double eps, int t) {
     (void)be;
     size_t n = x->size;
     double c1 = 1.0 - pow(b1, t), c2 = 1.0 - pow(b2, t);

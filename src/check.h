@@ -10,44 +10,41 @@
 
 #include "status.h"
 
-#define SS_TRY(expr)                                                                               \
-    do {                                                                                           \
-        ss_status ss_try_st_ = (expr);                                                             \
-        if (ss_try_st_ != SS_OK) return ss_try_st_;                                                \
+#define SS_TRY(expr)                                \
+    do {                                            \
+        ss_status ss_try_st_ = (expr);              \
+        if (ss_try_st_ != SS_OK) return ss_try_st_; \
     } while (0)
 
 /* SS_TRY_GOTO: records the status in `st` and jumps to `label` (for cleanup). */
-#define SS_TRY_GOTO(st, expr, label)                                                               \
-    do {                                                                                           \
-        (st) = (expr);                                                                             \
-        if ((st) != SS_OK) goto label;                                                             \
+#define SS_TRY_GOTO(st, expr, label)   \
+    do {                               \
+        (st) = (expr);                 \
+        if ((st) != SS_OK) goto label; \
     } while (0)
 
-#define SS_LIB_CHECK(lib, ok, reason, expr_text, code)                                             \
-    return ss_error((code), "%s: %s failed (%s) at %s:%d", (lib), (expr_text), (reason), __FILE__, \
-                    __LINE__)
+#define SS_LIB_CHECK(lib, ok, reason, expr_text, code) \
+    return ss_error((code), "%s: %s failed (%s) at %s:%d", (lib), (expr_text), (reason), __FILE__, __LINE__)
 
 /* oneDNN: expr returns dnnl_status_t. */
-#define DNNL_CHECK(expr)                                                                           \
-    do {                                                                                           \
-        dnnl_status_t dnnl_st_ = (expr);                                                           \
-        if (dnnl_st_ != dnnl_success)                                                              \
-            return ss_error(SS_ERR_BACKEND, "oneDNN: %s failed (%s) at %s:%d", #expr,              \
-                            dnnl_status2str(dnnl_st_), __FILE__, __LINE__);                        \
+#define DNNL_CHECK(expr)                                                                                         \
+    do {                                                                                                         \
+        dnnl_status_t dnnl_st_ = (expr);                                                                         \
+        if (dnnl_st_ != dnnl_success)                                                                            \
+            return ss_error(SS_ERR_BACKEND, "oneDNN: %s failed (%s) at %s:%d", #expr, dnnl_status2str(dnnl_st_), \
+                            __FILE__, __LINE__);                                                                 \
     } while (0)
 
 /* HDF5: expr returns a negative value on failure (herr_t or hid_t). */
-#define H5_CHECK(expr, code)                                                                       \
-    do {                                                                                           \
-        if ((expr) < 0)                                                                            \
-            return ss_error((code), "HDF5: %s failed at %s:%d", #expr, __FILE__, __LINE__);        \
+#define H5_CHECK(expr, code)                                                                            \
+    do {                                                                                                \
+        if ((expr) < 0) return ss_error((code), "HDF5: %s failed at %s:%d", #expr, __FILE__, __LINE__); \
     } while (0)
 
 /* Allocation: ptr is the result of malloc/calloc/aligned_alloc. */
-#define SS_ALLOC_CHECK(ptr)                                                                        \
-    do {                                                                                           \
-        if (!(ptr))                                                                                \
-            return ss_error(SS_ERR_NOMEM, "out of memory: %s at %s:%d", #ptr, __FILE__, __LINE__); \
+#define SS_ALLOC_CHECK(ptr)                                                                                \
+    do {                                                                                                   \
+        if (!(ptr)) return ss_error(SS_ERR_NOMEM, "out of memory: %s at %s:%d", #ptr, __FILE__, __LINE__); \
     } while (0)
 
 #endif

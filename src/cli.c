@@ -25,10 +25,11 @@ static const char *nearest_option(char *buf, size_t size, const char *name, unsi
     static const struct {
         unsigned flag;
         const char *name;
-    } own[] = {{SS_CLI_OUTPUT, "--output"}, {SS_CLI_THREADS, "--threads"}, {SS_CLI_BACKEND, "--backend"},
-               {SS_CLI_BACKEND, "--device"}, {SS_CLI_FORCE, "--force"},     {SS_CLI_X, "--x"},
-               {SS_CLI_REPEAT, "--repeat"},  {SS_CLI_REPEAT, "--size"},     {SS_CLI_QUIET, "--quiet"},
-               {0, "--help"}};
+    } own[] = {{SS_CLI_OUTPUT, "--output"},   {SS_CLI_THREADS, "--threads"},
+               {SS_CLI_BACKEND, "--backend"}, {SS_CLI_BACKEND, "--device"},
+               {SS_CLI_FORCE, "--force"},     {SS_CLI_X, "--x"},
+               {SS_CLI_REPEAT, "--repeat"},   {SS_CLI_REPEAT, "--size"},
+               {SS_CLI_QUIET, "--quiet"},     {0, "--help"}};
     char typed[128], cand[128];
     snprintf(typed, sizeof typed, "%s", name);
     for (char *c = typed; *c; c++)
@@ -127,13 +128,15 @@ void ss_cli_print_options(FILE *f, unsigned flags) {
     if (flags & SS_CLI_X)
         fprintf(f, "  --x IMAGE|FILE.h5:/DSET  the image to evaluate [default: the initial image of --init]\n");
     if (flags & SS_CLI_REPEAT)
-        fprintf(f, "  --size N                 image size (alias of --image-size)\n"
-                   "  --repeat N               timed evaluations; the median is printed [default: 5]\n");
+        fprintf(f,
+                "  --size N                 image size (alias of --image-size)\n"
+                "  --repeat N               timed evaluations; the median is printed [default: 5]\n");
     if (flags & SS_CLI_THREADS)
         fprintf(f, "  --threads N              CPU threads; 0: the cores this process may use [default: 0]\n");
     if (flags & SS_CLI_BACKEND)
-        fprintf(f, "  --backend NAME           cpu, cuda or auto [default: auto]\n"
-                   "  --device N               GPU index for the CUDA backend [default: 0]\n");
+        fprintf(f,
+                "  --backend NAME           cpu, cuda or auto [default: auto]\n"
+                "  --device N               GPU index for the CUDA backend [default: 0]\n");
     if (flags & SS_CLI_QUIET) fprintf(f, "  -q, --quiet              print only errors\n");
     if (flags & SS_CLI_PARAMS) {
         fprintf(f, "Run parameters (the manifest's keys, with dashes):\n");

@@ -92,9 +92,10 @@ int ss_cmd_bench(int argc, char **argv) {
         return SS_EXIT_USAGE;
     }
     if (cli.help) {
-        printf("usage: stylesweep bench [--model vgg19] [--size 224] [--threads N] [OPTIONS]\n\n"
-               "Times one evaluation (forward to the deepest used layer, losses, gradient to the\n"
-               "image) with random weights and random images; prints the median as ms_per_eval=.\n\noptions:\n");
+        printf(
+            "usage: stylesweep bench [--model vgg19] [--size 224] [--threads N] [OPTIONS]\n\n"
+            "Times one evaluation (forward to the deepest used layer, losses, gradient to the\n"
+            "image) with random weights and random images; prints the median as ms_per_eval=.\n\noptions:\n");
         ss_cli_print_options(stdout, BENCH_FLAGS);
         return SS_EXIT_OK;
     }

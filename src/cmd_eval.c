@@ -13,11 +13,13 @@
 enum { EVAL_FLAGS = SS_CLI_PARAMS | SS_CLI_OUTPUT | SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_FORCE | SS_CLI_X };
 
 static void eval_usage(FILE *f) {
-    fprintf(f, "usage: stylesweep eval [OPTIONS] CONTENT STYLE [STYLE...] -o OUT.h5\n\n"
-               "Evaluates the loss and its gradient once and writes loss, content_loss,\n"
-               "style_loss (per style layer), tv_loss, x and grad (3 x H x W, in the pre-processed\n"
-               "domain: BGR minus the mean for Caffe weights). CONTENT, STYLE and --x are image\nfiles or FILE.h5:/dataset arrays "
-               "of pre-processed (3, H, W) floats.\n\noptions:\n");
+    fprintf(f,
+            "usage: stylesweep eval [OPTIONS] CONTENT STYLE [STYLE...] -o OUT.h5\n\n"
+            "Evaluates the loss and its gradient once and writes loss, content_loss,\n"
+            "style_loss (per style layer), tv_loss, x and grad (3 x H x W, in the pre-processed\n"
+            "domain: BGR minus the mean for Caffe weights). CONTENT, STYLE and --x are image\nfiles or "
+            "FILE.h5:/dataset arrays "
+            "of pre-processed (3, H, W) floats.\n\noptions:\n");
     ss_cli_print_options(f, EVAL_FLAGS);
 }
 
@@ -63,9 +65,11 @@ static ss_status eval_run(const ss_cli *cli) {
         const char *names[SS_MAX_STYLE_LAYERS];
         for (int l = 0; l < s.params.n_style_layers; l++) names[l] = s.params.style_layers[l];
         const char *keys[] = {"model", "weights", "pool", "content_layer", "backend", "device"};
-        const char *values[] = {s.params.model, s.weights, s.params.pool, s.params.content_layer, B->name, s.be->device};
-        ss_eval_output o = {terms.total, terms.content, terms.tv, s.params.n_style_layers, terms.style, names,
-                            x, g, h, w, keys, values, 6};
+        const char *values[] = {s.params.model,         s.weights, s.params.pool,
+                                s.params.content_layer, B->name,   s.be->device};
+        ss_eval_output o = {
+            terms.total, terms.content, terms.tv, s.params.n_style_layers, terms.style, names, x, g, h, w,
+            keys,        values,        6};
         st = ss_evalfile_write(cli->output, &o, cli->force);
         if (st == SS_OK)
             printf("loss=%.9g content=%.9g style=%.9g tv=%.9g -> %s\n", terms.total, terms.content,

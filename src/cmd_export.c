@@ -122,10 +122,11 @@ int ss_cmd_export(int argc, char **argv) {
     const char *path = NULL, *dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: stylesweep export ARCHIVE.h5 -o DIR\n\n"
-                   "Writes per run DIR/<id>/ with iteration_NNNN.png (the snapshots), final.png,\n"
-                   "metrics.csv and parameters.yaml. Existing files of the same names are replaced.\n\n"
-                   "options:\n  -o, --output DIR  where to write (made if missing)\n  -h, --help        this help\n");
+            printf(
+                "usage: stylesweep export ARCHIVE.h5 -o DIR\n\n"
+                "Writes per run DIR/<id>/ with iteration_NNNN.png (the snapshots), final.png,\n"
+                "metrics.csv and parameters.yaml. Existing files of the same names are replaced.\n\n"
+                "options:\n  -o, --output DIR  where to write (made if missing)\n  -h, --help        this help\n");
             return SS_EXIT_OK;
         } else if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
             if (i + 1 >= argc) {
@@ -152,8 +153,7 @@ int ss_cmd_export(int argc, char **argv) {
         return SS_EXIT_FAILURE;
     }
     ss_status st = SS_OK;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        st = ss_error(SS_ERR_IO, "cannot make %s: %s", dir, strerror(errno));
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) st = ss_error(SS_ERR_IO, "cannot make %s: %s", dir, strerror(errno));
     int n = ss_archive_run_count(a), files = 0;
     for (int i = 0; st == SS_OK && i < n; i++) {
         /* a read that races one of a running sweep's flushes can fail

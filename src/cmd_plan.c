@@ -10,14 +10,15 @@
 #include "manifest.h"
 
 static void plan_usage(FILE *f) {
-    fprintf(f, "usage: stylesweep plan [--defaults] MANIFEST\n\n"
-               "Validates a sweep manifest (YAML, see sweeps/README.md) and prints the runs it\n"
-               "expands to: each run's id and the parameters that differ from the manifest's\n"
-               "defaults, then the number of runs. Nothing is run and no file is written.\n"
-               "Every error is printed as FILE:LINE: key: message (exit status 1).\n\n"
-               "options:\n"
-               "  --defaults   also print every parameter of the defaults (YAML)\n"
-               "  -h, --help   this help\n");
+    fprintf(f,
+            "usage: stylesweep plan [--defaults] MANIFEST\n\n"
+            "Validates a sweep manifest (YAML, see sweeps/README.md) and prints the runs it\n"
+            "expands to: each run's id and the parameters that differ from the manifest's\n"
+            "defaults, then the number of runs. Nothing is run and no file is written.\n"
+            "Every error is printed as FILE:LINE: key: message (exit status 1).\n\n"
+            "options:\n"
+            "  --defaults   also print every parameter of the defaults (YAML)\n"
+            "  -h, --help   this help\n");
 }
 
 int ss_cmd_plan(int argc, char **argv) {

@@ -28,7 +28,8 @@ static void on_signal(int sig) {
         return;
     }
     ss_sweep_stop_requested = 1;
-    static const char msg[] = "stylesweep run: stopping at the next iteration boundary (signal again to stop at once)\n";
+    static const char msg[] =
+        "stylesweep run: stopping at the next iteration boundary (signal again to stop at once)\n";
     ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)w;
 }

@@ -20,11 +20,12 @@ int ss_cmd_status(int argc, char **argv) {
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: stylesweep status ARCHIVE.h5 [--summary]\n\n"
-                   "Prints the number of runs in each state, then one line per run: its id,\n"
-                   "state, iterations done of all, attempts, final loss, host and device, and the\n"
-                   "error of a failed run. Safe to use while the sweep runs.\n\n"
-                   "options:\n  --summary   only the counts\n  -h, --help  this help\n");
+            printf(
+                "usage: stylesweep status ARCHIVE.h5 [--summary]\n\n"
+                "Prints the number of runs in each state, then one line per run: its id,\n"
+                "state, iterations done of all, attempts, final loss, host and device, and the\n"
+                "error of a failed run. Safe to use while the sweep runs.\n\n"
+                "options:\n  --summary   only the counts\n  -h, --help  this help\n");
             return SS_EXIT_OK;
         } else if (!strcmp(argv[i], "--summary")) quiet = 1;
         else if (argv[i][0] == '-') {
@@ -84,7 +85,8 @@ int ss_cmd_status(int argc, char **argv) {
     }
     if (rc == SS_EXIT_OK) {
         printf("%s: sweep %s, %d runs:", path, sweep ? sweep : "?", n);
-        for (int s = 0; s < SS_RUN_STATUS_COUNT; s++) printf(" %d %s%s", counts[s], ss_archive_status_name(s), s + 1 < SS_RUN_STATUS_COUNT ? "," : "\n");
+        for (int s = 0; s < SS_RUN_STATUS_COUNT; s++)
+            printf(" %d %s%s", counts[s], ss_archive_status_name(s), s + 1 < SS_RUN_STATUS_COUNT ? "," : "\n");
         for (int i = 0; !quiet && i < n; i++) {
             const ss_archive_run_info *r = &info[i];
             printf("  %-24s %-11s %4d/%-4d it  %d attempt(s)", r->id, ss_archive_status_name(r->status),

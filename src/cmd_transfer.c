@@ -26,15 +26,16 @@ typedef struct transfer_ctx {
 } transfer_ctx;
 
 static void transfer_usage(FILE *f) {
-    fprintf(f, "usage: stylesweep transfer [OPTIONS] CONTENT STYLE [STYLE...] -o OUT.png\n\n"
-               "Stylises CONTENT with the STYLE image(s) and writes OUT (.png, or .jpg/.jpeg).\n"
-               "Prints per iteration the loss, each term, the improvement and the time.\n"
-               "Snapshots go next to the output as OUT_iterNNNN.png by the --snapshots schedule;\n"
-               "OUT.params.yaml records every parameter and the weights used.\n"
-               "An existing output is never overwritten without --force.\n\n"
-               "example:\n"
-               "  stylesweep transfer samples/content/chelsea.jpg samples/style/starry_night.jpg \\\n"
-               "      -o out.png --image-size 128 --iterations 10\n\noptions:\n");
+    fprintf(f,
+            "usage: stylesweep transfer [OPTIONS] CONTENT STYLE [STYLE...] -o OUT.png\n\n"
+            "Stylises CONTENT with the STYLE image(s) and writes OUT (.png, or .jpg/.jpeg).\n"
+            "Prints per iteration the loss, each term, the improvement and the time.\n"
+            "Snapshots go next to the output as OUT_iterNNNN.png by the --snapshots schedule;\n"
+            "OUT.params.yaml records every parameter and the weights used.\n"
+            "An existing output is never overwritten without --force.\n\n"
+            "example:\n"
+            "  stylesweep transfer samples/content/chelsea.jpg samples/style/starry_night.jpg \\\n"
+            "      -o out.png --image-size 128 --iterations 10\n\noptions:\n");
     ss_cli_print_options(f, TRANSFER_FLAGS);
 }
 

@@ -123,7 +123,10 @@ static uint32_t optimizer_kind(const ss_params *p, const engine_buffers *b) {
 }
 
 static const char *kind_name(uint32_t k) {
-    return k == KIND_ADAM ? "Adam" : k == KIND_LBFGS ? "continuous L-BFGS" : k == KIND_RESTARTED ? "restarted L-BFGS" : "unknown";
+    return k == KIND_ADAM        ? "Adam"
+           : k == KIND_LBFGS     ? "continuous L-BFGS"
+           : k == KIND_RESTARTED ? "restarted L-BFGS"
+                                 : "unknown";
 }
 
 ss_status ss_engine_save_state(const ss_engine_state *state, unsigned char **blob, size_t *size) {
@@ -135,7 +138,9 @@ ss_status ss_engine_save_state(const ss_engine_state *state, unsigned char **blo
     engine_buffers *b = ec->b;
     const ss_params *p = &r->s->params;
     uint32_t kind = optimizer_kind(p, b);
-    size_t opt = kind == KIND_ADAM ? ss_adam_state_size(b->adam) : kind == KIND_LBFGS ? ss_lbfgs_state_size(b->lbfgs) : 0;
+    size_t opt = kind == KIND_ADAM    ? ss_adam_state_size(b->adam)
+                 : kind == KIND_LBFGS ? ss_lbfgs_state_size(b->lbfgs)
+                                      : 0;
     int n_style = r->s->cfg.n_style_layers;
     if (n_style < 0 || n_style > SS_MAX_STYLE_LAYERS) n_style = 0;
     size_t head = BLOB_HEADER + (size_t)n_style * sizeof(double);
@@ -186,7 +191,8 @@ static ss_status load_state(engine_run *r, engine_buffers *b, const ss_engine_st
         return ss_error(SS_ERR_FORMAT, "checkpoint state: not a stylesweep engine state (%zu bytes)", size);
     memcpy(&version, q + 4, 4);
     if (version != BLOB_VERSION)
-        return ss_error(SS_ERR_FORMAT, "checkpoint state: version %u, this program reads 1 and %d", version, BLOB_VERSION);
+        return ss_error(SS_ERR_FORMAT, "checkpoint state: version %u, this program reads 1 and %d", version,
+                        BLOB_VERSION);
     q += 8;
     memcpy(last, q, 8), q += 8;
     memcpy(&iteration, q, 4), q += 4;
@@ -198,7 +204,8 @@ static ss_status load_state(engine_run *r, engine_buffers *b, const ss_engine_st
         return ss_error(SS_ERR_FORMAT, "checkpoint state: made at iteration %d, the checkpoint says %d", (int)iteration,
                         resume->iteration);
     if (u[0] != kind)
-        return ss_error(SS_ERR_FORMAT, "checkpoint state: taken with %s, the run uses %s", kind_name(u[0]), kind_name(kind));
+        return ss_error(SS_ERR_FORMAT, "checkpoint state: taken with %s, the run uses %s", kind_name(u[0]),
+                        kind_name(kind));
     if (n_style > SS_MAX_STYLE_LAYERS || size < BLOB_HEADER + n_style * sizeof(double))
         return ss_error(SS_ERR_FORMAT, "checkpoint state: bad style layer count %u", n_style);
     memset(&r->kept, 0, sizeof r->kept);
@@ -216,8 +223,7 @@ static ss_status load_state(engine_run *r, engine_buffers *b, const ss_engine_st
     return SS_OK;
 }
 
-static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_state *resume,
-                             ss_engine_result *res) {
+static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_state *resume, ss_engine_result *res) {
     ss_setup *s = r->s;
     const ss_params *p = &s->params;
     const ss_backend_i *B = s->be->iface;

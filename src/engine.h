@@ -10,11 +10,11 @@
 
 /* The metrics of one outer iteration. */
 typedef struct ss_iteration {
-    int iteration;          /* 1-based */
-    ss_terms terms;         /* the loss and each term at the iteration's image */
-    int evaluations;        /* evaluations this iteration */
-    double seconds;         /* wall time of this iteration */
-    double improvement;     /* (loss[i-1] - loss[i]) / loss[i-1] * 100; 0 for the first */
+    int iteration;      /* 1-based */
+    ss_terms terms;     /* the loss and each term at the iteration's image */
+    int evaluations;    /* evaluations this iteration */
+    double seconds;     /* wall time of this iteration */
+    double improvement; /* (loss[i-1] - loss[i]) / loss[i-1] * 100; 0 for the first */
 } ss_iteration;
 
 /* The state a run can be resumed from, at an outer-iteration boundary: the
@@ -33,14 +33,14 @@ typedef struct ss_iteration {
  * Version 1, written by earlier programs, is 8 bytes: float64 last_loss; a
  * continuous optimiser resumed from it starts a fresh history. */
 typedef struct ss_engine_state {
-    int iteration;        /* outer iterations completed */
-    double last_loss;     /* loss after that iteration (for the improvement); used when blob is NULL */
-    const float *x;       /* current image (3, h, w), pre-processed */
+    int iteration;    /* outer iterations completed */
+    double last_loss; /* loss after that iteration (for the improvement); used when blob is NULL */
+    const float *x;   /* current image (3, h, w), pre-processed */
     int h, w;
-    int stopping;         /* 1 when the run stops after this boundary (should_stop) */
+    int stopping;              /* 1 when the run stops after this boundary (should_stop) */
     const unsigned char *blob; /* resume: the saved blob (NULL: none, last_loss alone) */
     size_t blob_size;
-    void *engine;         /* on_boundary: the running engine, for ss_engine_save_state */
+    void *engine; /* on_boundary: the running engine, for ss_engine_save_state */
 } ss_engine_state;
 
 /* Inside on_boundary: serialises the state's blob (see ss_engine_state) into
@@ -66,11 +66,11 @@ typedef struct ss_engine_callbacks {
 } ss_engine_callbacks;
 
 typedef struct ss_engine_result {
-    int iterations;          /* outer iterations completed */
-    int evaluations;         /* evaluations in all */
-    double loss;             /* final loss */
-    int stopped_early;       /* 1 when min_improvement stopped it */
-    ss_image final_image;    /* de-processed final image (caller frees with ss_image_free) */
+    int iterations;       /* outer iterations completed */
+    int evaluations;      /* evaluations in all */
+    double loss;          /* final loss */
+    int stopped_early;    /* 1 when min_improvement stopped it */
+    ss_image final_image; /* de-processed final image (caller frees with ss_image_free) */
 } ss_engine_result;
 
 /* Returns 1 when iteration (1-based) is a snapshot of p's schedule

@@ -42,8 +42,7 @@ ss_status ss_image_preproc_by_name(ss_preproc *out, const char *name) {
         *out = ss_image_preproc_torchvision;
         return SS_OK;
     }
-    return ss_error(SS_ERR_ARG, "unknown pre-processing '%s' (expected caffe or torchvision)",
-                    name ? name : "(null)");
+    return ss_error(SS_ERR_ARG, "unknown pre-processing '%s' (expected caffe or torchvision)", name ? name : "(null)");
 }
 
 static int size_ok(int w, int h) {
@@ -55,8 +54,8 @@ ss_status ss_image_alloc(ss_image *out, int w, int h) {
     out->w = out->h = 0;
     out->px = NULL;
     if (!size_ok(w, h))
-        return ss_error(SS_ERR_ARG, "invalid image size %dx%d (at most %d per side, %lld pixels)",
-                        w, h, SS_IMAGE_MAX_SIDE, (long long)SS_IMAGE_MAX_PIXELS);
+        return ss_error(SS_ERR_ARG, "invalid image size %dx%d (at most %d per side, %lld pixels)", w, h,
+                        SS_IMAGE_MAX_SIDE, (long long)SS_IMAGE_MAX_PIXELS);
     unsigned char *px = malloc((size_t)w * (size_t)h * 3);
     if (!px) return ss_error(SS_ERR_NOMEM, "out of memory for a %dx%d image", w, h);
     out->w = w;
@@ -132,9 +131,7 @@ ss_status ss_image_load(ss_image *out, const char *path) {
     int e = read_all(f, &buf, &len);
     fclose(f);
     if (e == ENOMEM) return ss_error(SS_ERR_NOMEM, "cannot read image %s: out of memory", path);
-    if (e == EFBIG)
-        return ss_error(SS_ERR_FORMAT, "cannot read image %s: file larger than %d bytes", path,
-                        INT_MAX);
+    if (e == EFBIG) return ss_error(SS_ERR_FORMAT, "cannot read image %s: file larger than %d bytes", path, INT_MAX);
     if (e) return ss_error(SS_ERR_IO, "cannot read image %s: %s", path, strerror(e));
     if (len == 0) {
         free(buf);
@@ -185,13 +182,10 @@ ss_status ss_image_load(ss_image *out, const char *path) {
     return SS_OK;
 }
 
-ss_status ss_image_target_size(int *w, int *h, int src_w, int src_h, int image_size,
-                               ss_aspect aspect) {
+ss_status ss_image_target_size(int *w, int *h, int src_w, int src_h, int image_size, ss_aspect aspect) {
     if (image_size < 1 || image_size > SS_IMAGE_MAX_TARGET)
-        return ss_error(SS_ERR_ARG, "image_size %d out of range (1..%d)", image_size,
-                        SS_IMAGE_MAX_TARGET);
-    if (src_w < 1 || src_h < 1)
-        return ss_error(SS_ERR_ARG, "invalid source image size %dx%d", src_w, src_h);
+        return ss_error(SS_ERR_ARG, "image_size %d out of range (1..%d)", image_size, SS_IMAGE_MAX_TARGET);
+    if (src_w < 1 || src_h < 1) return ss_error(SS_ERR_ARG, "invalid source image size %dx%d", src_w, src_h);
     if (aspect == SS_ASPECT_SQUARE) {
         *w = *h = image_size;
         return SS_OK;
@@ -214,8 +208,7 @@ ss_status ss_image_target_size(int *w, int *h, int src_w, int src_h, int image_s
 ss_status ss_image_resize(ss_image *out, const ss_image *in, int w, int h) {
     out->w = out->h = 0;
     out->px = NULL;
-    if (!in || !in->px || !size_ok(in->w, in->h))
-        return ss_error(SS_ERR_ARG, "cannot resize an empty image");
+    if (!in || !in->px || !size_ok(in->w, in->h)) return ss_error(SS_ERR_ARG, "cannot resize an empty image");
     ss_status s = ss_image_alloc(out, w, h);
     if (s != SS_OK) return s;
     if (w == in->w && h == in->h) {
@@ -224,8 +217,7 @@ ss_status ss_image_resize(ss_image *out, const ss_image *in, int w, int h) {
     }
     if (!stbir_resize_uint8(in->px, in->w, in->h, 0, out->px, w, h, 0, 3)) {
         ss_image_free(out);
-        return ss_error(SS_ERR_INTERNAL, "stb_image_resize failed resizing %dx%d to %dx%d", in->w,
-                        in->h, w, h);
+        return ss_error(SS_ERR_INTERNAL, "stb_image_resize failed resizing %dx%d to %dx%d", in->w, in->h, w, h);
     }
     return SS_OK;
 }
@@ -233,8 +225,7 @@ ss_status ss_image_resize(ss_image *out, const ss_image *in, int w, int h) {
 /* lut[c][v]: the pre-processed value of pixel value v in tensor channel c. */
 static void make_lut(float lut[3][256], const ss_preproc *pp) {
     for (int c = 0; c < 3; c++)
-        for (int v = 0; v < 256; v++)
-            lut[c][v] = (float)(((double)v * pp->scale - pp->mean[c]) / pp->std[c]);
+        for (int v = 0; v < 256; v++) lut[c][v] = (float)(((double)v * pp->scale - pp->mean[c]) / pp->std[c]);
 }
 
 void ss_image_to_tensor(float *out, const ss_image *img, const ss_preproc *pp) {
@@ -254,8 +245,7 @@ static unsigned char clip_round(double v) {
     return (unsigned char)floor(v + 0.5);
 }
 
-ss_status ss_image_from_tensor(ss_image *out, const float *x, int w, int h,
-                               const ss_preproc *pp) {
+ss_status ss_image_from_tensor(ss_image *out, const float *x, int w, int h, const ss_preproc *pp) {
     ss_status s = ss_image_alloc(out, w, h);
     if (s != SS_OK) return s;
     size_t np = (size_t)w * (size_t)h;
@@ -263,8 +253,7 @@ ss_status ss_image_from_tensor(ss_image *out, const float *x, int w, int h,
         int dst = pp->bgr ? 2 - c : c;
         const float *xc = x + (size_t)c * np;
         double sd = pp->std[c], m = pp->mean[c], sc = pp->scale;
-        for (size_t i = 0; i < np; i++)
-            out->px[3 * i + dst] = clip_round(((double)xc[i] * sd + m) / sc);
+        for (size_t i = 0; i < np; i++) out->px[3 * i + dst] = clip_round(((double)xc[i] * sd + m) / sc);
     }
     return SS_OK;
 }
@@ -280,8 +269,8 @@ static unsigned char luma601(const unsigned char *p) {
     return (unsigned char)((19595u * p[0] + 38470u * p[1] + 7471u * p[2] + 32768u) >> 16);
 }
 
-ss_status ss_image_init_tensor(float *out, const char *mode, const ss_image *content,
-                               const ss_preproc *pp, unsigned long long seed) {
+ss_status ss_image_init_tensor(float *out, const char *mode, const ss_image *content, const ss_preproc *pp,
+                               unsigned long long seed) {
     if (!mode) return ss_error(SS_ERR_ARG, "no initial image mode given (expected content, noise or gray)");
     size_t np = (size_t)content->w * (size_t)content->h;
     if (strcmp(mode, "content") == 0) {
@@ -308,23 +297,22 @@ ss_status ss_image_init_tensor(float *out, const char *mode, const ss_image *con
         }
         return SS_OK;
     }
-    return ss_error(SS_ERR_ARG, "unknown initial image mode '%s' (expected content, noise or gray)",
-                    mode);
+    return ss_error(SS_ERR_ARG, "unknown initial image mode '%s' (expected content, noise or gray)", mode);
 }
 
 ss_status ss_image_preserve_color(ss_image *result, const ss_image *content) {
     if (!result || !content || !result->px || !content->px)
         return ss_error(SS_ERR_ARG, "colour preservation needs two images");
     if (result->w != content->w || result->h != content->h)
-        return ss_error(SS_ERR_ARG, "colour preservation: result %dx%d and content %dx%d differ",
-                        result->w, result->h, content->w, content->h);
+        return ss_error(SS_ERR_ARG, "colour preservation: result %dx%d and content %dx%d differ", result->w, result->h,
+                        content->w, content->h);
     size_t np = (size_t)result->w * (size_t)result->h;
     for (size_t i = 0; i < np; i++) {
         unsigned char *r = result->px + 3 * i;
         const unsigned char *q = content->px + 3 * i;
         double y = 0.299 * r[0] + 0.587 * r[1] + 0.114 * r[2];
-        double cb = -0.168735892 * q[0] - 0.331264108 * q[1] + 0.5 * q[2];       /* - 128 */
-        double cr = 0.5 * q[0] - 0.418687589 * q[1] - 0.081312411 * q[2];        /* - 128 */
+        double cb = -0.168735892 * q[0] - 0.331264108 * q[1] + 0.5 * q[2]; /* - 128 */
+        double cr = 0.5 * q[0] - 0.418687589 * q[1] - 0.081312411 * q[2];  /* - 128 */
         r[0] = clip_round(y + 1.402 * cr);
         r[1] = clip_round(y - 0.344136286 * cb - 0.714136286 * cr);
         r[2] = clip_round(y + 1.772 * cb);
@@ -376,9 +364,7 @@ ss_status ss_image_save(const char *path, const ss_image *img) {
     if (!path) return ss_error(SS_ERR_ARG, "cannot write image: no path given");
     int kind = save_kind(path);
     if (!kind)
-        return ss_error(SS_ERR_ARG,
-                        "cannot write image %s: unsupported extension (use .png, .jpg or .jpeg)",
-                        path);
+        return ss_error(SS_ERR_ARG, "cannot write image %s: unsupported extension (use .png, .jpg or .jpeg)", path);
     if (!img || !img->px || !size_ok(img->w, img->h))
         return ss_error(SS_ERR_ARG, "cannot write image %s: the image is empty", path);
 
@@ -403,19 +389,16 @@ ss_status ss_image_save(const char *path, const ss_image *img) {
         free(tmp);
         return ss_error(SS_ERR_IO, "cannot write image %s: %s", path, strerror(e));
     }
-    int ok = kind == 1
-                 ? stbi_write_png_to_func(sink_write, &sink, img->w, img->h, 3, img->px, img->w * 3)
-                 : stbi_write_jpg_to_func(sink_write, &sink, img->w, img->h, 3, img->px, 95);
+    int ok = kind == 1 ? stbi_write_png_to_func(sink_write, &sink, img->w, img->h, 3, img->px, img->w * 3)
+                       : stbi_write_jpg_to_func(sink_write, &sink, img->w, img->h, 3, img->px, 95);
     int err = sink.err;
     if (!err && fflush(sink.f) != 0) err = errno ? errno : EIO;
-    if (!err && fsync(fileno(sink.f)) != 0 && errno != EINVAL && errno != EROFS)
-        err = errno ? errno : EIO;
+    if (!err && fsync(fileno(sink.f)) != 0 && errno != EINVAL && errno != EROFS) err = errno ? errno : EIO;
     if (fclose(sink.f) != 0 && !err) err = errno ? errno : EIO;
     if (!ok && !err) {
         unlink(tmp);
         free(tmp);
-        return ss_error(SS_ERR_IO, "cannot write image %s: the %s encoder failed", path,
-                        kind == 1 ? "PNG" : "JPEG");
+        return ss_error(SS_ERR_IO, "cannot write image %s: the %s encoder failed", path, kind == 1 ? "PNG" : "JPEG");
     }
     if (!err && rename(tmp, path) != 0) err = errno ? errno : EIO;
     if (err) {

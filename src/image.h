@@ -39,8 +39,8 @@ typedef enum ss_aspect {
  *   x = (v * scale - mean[c]) / std[c].
  * mean and std are given in tensor channel order. */
 typedef struct ss_preproc {
-    int bgr;      /* 1: tensor channels are B, G, R; 0: R, G, B */
-    float scale;  /* multiplies the 0..255 pixel value before the mean */
+    int bgr;     /* 1: tensor channels are B, G, R; 0: R, G, B */
+    float scale; /* multiplies the 0..255 pixel value before the mean */
     float mean[3];
     float std[3];
 } ss_preproc;
@@ -86,8 +86,7 @@ ss_status ss_image_load(ss_image *out, const char *path);
  * least 1); SQUARE: image_size x image_size. Returns SS_ERR_ARG (w, h
  * untouched) when image_size is outside 1..SS_IMAGE_MAX_TARGET, the source
  * size is not positive or aspect is unknown. */
-ss_status ss_image_target_size(int *w, int *h, int src_w, int src_h, int image_size,
-                               ss_aspect aspect);
+ss_status ss_image_target_size(int *w, int *h, int src_w, int src_h, int image_size, ss_aspect aspect);
 
 /* Resizes in to w x h into *out (a new image; *out's earlier content is
  * overwritten, not freed) with stb_image_resize's default filters
@@ -106,8 +105,7 @@ void ss_image_to_tensor(float *out, const ss_image *img, const ss_preproc *pp);
  * newly allocated w x h image *out (earlier content overwritten, not
  * freed). to_tensor followed by from_tensor gives back the same pixels.
  * Returns SS_ERR_ARG for a bad size, SS_ERR_NOMEM; *out is then empty. */
-ss_status ss_image_from_tensor(ss_image *out, const float *x, int w, int h,
-                               const ss_preproc *pp);
+ss_status ss_image_from_tensor(ss_image *out, const float *x, int w, int h, const ss_preproc *pp);
 
 /* Fills out (3 * content->w * content->h floats, planar) with the initial
  * image of a run, in the domain of pp:
@@ -124,8 +122,8 @@ ss_status ss_image_from_tensor(ss_image *out, const float *x, int w, int h,
  *              values on every machine.
  * Returns SS_ERR_ARG naming the mode when it is NULL or unknown (out
  * untouched). */
-ss_status ss_image_init_tensor(float *out, const char *mode, const ss_image *content,
-                               const ss_preproc *pp, unsigned long long seed);
+ss_status ss_image_init_tensor(float *out, const char *mode, const ss_image *content, const ss_preproc *pp,
+                               unsigned long long seed);
 
 /* Colour preservation: replaces result's chrominance by content's. Each
  * pixel keeps result's luma Y and takes content's Cb and Cr (YCbCr, BT.601

@@ -32,7 +32,7 @@ void ss_inputs_resolve_weights(char *out, size_t size, const char *spec, const c
 }
 
 ss_status ss_inputs_load_image(float **out, ss_image *keep, int *h, int *w, const char *path, const ss_params *p,
-                          const ss_preproc *pp, const char *role) {
+                               const ss_preproc *pp, const char *role) {
     if (!path[0]) return ss_error(SS_ERR_ARG, "no %s image given", role);
     if (ss_evalfile_is_dataset_spec(path)) {
         int hh, ww;

@@ -9,10 +9,10 @@
 
 typedef struct ss_inputs {
     int h, w;
-    float *content;                 /* (3, h, w) pre-processed */
-    float *style[SS_MAX_STYLES];    /* (3, h, w) pre-processed, resized to the content's size */
+    float *content;              /* (3, h, w) pre-processed */
+    float *style[SS_MAX_STYLES]; /* (3, h, w) pre-processed, resized to the content's size */
     int n_styles;
-    ss_image content_image;         /* the resized content as 8-bit RGB (empty for .h5 input) */
+    ss_image content_image; /* the resized content as 8-bit RGB (empty for .h5 input) */
     ss_preproc preproc;
 } ss_inputs;
 
@@ -31,8 +31,8 @@ ss_status ss_inputs_load(ss_inputs *in, const ss_params *p, const ss_preproc *pp
  * *w == 0) and pre-processed with pp, or a FILE.h5:/dataset array that must
  * match a non-zero size. keep (may be NULL) receives the resized 8-bit
  * image (empty for a dataset). role ("content", "style") prefixes errors. */
-ss_status ss_inputs_load_image(float **out, ss_image *keep, int *h, int *w, const char *path,
-                               const ss_params *p, const ss_preproc *pp, const char *role);
+ss_status ss_inputs_load_image(float **out, ss_image *keep, int *h, int *w, const char *path, const ss_params *p,
+                               const ss_preproc *pp, const char *role);
 
 /* Frees everything in `in`. */
 void ss_inputs_free(ss_inputs *in);

@@ -42,12 +42,12 @@ struct ss_lbfgs {
     double f_point;
 
     /* ---- scratch ---- */
-    double *alpha;      /* two-loop coefficients, one per pair */
-    ss_tensor *g;       /* gradient at the current point (the objective writes here) */
-    ss_tensor *gp;      /* gradient at the previous point */
-    ss_tensor *gbest;   /* gradient at the lowest trial point of a line search */
-    ss_tensor *xp;      /* the previous point; between calls, the point returned last */
-    ss_tensor *d;       /* the search direction */
+    double *alpha;    /* two-loop coefficients, one per pair */
+    ss_tensor *g;     /* gradient at the current point (the objective writes here) */
+    ss_tensor *gp;    /* gradient at the previous point */
+    ss_tensor *gbest; /* gradient at the lowest trial point of a line search */
+    ss_tensor *xp;    /* the previous point; between calls, the point returned last */
+    ss_tensor *d;     /* the search direction */
 };
 
 /* ---------- thin wrappers over the backend's vector operations ---------- */
@@ -58,9 +58,7 @@ static ss_status v_dot(ss_lbfgs *o, double *out, const ss_tensor *a, const ss_te
 static ss_status v_axpy(ss_lbfgs *o, ss_tensor *y, double alpha, const ss_tensor *x) {
     return o->be->iface->vec_axpy(o->be, y, alpha, x);
 }
-static ss_status v_scale(ss_lbfgs *o, ss_tensor *x, double alpha) {
-    return o->be->iface->vec_scale(o->be, x, alpha);
-}
+static ss_status v_scale(ss_lbfgs *o, ss_tensor *x, double alpha) { return o->be->iface->vec_scale(o->be, x, alpha); }
 static ss_status v_copy(ss_lbfgs *o, ss_tensor *dst, const ss_tensor *src) {
     return o->be->iface->vec_copy(o->be, dst, src);
 }
@@ -96,28 +94,23 @@ const char *ss_lbfgs_reason_name(ss_lbfgs_reason reason) {
 }
 
 static ss_status check_params(const ss_lbfgs_params *p) {
-    if (p->m < 1 || p->m > 1000)
-        return ss_error(SS_ERR_ARG, "L-BFGS: history m=%d must be 1..1000", p->m);
-    if (!(p->epsilon >= 0.0))
-        return ss_error(SS_ERR_ARG, "L-BFGS: epsilon=%g must be >= 0", p->epsilon);
+    if (p->m < 1 || p->m > 1000) return ss_error(SS_ERR_ARG, "L-BFGS: history m=%d must be 1..1000", p->m);
+    if (!(p->epsilon >= 0.0)) return ss_error(SS_ERR_ARG, "L-BFGS: epsilon=%g must be >= 0", p->epsilon);
     if (!(p->delta >= 0.0)) return ss_error(SS_ERR_ARG, "L-BFGS: delta=%g must be >= 0", p->delta);
-    if (p->max_linesearch < 1)
-        return ss_error(SS_ERR_ARG, "L-BFGS: max_linesearch=%d must be >= 1", p->max_linesearch);
-    if (!(p->ftol > 0.0 && p->ftol < 0.5))
-        return ss_error(SS_ERR_ARG, "L-BFGS: ftol=%g must lie in (0, 0.5)", p->ftol);
+    if (p->max_linesearch < 1) return ss_error(SS_ERR_ARG, "L-BFGS: max_linesearch=%d must be >= 1", p->max_linesearch);
+    if (!(p->ftol > 0.0 && p->ftol < 0.5)) return ss_error(SS_ERR_ARG, "L-BFGS: ftol=%g must lie in (0, 0.5)", p->ftol);
     if (!(p->gtol > p->ftol && p->gtol < 1.0))
         return ss_error(SS_ERR_ARG, "L-BFGS: gtol=%g must lie in (ftol, 1)", p->gtol);
     if (!(p->xtol >= 0.0)) return ss_error(SS_ERR_ARG, "L-BFGS: xtol=%g must be >= 0", p->xtol);
     if (!(p->min_step > 0.0 && p->max_step > p->min_step && isfinite(p->max_step)))
-        return ss_error(SS_ERR_ARG, "L-BFGS: steps need 0 < min_step (%g) < max_step (%g) < inf",
-                        p->min_step, p->max_step);
+        return ss_error(SS_ERR_ARG, "L-BFGS: steps need 0 < min_step (%g) < max_step (%g) < inf", p->min_step,
+                        p->max_step);
     return SS_OK;
 }
 
 /* ---------- life cycle ---------- */
 
-ss_status ss_lbfgs_new(ss_lbfgs **out, ss_backend *be, const ss_tensor *like,
-                       const ss_lbfgs_params *p) {
+ss_status ss_lbfgs_new(ss_lbfgs **out, ss_backend *be, const ss_tensor *like, const ss_lbfgs_params *p) {
     if (!out || !be || !like) return ss_error(SS_ERR_ARG, "ss_lbfgs_new: NULL argument");
     if (!like->plain) return ss_error(SS_ERR_ARG, "L-BFGS: the iterate must be a plain tensor");
     ss_lbfgs_params params;
@@ -309,8 +302,8 @@ ss_status ss_lbfgs_state_load(ss_lbfgs *o, const unsigned char *buf, size_t size
  *      beyond stp (else the bound), or the secant step, safeguarded.
  *   4. fp <= fx, same sign, |dp| not decreasing: the cubic through stp and
  *      sty when bracketed, else the bound in the direction of descent. */
-static void mt_step(double *stx, double *fx, double *dx, double *sty, double *fy, double *dy,
-                    double *stp, double fp, double dp, int *brackt, double stpmin, double stpmax) {
+static void mt_step(double *stx, double *fx, double *dx, double *sty, double *fy, double *dy, double *stp, double fp,
+                    double dp, int *brackt, double stpmin, double stpmax) {
     double sgnd = dp * copysign(1.0, *dx);
     double stpf, stpc, stpq, theta, s, gamma, p, q, r;
 
@@ -411,9 +404,9 @@ typedef enum ls_outcome {
  * On LS_OK, *stp, *f, x and o->g are those of the accepted step. Otherwise
  * *best_f and *best_stp are the lowest trial (f0 and 0 when none was lower)
  * and o->gbest holds its gradient; x holds the last trial. */
-static ss_status line_search(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void *ctx, double f0,
-                             double dg0, double *stp_io, double *f, int *evals, int max_evals,
-                             ls_outcome *outcome, double *best_f, double *best_stp) {
+static ss_status line_search(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void *ctx, double f0, double dg0,
+                             double *stp_io, double *f, int *evals, int max_evals, ls_outcome *outcome, double *best_f,
+                             double *best_stp) {
     const ss_lbfgs_params *p = &o->p;
     double stp = *stp_io;
     int brackt = 0, stage = 1;
@@ -463,9 +456,9 @@ static ss_status line_search(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void
             *best_stp = stp;
             SS_TRY(v_copy(o, o->gbest, o->g));
         }
-        if ((brackt && (stp <= stmin || stp >= stmax)) ||        /* rounding errors */
-            (brackt && stmax - stmin <= p->xtol * stmax) ||       /* interval too small */
-            (stp == p->max_step && ft <= ftest && dg <= gtest) || /* the step hit max_step */
+        if ((brackt && (stp <= stmin || stp >= stmax)) ||          /* rounding errors */
+            (brackt && stmax - stmin <= p->xtol * stmax) ||        /* interval too small */
+            (stp == p->max_step && ft <= ftest && dg <= gtest) ||  /* the step hit max_step */
             (stp == p->min_step && (ft > ftest || dg >= gtest)) || /* the step hit min_step */
             nls >= p->max_linesearch) {
             *outcome = LS_FAILED;
@@ -503,8 +496,7 @@ static ss_status line_search(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void
             stmax = stp + XTRAPU * (stp - stx);
         }
         stp = fmax(p->min_step, fmin(p->max_step, stp));
-        if (bad > 0.0 && ((bad > stx && stp >= bad) || (bad < stx && stp <= bad)))
-            stp = stx + 0.5 * (bad - stx);
+        if (bad > 0.0 && ((bad > stx && stp >= bad) || (bad < stx && stp <= bad))) stp = stx + 0.5 * (bad - stx);
         /* When no progress is possible, MINPACK retries stx, which has been
          * evaluated already: stop instead (the caller takes the best trial). */
         if (brackt && (stp <= stmin || stp >= stmax || stmax - stmin <= p->xtol * stmax)) {
@@ -566,8 +558,8 @@ static ss_status push_pair(ss_lbfgs *o, const ss_tensor *x) {
 /* The iterations of ss_lbfgs_minimize. *in_search is 1 while x holds a trial
  * point (the last accepted point being in o->xp), so that the caller can
  * restore x after a failure. */
-static ss_status iterate(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void *ctx, int max_evals,
-                         double f, ss_lbfgs_result *r, int *in_search) {
+static ss_status iterate(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void *ctx, int max_evals, double f,
+                         ss_lbfgs_result *r, int *in_search) {
     const ss_lbfgs_params *p = &o->p;
     int retried = 0; /* the history was dropped after a failed line search */
     int x_is_xp = 0; /* x equals o->xp (skip the final copy) */
@@ -612,8 +604,7 @@ static ss_status iterate(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void *ct
         ls_outcome outcome = LS_FAILED;
         *in_search = 1;
         x_is_xp = 0;
-        SS_TRY(line_search(o, x, fn, ctx, f0, dg, &step, &f, &r->evals, max_evals, &outcome,
-                           &best_f, &best_stp));
+        SS_TRY(line_search(o, x, fn, ctx, f0, dg, &step, &f, &r->evals, max_evals, &outcome, &best_f, &best_stp));
 
         int accepted = 0;
         if (outcome == LS_OK) {
@@ -671,11 +662,10 @@ static ss_status iterate(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void *ct
     return SS_OK;
 }
 
-ss_status ss_lbfgs_minimize(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void *ctx,
-                            int max_evals, ss_lbfgs_result *res) {
+ss_status ss_lbfgs_minimize(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void *ctx, int max_evals,
+                            ss_lbfgs_result *res) {
     if (!o || !x || !fn) return ss_error(SS_ERR_ARG, "ss_lbfgs_minimize: NULL argument");
-    if (max_evals < 1)
-        return ss_error(SS_ERR_ARG, "L-BFGS: max_evals=%d must be at least 1", max_evals);
+    if (max_evals < 1) return ss_error(SS_ERR_ARG, "L-BFGS: max_evals=%d must be at least 1", max_evals);
     if (!x->plain || x->c != o->c || x->h != o->h || x->w != o->w || x->size != o->xp->size)
         return ss_error(SS_ERR_ARG,
                         "L-BFGS: the iterate is (%d, %d, %d)%s, the optimiser was made for "
@@ -698,8 +688,7 @@ ss_status ss_lbfgs_minimize(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void 
     } else {
         SS_TRY(fn(ctx, &f, o->g, x));
         r.evals = 1;
-        if (!isfinite(f))
-            return ss_error(SS_ERR_NUMERIC, "L-BFGS: f is %g at the starting point", f);
+        if (!isfinite(f)) return ss_error(SS_ERR_NUMERIC, "L-BFGS: f is %g at the starting point", f);
     }
 
     int in_search = 0;

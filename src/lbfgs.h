@@ -40,10 +40,10 @@ typedef struct ss_lbfgs_params {
 
 /* Why ss_lbfgs_minimize returned. */
 typedef enum ss_lbfgs_reason {
-    SS_LBFGS_MAX_EVALS = 0,     /* the evaluation budget (max_evals) is spent */
-    SS_LBFGS_CONVERGED,         /* the gradient test (epsilon) holds at x */
-    SS_LBFGS_CONVERGED_DELTA,   /* the relative-decrease test (delta) holds */
-    SS_LBFGS_LINESEARCH_FAILED  /* no acceptable step, even after dropping the history */
+    SS_LBFGS_MAX_EVALS = 0,    /* the evaluation budget (max_evals) is spent */
+    SS_LBFGS_CONVERGED,        /* the gradient test (epsilon) holds at x */
+    SS_LBFGS_CONVERGED_DELTA,  /* the relative-decrease test (delta) holds */
+    SS_LBFGS_LINESEARCH_FAILED /* no acceptable step, even after dropping the history */
 } ss_lbfgs_reason;
 
 /* What one call of ss_lbfgs_minimize did. */
@@ -68,8 +68,7 @@ const char *ss_lbfgs_reason_name(ss_lbfgs_reason reason);
  * caller frees with ss_lbfgs_free; SS_ERR_ARG for a bad parameter or a
  * non-plain `like`, SS_ERR_NOMEM or the backend's status otherwise (*out
  * untouched). */
-ss_status ss_lbfgs_new(ss_lbfgs **out, ss_backend *be, const ss_tensor *like,
-                       const ss_lbfgs_params *p);
+ss_status ss_lbfgs_new(ss_lbfgs **out, ss_backend *be, const ss_tensor *like, const ss_lbfgs_params *p);
 
 /* Frees opt and its tensors (NULL is ignored). */
 void ss_lbfgs_free(ss_lbfgs *opt);
@@ -120,7 +119,7 @@ ss_status ss_lbfgs_state_load(ss_lbfgs *opt, const unsigned char *buf, size_t si
  * On failure (fn's error, a non-finite f at the starting x, a backend error)
  * returns that status; x then holds the last accepted point where it could be
  * restored, and the remembered point is dropped (the history is kept). */
-ss_status ss_lbfgs_minimize(ss_lbfgs *opt, ss_tensor *x, ss_objective_fn fn, void *ctx,
-                            int max_evals, ss_lbfgs_result *res);
+ss_status ss_lbfgs_minimize(ss_lbfgs *opt, ss_tensor *x, ss_objective_fn fn, void *ctx, int max_evals,
+                            ss_lbfgs_result *res);
 
 #endif

@@ -134,8 +134,7 @@ static char *dup_text(loader *l, const char *s) {
 }
 
 /* Records "FILE:LINE: key: message" (key may be NULL). */
-static void add_error(loader *l, int line, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void add_error(loader *l, int line, const char *key, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void add_error(loader *l, int line, const char *key, const char *fmt, ...) {
     char msg[2048], text[2600];
     va_list ap;
@@ -391,8 +390,7 @@ static void normalise_path(char *path) {
     size_t used = 0;
     out[0] = '\0';
     if (absolute) out[used++] = '/', out[used] = '\0';
-    for (int i = 0; i < n; i++)
-        used += (size_t)snprintf(out + used, sizeof out - used, "%s%s", i ? "/" : "", parts[i]);
+    for (int i = 0; i < n; i++) used += (size_t)snprintf(out + used, sizeof out - used, "%s%s", i ? "/" : "", parts[i]);
     if (!out[0]) snprintf(out, sizeof out, ".");
     snprintf(path, SS_PATH_MAX, "%s", out);
 }
@@ -480,7 +478,8 @@ static int resolve_paths(loader *l, const char *key, const char *text, int line,
             size_t fp = file_part(item);
             char file[SS_PATH_MAX];
             snprintf(file, sizeof file, "%.*s", (int)fp, item);
-            if (!resolve_path(l, file, resolved, sizeof resolved) || strlen(resolved) + strlen(item + fp) >= sizeof resolved) {
+            if (!resolve_path(l, file, resolved, sizeof resolved) ||
+                strlen(resolved) + strlen(item + fp) >= sizeof resolved) {
                 add_error(l, line, key, "path is too long");
                 return 0;
             }
@@ -550,7 +549,8 @@ static void parse_params_map(loader *l, struct fy_node *map, alist *list, experi
             if (strlen(id) >= sizeof exp->id)
                 add_error(l, kl, "id", "'%s' is longer than %d characters", id, (int)sizeof exp->id - 1);
             else if (!valid_id(id))
-                add_error(l, kl, "id", "'%s' is not a valid id (letters, digits, '_', '-', '.'; not starting with '.' or '-')", id);
+                add_error(l, kl, "id",
+                          "'%s' is not a valid id (letters, digits, '_', '-', '.'; not starting with '.' or '-')", id);
             else {
                 snprintf(exp->id, sizeof exp->id, "%s", id);
                 exp->line = kl;
@@ -574,7 +574,8 @@ static void parse_sweep_name(loader *l, struct fy_node *v, int line, char *out, 
     if (!s) return;
     if (strlen(s) >= size) add_error(l, line, "sweep", "'%s' is longer than %d characters", s, (int)size - 1);
     else if (!valid_id(s))
-        add_error(l, line, "sweep", "'%s' is not a valid name (letters, digits, '_', '-', '.'; not starting with '.' or '-')", s);
+        add_error(l, line, "sweep",
+                  "'%s' is not a valid name (letters, digits, '_', '-', '.'; not starting with '.' or '-')", s);
     else snprintf(out, size, "%s", s);
 }
 
@@ -741,7 +742,8 @@ static void parse_random_param(loader *l, const char *key, struct fy_node *spec,
         } else if (!strcmp(k, "values")) {
             have_values = 1;
             if (is_null(v) || !fy_node_is_sequence(v)) {
-                add_error(l, node_line(v, sl), key, "values must be a list, got %s", is_null(v) ? "nothing" : node_kind(v));
+                add_error(l, node_line(v, sl), key, "values must be a list, got %s",
+                          is_null(v) ? "nothing" : node_kind(v));
                 r.ok = 0;
                 continue;
             }
@@ -767,8 +769,10 @@ static void parse_random_param(loader *l, const char *key, struct fy_node *spec,
     else if (dist && !strcmp(dist, "int_uniform")) r.kind = DIST_INT_UNIFORM;
     else if (dist && !strcmp(dist, "categorical")) r.kind = DIST_CATEGORICAL;
     else if (dist) {
-        add_error(l, dist_line, key, "unknown distribution '%s' (did you mean '%s'? valid: uniform, log_uniform, int_uniform, categorical)",
-                  dist, nearest(dist, dists, 0));
+        add_error(
+            l, dist_line, key,
+            "unknown distribution '%s' (did you mean '%s'? valid: uniform, log_uniform, int_uniform, categorical)",
+            dist, nearest(dist, dists, 0));
         r.ok = 0;
     } else if (have_values) r.kind = DIST_CATEGORICAL;
     else if (r.ok) {
@@ -836,7 +840,8 @@ static void parse_random(loader *l, struct fy_node *v, int line) {
         } else if (!strcmp(k, "parameters")) {
             have_params = 1;
             if (is_null(val) || !fy_node_is_mapping(val)) {
-                add_error(l, node_line(val, kl), "random.parameters", "expected a mapping of keys to distributions, got %s",
+                add_error(l, node_line(val, kl), "random.parameters",
+                          "expected a mapping of keys to distributions, got %s",
                           is_null(val) ? "nothing" : node_kind(val));
                 l->random_ok = 0;
                 continue;
@@ -939,7 +944,9 @@ static void draw_samples(loader *l) {
             a->line = line;
             if (ss_params_set(&l->scratch, r->key, value) != SS_OK) {
                 if (r->ok) {
-                    const char *hint = r->kind == DIST_UNIFORM || r->kind == DIST_LOG_UNIFORM ? " (use int_uniform for an integer key)" : "";
+                    const char *hint = r->kind == DIST_UNIFORM || r->kind == DIST_LOG_UNIFORM
+                                           ? " (use int_uniform for an integer key)"
+                                           : "";
                     add_error(l, r->line, r->key, "sample %lld: %s%s", s + 1, strip_key(ss_error_message(), r->key),
                               strstr(ss_error_message(), "not an integer") ? hint : "");
                 }
@@ -1207,7 +1214,8 @@ static void parse_document(loader *l, ss_manifest *m, struct fy_node *root) {
         return;
     }
     if (!fy_node_is_mapping(root)) {
-        add_error(l, node_line(root, 1), NULL, "the manifest must be a mapping (sweep, defaults, experiments, grid, random), not %s",
+        add_error(l, node_line(root, 1), NULL,
+                  "the manifest must be a mapping (sweep, defaults, experiments, grid, random), not %s",
                   node_kind(root));
         return;
     }
@@ -1231,8 +1239,7 @@ static void parse_document(loader *l, ss_manifest *m, struct fy_node *root) {
         else if (!strncmp(k, "x-", 2)) continue; /* free-form, e.g. to hold YAML anchors */
         else {
             const char *near = nearest(k, sections, 0);
-            if (ss_params_is_key(k))
-                add_error(l, kl, k, "unknown top-level key (run keys go under defaults:)");
+            if (ss_params_is_key(k)) add_error(l, kl, k, "unknown top-level key (run keys go under defaults:)");
             else add_error(l, kl, k, "unknown top-level key (did you mean '%s'?)", near);
         }
     }
@@ -1306,8 +1313,8 @@ ss_status ss_manifest_load(ss_manifest *m, const char *path, char **errors, int 
         int n = 0;
         while ((e = fy_diag_errors_iterate(diag, &it)))
             if (e->type >= FYET_ERROR) {
-                add_error(l, e->line > 0 ? e->line : 1, NULL, "YAML syntax error: %s (column %d)", e->msg ? e->msg : "?",
-                          e->column);
+                add_error(l, e->line > 0 ? e->line : 1, NULL, "YAML syntax error: %s (column %d)",
+                          e->msg ? e->msg : "?", e->column);
                 n++;
             }
         if (!n) add_error(l, 1, NULL, "YAML syntax error: the document cannot be parsed");
@@ -1369,7 +1376,8 @@ static size_t append_item(char *out, size_t size, const char *item, size_t len, 
             for (int prec = 1; prec <= 17; prec++) {
                 char f[64];
                 snprintf(f, sizeof f, "%.*g", prec, v);
-                if (strtod(f, NULL) == v && (!best[0] || strlen(f) < strlen(best))) snprintf(best, sizeof best, "%s", f);
+                if (strtod(f, NULL) == v && (!best[0] || strlen(f) < strlen(best)))
+                    snprintf(best, sizeof best, "%s", f);
             }
             if (best[0]) snprintf(tmp, sizeof tmp, "%s", best);
         }

@@ -33,14 +33,14 @@ typedef struct ss_run_spec {
 } ss_run_spec;
 
 typedef struct ss_manifest {
-    char path[SS_PATH_MAX];         /* as given to ss_manifest_load */
-    char sweep[SS_SWEEP_NAME_MAX];  /* `sweep:`, or the file's name without extension */
-    char *text;                     /* the file's bytes, NUL-terminated */
-    size_t text_len;                /* bytes in text, without the NUL */
-    char sha256[65];                /* SHA-256 of text, lowercase hex */
-    ss_params defaults;             /* built-in defaults overridden by `defaults:` */
+    char path[SS_PATH_MAX];        /* as given to ss_manifest_load */
+    char sweep[SS_SWEEP_NAME_MAX]; /* `sweep:`, or the file's name without extension */
+    char *text;                    /* the file's bytes, NUL-terminated */
+    size_t text_len;               /* bytes in text, without the NUL */
+    char sha256[65];               /* SHA-256 of text, lowercase hex */
+    ss_params defaults;            /* built-in defaults overridden by `defaults:` */
     int n_runs;
-    ss_run_spec *runs;              /* in order: experiment, grid point, random sample */
+    ss_run_spec *runs; /* in order: experiment, grid point, random sample */
 } ss_manifest;
 
 /* Reads, parses, validates and expands the manifest at path into m (which

@@ -74,8 +74,7 @@ ss_status ss_model_lookup_layer(const ss_model *m, const char *name, int *index)
         strncat(list, m->conv[i].name, sizeof list - strlen(list) - 1);
         if (i + 1 < m->n_convs) strncat(list, ",", sizeof list - strlen(list) - 1);
     }
-    return ss_error(SS_ERR_ARG, "unknown layer '%s' for %s (valid: %s)", name,
-                    ss_model_kind_name(m->kind), list);
+    return ss_error(SS_ERR_ARG, "unknown layer '%s' for %s (valid: %s)", name, ss_model_kind_name(m->kind), list);
 }
 
 static ss_status load_random(ss_model *m, unsigned long long seed, int n_convs) {
@@ -99,8 +98,7 @@ static ss_status load_random(ss_model *m, unsigned long long seed, int n_convs) 
 
 ss_status ss_model_load_weights(ss_model *m, const char *spec, int n_convs) {
     if (n_convs < 1 || n_convs > m->n_convs)
-        return ss_error(SS_ERR_ARG, "cannot load %d convolutions of %s", n_convs,
-                        ss_model_kind_name(m->kind));
+        return ss_error(SS_ERR_ARG, "cannot load %d convolutions of %s", n_convs, ss_model_kind_name(m->kind));
     ss_model_free(m);
     if (!spec[0]) return ss_error(SS_ERR_ARG, "weights: empty (give auto, random, random:SEED or a Keras .h5 file)");
     if (strncmp(spec, "random", 6) == 0 && (spec[6] == '\0' || spec[6] == ':')) {
@@ -110,7 +108,8 @@ ss_status ss_model_load_weights(ss_model *m, const char *spec, int n_convs) {
             errno = 0;
             seed = strtoull(spec + 7, &end, 10);
             if (spec[7] == '\0' || *end != '\0' || spec[7] == '-' || errno)
-                return ss_error(SS_ERR_ARG, "weights '%s': the seed after 'random:' must be a non-negative integer", spec);
+                return ss_error(SS_ERR_ARG, "weights '%s': the seed after 'random:' must be a non-negative integer",
+                                spec);
         }
         ss_status st = load_random(m, seed, n_convs);
         if (st != SS_OK) ss_model_free(m);

@@ -25,14 +25,14 @@ typedef struct ss_conv_info {
 
 typedef struct ss_model {
     ss_model_kind kind;
-    int channels_div;              /* every channel count divided by this (1 for real VGG) */
-    int n_convs;                   /* convolutions in the whole stack (13 or 16) */
+    int channels_div; /* every channel count divided by this (1 for real VGG) */
+    int n_convs;      /* convolutions in the whole stack (13 or 16) */
     ss_conv_info conv[SS_MODEL_MAX_CONVS];
-    int n_loaded;                  /* convolutions whose weights are loaded (a prefix) */
+    int n_loaded;                      /* convolutions whose weights are loaded (a prefix) */
     float *weight[SS_MODEL_MAX_CONVS]; /* (cout, cin, 3, 3) */
     float *bias[SS_MODEL_MAX_CONVS];   /* (cout) */
     ss_preproc_kind preproc;
-    char weights_desc[512];        /* "random:0" or the file's path */
+    char weights_desc[512]; /* "random:0" or the file's path */
 } ss_model;
 
 /* Parses "vgg16" / "vgg19" into *kind. SS_ERR_ARG naming the value otherwise. */

@@ -11,9 +11,9 @@ enum { NET_MAX_LAYERS = SS_MODEL_MAX_CONVS + 5 };
 
 typedef struct net_layer {
     ss_layer *op;
-    int conv;          /* convolution index, or -1 for a pooling layer */
-    ss_tensor *out;    /* activation after the layer (post-ReLU for convolutions) */
-    ss_tensor *diff;   /* gradient with respect to out */
+    int conv;        /* convolution index, or -1 for a pooling layer */
+    ss_tensor *out;  /* activation after the layer (post-ReLU for convolutions) */
+    ss_tensor *diff; /* gradient with respect to out */
 } net_layer;
 
 struct ss_net {
@@ -54,8 +54,7 @@ ss_status ss_loss_config_check(const ss_loss_config *cfg, const ss_model *m) {
             return ss_error(SS_ERR_ARG, "style layer index %d is out of range", cfg->style_layers[i]);
         for (int j = 0; j < i; j++)
             if (cfg->style_layers[j] == cfg->style_layers[i])
-                return ss_error(SS_ERR_ARG, "style_layers: %s is listed twice",
-                                m->conv[cfg->style_layers[i]].name);
+                return ss_error(SS_ERR_ARG, "style_layers: %s is listed twice", m->conv[cfg->style_layers[i]].name);
     }
     if (cfg->content_loss_type < 0 || cfg->content_loss_type > 2)
         return ss_error(SS_ERR_ARG, "content_loss_type %d is not 0, 1 or 2", cfg->content_loss_type);
@@ -97,12 +96,12 @@ static ss_status net_build(ss_net *net) {
     const ss_model *m = net->m;
     int deepest = ss_net_deepest_layer(&net->cfg);
     if (m->n_loaded <= deepest)
-        return ss_error(SS_ERR_INTERNAL, "weights loaded up to %d convolutions, %s is needed",
-                        m->n_loaded, m->conv[deepest].name);
+        return ss_error(SS_ERR_INTERNAL, "weights loaded up to %d convolutions, %s is needed", m->n_loaded,
+                        m->conv[deepest].name);
     int min_side;
     if (!ss_model_reaches(m, deepest, net->w, net->h, &min_side))
-        return ss_error(SS_ERR_ARG, "a %dx%d image is too small to reach %s (at least %d px on the short side)",
-                        net->w, net->h, m->conv[deepest].name, min_side);
+        return ss_error(SS_ERR_ARG, "a %dx%d image is too small to reach %s (at least %d px on the short side)", net->w,
+                        net->h, m->conv[deepest].name, min_side);
     SS_TRY(BE->tensor_new(net->be, &net->input, 3, net->h, net->w));
     const ss_tensor *in = net->input;
     for (int k = 0; k < SS_MODEL_MAX_CONVS; k++) net->layer_of_conv[k] = -1;
@@ -169,8 +168,7 @@ ss_status ss_net_set_weights(ss_net *net, const ss_loss_config *cfg) {
     return SS_OK;
 }
 
-ss_status ss_net_new(ss_net **out, ss_backend *be, const ss_model *m, const ss_loss_config *cfg, int h,
-                     int w) {
+ss_status ss_net_new(ss_net **out, ss_backend *be, const ss_model *m, const ss_loss_config *cfg, int h, int w) {
     *out = NULL;
     SS_TRY(ss_loss_config_check(cfg, m));
     if (h < 1 || w < 1 || h > 16384 || w > 16384)
@@ -252,8 +250,7 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
                     targets[s] = net->gram_target[s][l];
                     scales[s] = net->style_scale[s][l];
                 }
-                SS_TRY(BE->style_grad(net->be, losses, L->diff, net->gram[l], L->out, targets, scales,
-                                      cfg->n_styles));
+                SS_TRY(BE->style_grad(net->be, losses, L->diff, net->gram[l], L->out, targets, scales, cfg->n_styles));
                 for (int s = 0; s < cfg->n_styles; s++) terms->style[l] += losses[s];
             }
         }
@@ -265,11 +262,9 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
             SS_TRY(BE->pool_backward(net->be, L->op, below, L->diff));
         }
     }
-    if (cfg->tv_weight > 0.0)
-        SS_TRY(BE->tv_grad(net->be, &terms->tv, grad, net->input, cfg->tv_weight, cfg->tv_power));
+    if (cfg->tv_weight > 0.0) SS_TRY(BE->tv_grad(net->be, &terms->tv, grad, net->input, cfg->tv_weight, cfg->tv_power));
     terms->total = terms->content + terms->tv;
     for (int l = 0; l < cfg->n_style_layers; l++) terms->total += terms->style[l];
-    if (!isfinite(terms->total))
-        return ss_error(SS_ERR_NUMERIC, "the loss is not finite (%g)", terms->total);
+    if (!isfinite(terms->total)) return ss_error(SS_ERR_NUMERIC, "the loss is not finite (%g)", terms->total);
     return SS_OK;
 }

@@ -18,16 +18,16 @@ typedef enum ss_style_norm {
 
 typedef struct ss_loss_config {
     ss_pool_kind pool;
-    int content_layer;                 /* convolution index */
-    int content_loss_type;             /* 0, 1 or 2 */
+    int content_layer;     /* convolution index */
+    int content_loss_type; /* 0, 1 or 2 */
     double content_weight;
     int n_style_layers;
     int style_layers[SS_MAX_STYLE_LAYERS]; /* convolution indices */
-    int n_styles;                      /* style images, 1..SS_MAX_STYLES */
-    double style_weight[SS_MAX_STYLES]; /* one per style image */
+    int n_styles;                          /* style images, 1..SS_MAX_STYLES */
+    double style_weight[SS_MAX_STYLES];    /* one per style image */
     ss_style_norm style_norm;
     double tv_weight;
-    double tv_power;                   /* 1.25 in the reference */
+    double tv_power; /* 1.25 in the reference */
 } ss_loss_config;
 
 /* The value of one evaluation, each term as its weighted contribution:
@@ -51,8 +51,7 @@ ss_status ss_loss_config_check(const ss_loss_config *cfg, const ss_model *m);
 /* Makes the network for images of h x w pixels on backend be, with m's
  * loaded weights (at least up to the deepest used layer). Allocates every
  * buffer once. The caller frees *out with ss_net_free; be and m must outlive it. */
-ss_status ss_net_new(ss_net **out, ss_backend *be, const ss_model *m, const ss_loss_config *cfg, int h,
-                     int w);
+ss_status ss_net_new(ss_net **out, ss_backend *be, const ss_model *m, const ss_loss_config *cfg, int h, int w);
 
 /* Frees net (NULL is ignored). */
 void ss_net_free(ss_net *net);

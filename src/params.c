@@ -36,37 +36,50 @@ typedef struct param_def {
 } param_def;
 
 #define OFF(f) offsetof(ss_params, f)
-#define STR(name, choices, def, help) {#name, P_STR, OFF(name), 0, sizeof(((ss_params *)0)->name), 0, 0, 0, choices, def, help}
-#define NUM(name, type, lo, hi, def, help) {#name, type, OFF(name), 0, 0, 0, lo, hi, NULL, def, help}
+#define STR(name, choices, def, help) \
+    { #name, P_STR, OFF(name), 0, sizeof(((ss_params *)0)->name), 0, 0, 0, choices, def, help }
+#define NUM(name, type, lo, hi, def, help) \
+    { #name, type, OFF(name), 0, 0, 0, lo, hi, NULL, def, help }
 
 static const param_def g_params[] = {
-    {"content", P_STR, OFF(content), 0, SS_PATH_MAX, 0, 0, 0, NULL, "", "content image (a file, or FILE.h5:/dataset of a pre-processed (3,H,W) array)"},
-    {"style", P_STRLIST, OFF(style), OFF(n_styles), SS_PATH_MAX, SS_MAX_STYLES, 0, 0, NULL, "", "style image(s), comma-separated in a list"},
+    {"content", P_STR, OFF(content), 0, SS_PATH_MAX, 0, 0, 0, NULL, "",
+     "content image (a file, or FILE.h5:/dataset of a pre-processed (3,H,W) array)"},
+    {"style", P_STRLIST, OFF(style), OFF(n_styles), SS_PATH_MAX, SS_MAX_STYLES, 0, 0, NULL, "",
+     "style image(s), comma-separated in a list"},
     STR(model, "vgg16|vgg19", "vgg16", "network"),
-    STR(weights, NULL, "auto", "auto (the usual Keras file if found in the models folder, else random), random, random:SEED, or a Keras notop .h5 file"),
+    STR(weights, NULL, "auto",
+        "auto (the usual Keras file if found in the models folder, else random), random, random:SEED, or a Keras notop "
+        ".h5 file"),
     NUM(channels_div, P_INT, 1, 8, "1", "divide every layer's channel count by 1, 2, 4 or 8 (narrow test networks)"),
     NUM(image_size, P_INT, 8, 8192, "224", "size in pixels of the image's long side"),
     STR(aspect, "keep|square", "keep", "keep the content's aspect ratio, or make the image square"),
     NUM(iterations, P_INT, 1, 1000000, "100", "outer iterations"),
     NUM(evals_per_iteration, P_INT, 1, 100000, "20", "evaluations per outer iteration (L-BFGS: at most; Adam: steps)"),
-    NUM(lbfgs_restart, P_BOOL, 0, 1, "true", "restart L-BFGS every outer iteration, as the reference did (false: keep the history: continuous L-BFGS)"),
+    NUM(lbfgs_restart, P_BOOL, 0, 1, "true",
+        "restart L-BFGS every outer iteration, as the reference did (false: keep the history: continuous L-BFGS)"),
     STR(optimizer, "lbfgs|adam", "lbfgs", "optimiser"),
     NUM(lbfgs_history, P_INT, 1, 1000, "10", "L-BFGS history (pairs kept)"),
     NUM(learning_rate, P_DOUBLE, 1e-12, 1e6, "2.0", "Adam's learning rate (pre-processed pixel units)"),
-    NUM(min_improvement, P_DOUBLE, 0, 100, "0", "stop early when an iteration improves the loss by less than this percentage"),
+    NUM(min_improvement, P_DOUBLE, 0, 100, "0",
+        "stop early when an iteration improves the loss by less than this percentage"),
     NUM(content_weight, P_DOUBLE, 0, 1e30, "0.25", "weight of the content loss"),
-    {"style_weight", P_DOUBLELIST, OFF(style_weight), OFF(n_style_weights), 0, SS_MAX_STYLES, 0, 1e30, NULL, "1.0", "weight of the style loss: one value, or one per style image"},
+    {"style_weight", P_DOUBLELIST, OFF(style_weight), OFF(n_style_weights), 0, SS_MAX_STYLES, 0, 1e30, NULL, "1.0",
+     "weight of the style loss: one value, or one per style image"},
     NUM(tv_weight, P_DOUBLE, 0, 1e30, "8.5e-5", "weight of the total-variation loss"),
     NUM(tv_power, P_DOUBLE, 1, 4, "1.25", "exponent of the total-variation loss"),
-    NUM(content_loss_type, P_INT, 0, 2, "0", "content loss normalisation: 0 none, 1 1/(2 sqrt(C) sqrt(WH)), 2 1/(C WH)"),
+    NUM(content_loss_type, P_INT, 0, 2, "0",
+        "content loss normalisation: 0 none, 1 1/(2 sqrt(C) sqrt(WH)), 2 1/(C WH)"),
     STR(content_layer, NULL, "conv4_2", "layer of the content loss"),
-    {"style_layers", P_STRLIST, OFF(style_layers), OFF(n_style_layers), SS_NAME_MAX, SS_MAX_STYLE_LAYERS, 0, 0, NULL, "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1", "layers of the style loss"},
-    STR(style_norm, "reference|gatys|target", "reference", "style normalisation: reference 1/(4*3^2*(WH)^2), gatys 1/(4 C^2 (hw)^2) per layer, target 1/|G_style|^2"),
+    {"style_layers", P_STRLIST, OFF(style_layers), OFF(n_style_layers), SS_NAME_MAX, SS_MAX_STYLE_LAYERS, 0, 0, NULL,
+     "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1", "layers of the style loss"},
+    STR(style_norm, "reference|gatys|target", "reference",
+        "style normalisation: reference 1/(4*3^2*(WH)^2), gatys 1/(4 C^2 (hw)^2) per layer, target 1/|G_style|^2"),
     STR(pool, "max|avg", "max", "pooling"),
     STR(init, "content|noise|gray", "content", "initial image (the study used noise: sweeps/dlai2018.yaml sets it)"),
     NUM(seed, P_LLONG, 0, 9007199254740991.0, "0", "random seed of the noise initial image"),
     NUM(preserve_color, P_BOOL, 0, 1, "false", "keep the content's colours (YCbCr chrominance)"),
-    {"snapshots", P_SNAPSHOTS, OFF(snapshot_first), OFF(snapshot_every), 0, 0, 0, 1000000, NULL, "10,10", "FIRST,EVERY: keep iterations 1..FIRST and every EVERY-th (0,0: none)"},
+    {"snapshots", P_SNAPSHOTS, OFF(snapshot_first), OFF(snapshot_every), 0, 0, 0, 1000000, NULL, "10,10",
+     "FIRST,EVERY: keep iterations 1..FIRST and every EVERY-th (0,0: none)"},
 };
 enum { N_PARAMS = sizeof g_params / sizeof g_params[0] };
 
@@ -196,7 +209,8 @@ ss_status ss_params_set(ss_params *p, const char *key, const char *value) {
         if (n == 0 && d->def[0]) return ss_error(SS_ERR_ARG, "%s: the list is empty", d->name);
         for (int i = 0; i < n; i++) {
             if (!items[i][0]) return ss_error(SS_ERR_ARG, "%s: item %d of '%s' is empty", d->name, i + 1, value);
-            if (strlen(items[i]) >= d->size) return ss_error(SS_ERR_ARG, "%s: item '%s' is too long", d->name, items[i]);
+            if (strlen(items[i]) >= d->size)
+                return ss_error(SS_ERR_ARG, "%s: item '%s' is too long", d->name, items[i]);
         }
         for (int i = 0; i < n; i++) strcpy(base + d->offset + (size_t)i * d->size, items[i]);
         *(int *)(base + d->count_offset) = n;
@@ -225,7 +239,8 @@ ss_status ss_params_set(ss_params *p, const char *key, const char *value) {
         if (n == 0) return ss_error(SS_ERR_ARG, "%s: no value given", d->name);
         double v[SS_MAX_STYLES];
         for (int i = 0; i < n; i++) {
-            if (!parse_double(items[i], &v[i])) return ss_error(SS_ERR_ARG, "%s: '%s' is not a number", d->name, items[i]);
+            if (!parse_double(items[i], &v[i]))
+                return ss_error(SS_ERR_ARG, "%s: '%s' is not a number", d->name, items[i]);
             SS_TRY(check_range(d, v[i], items[i]));
         }
         memcpy(base + d->offset, v, sizeof(double) * (size_t)n);
@@ -272,7 +287,8 @@ void ss_params_format(const ss_params *p, const char *key, char *buf, size_t siz
     case P_STRLIST: {
         int n = *(const int *)(base + d->count_offset);
         for (int i = 0; i < n && used < size; i++)
-            used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? "," : "", base + d->offset + (size_t)i * d->size);
+            used +=
+                (size_t)snprintf(buf + used, size - used, "%s%s", i ? "," : "", base + d->offset + (size_t)i * d->size);
         break;
     }
     case P_INT: snprintf(buf, size, "%d", *(const int *)(base + d->offset)); break;

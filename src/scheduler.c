@@ -21,16 +21,15 @@ int ss_sweep_need_abort = 0;
 enum { TAG_UP = 1, TAG_DOWN = 2, TAG_STOP_NOW = 3 };
 
 /* MPI calls inside functions returning ss_status. */
-#define MPI_CHECK(expr)                                                                            \
-    do {                                                                                           \
-        int mpi_rc_ = (expr);                                                                      \
-        if (mpi_rc_ != MPI_SUCCESS) {                                                              \
-            char mpi_msg_[MPI_MAX_ERROR_STRING];                                                   \
-            int mpi_len_ = 0;                                                                      \
-            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                        \
-            return ss_error(SS_ERR_IO, "MPI: %s failed (%s) at %s:%d", #expr, mpi_msg_, __FILE__,  \
-                            __LINE__);                                                             \
-        }                                                                                          \
+#define MPI_CHECK(expr)                                                                                      \
+    do {                                                                                                     \
+        int mpi_rc_ = (expr);                                                                                \
+        if (mpi_rc_ != MPI_SUCCESS) {                                                                        \
+            char mpi_msg_[MPI_MAX_ERROR_STRING];                                                             \
+            int mpi_len_ = 0;                                                                                \
+            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                                  \
+            return ss_error(SS_ERR_IO, "MPI: %s failed (%s) at %s:%d", #expr, mpi_msg_, __FILE__, __LINE__); \
+        }                                                                                                    \
     } while (0)
 
 static double now_s(void) {
@@ -47,17 +46,17 @@ typedef struct coord {
     ss_manifest man;
     int have_man;
     ss_archive *ar;
-    int n_runs;                    /* runs in the archive */
-    const ss_run_spec **spec;      /* per archive run: its manifest entry (NULL: not in the manifest) */
+    int n_runs;               /* runs in the archive */
+    const ss_run_spec **spec; /* per archive run: its manifest entry (NULL: not in the manifest) */
     int *queue, q_head, q_len;
-    double *started;               /* per run: when it was assigned */
-    int *busy;                     /* per rank: run index or -1 */
+    double *started; /* per run: when it was assigned */
+    int *busy;       /* per rank: run index or -1 */
     int n_done, n_failed, n_interrupted, n_running;
-    double done_seconds;           /* summed durations of runs done in this session */
+    double done_seconds; /* summed durations of runs done in this session */
     int done_this_session;
     double t0, last_summary;
-    long messages;                 /* messages handled */
-    double message_seconds;        /* time spent handling them */
+    long messages;          /* messages handled */
+    double message_seconds; /* time spent handling them */
     int stop_sent;
 } coord;
 
@@ -72,10 +71,10 @@ static ss_status archive_call_end(ss_status st) {
     return st;
 }
 #define AR_CALL(call) (ss_sweep_archive_busy = 1, archive_call_end(call))
-#define AR(call)                                                                                   \
-    do {                                                                                           \
-        ss_status ar_st_ = AR_CALL(call);                                                          \
-        if (ar_st_ != SS_OK) return ar_st_;                                                        \
+#define AR(call)                            \
+    do {                                    \
+        ss_status ar_st_ = AR_CALL(call);   \
+        if (ar_st_ != SS_OK) return ar_st_; \
     } while (0)
 
 static char *params_yaml(const ss_params *p) {
@@ -253,8 +252,7 @@ static ss_status coord_prepare(coord *c, int run, ss_archive_checkpoint *cp, int
     AR(ss_archive_set_status(c->ar, run, SS_RUN_RUNNING, NULL));
     c->started[run] = now_s();
     c->n_running++;
-    if (!c->o->quiet && *has_cp)
-        printf("%s: resuming after iteration %d\n", run_id(c, run), cp->iteration);
+    if (!c->o->quiet && *has_cp) printf("%s: resuming after iteration %d\n", run_id(c, run), cp->iteration);
     return SS_OK;
 }
 
@@ -287,25 +285,29 @@ static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
         break;
     }
     case SS_MSG_METRICS: {
-        ss_archive_metrics row = {m->iteration, m->values[0], m->values[1], m->values[2], m->values[3],
-                                  m->count,     m->values[4], m->values[5]};
+        ss_archive_metrics row = {m->iteration, m->values[0], m->values[1], m->values[2],
+                                  m->values[3], m->count,     m->values[4], m->values[5]};
         const char *names[SS_MAX_STYLE_LAYERS];
         int n = m->n_layers <= SS_MAX_STYLE_LAYERS ? m->n_layers : SS_MAX_STYLE_LAYERS;
         for (int l = 0; l < n; l++) names[l] = l < p->n_style_layers ? p->style_layers[l] : NULL;
         AR(ss_archive_append_metrics(c->ar, run, &row, n, (const double *)m->payload, names));
         break;
     }
-    case SS_MSG_SNAPSHOT:
-        AR(ss_archive_add_snapshot(c->ar, run, m->iteration, m->payload, m->w, m->h));
-        break;
+    case SS_MSG_SNAPSHOT: AR(ss_archive_add_snapshot(c->ar, run, m->iteration, m->payload, m->w, m->h)); break;
     case SS_MSG_CHECKPOINT: {
         /* the image, then the engine's state blob */
         size_t img = m->w > 0 && m->h > 0 ? sizeof(float) * 3 * (size_t)m->w * m->h : 0;
         if (img == 0 || m->payload_size < img)
             return ss_error(SS_ERR_INTERNAL, "rank %d sent a checkpoint of %llu bytes for a %dx%d image", src,
                             (unsigned long long)m->payload_size, m->w, m->h);
-        ss_archive_checkpoint cp = {m->iteration, m->count, m->w, m->h, (float *)m->payload,
-                                    (unsigned char *)m->payload + img, (size_t)m->payload_size - img, 0};
+        ss_archive_checkpoint cp = {m->iteration,
+                                    m->count,
+                                    m->w,
+                                    m->h,
+                                    (float *)m->payload,
+                                    (unsigned char *)m->payload + img,
+                                    (size_t)m->payload_size - img,
+                                    0};
         AR(ss_archive_write_checkpoint(c->ar, run, &cp));
         break;
     }
@@ -329,8 +331,7 @@ static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
         coord_finished(c, run, SS_RUN_INTERRUPTED);
         if (!c->o->quiet) printf("%s interrupted (rank %d)\n", run_id(c, run), src);
         break;
-    default:
-        return ss_error(SS_ERR_INTERNAL, "rank %d sent a message of unknown type %d", src, m->type);
+    default: return ss_error(SS_ERR_INTERNAL, "rank %d sent a message of unknown type %d", src, m->type);
     }
     c->messages++;
     c->message_seconds += now_s() - t0;
@@ -529,8 +530,8 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
         return SS_SWEEP_ERROR;
     }
     if (!o->quiet) {
-        printf("sweep %s: %d runs, %d to do, %d done, %d failed; %s with %d rank(s)\n", c.man.sweep, c.n_runs,
-               c.q_len, c.n_done, c.n_failed, o->archive, size);
+        printf("sweep %s: %d runs, %d to do, %d done, %d failed; %s with %d rank(s)\n", c.man.sweep, c.n_runs, c.q_len,
+               c.n_done, c.n_failed, o->archive, size);
         fflush(stdout);
     }
     st = size == 1 ? coord_run_local(&c) : coord_run_mpi(&c, size);
@@ -546,7 +547,8 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     }
     coord_summary(&c, 1);
     if (!o->quiet && c.messages)
-        printf("rank 0 handled %ld messages, %.3f ms per message\n", c.messages, 1000.0 * c.message_seconds / c.messages);
+        printf("rank 0 handled %ld messages, %.3f ms per message\n", c.messages,
+               1000.0 * c.message_seconds / c.messages);
     if (end == SS_SWEEP_INTERRUPTED && !o->quiet)
         printf("interrupted: run the same command with --resume to continue\n");
     ss_status cs = ss_archive_close(c.ar);
@@ -652,8 +654,14 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
                           (unsigned long long)m.payload_size, m.w, m.h);
             goto out;
         }
-        ss_engine_state resume = {m.iteration, 0.0, (const float *)(m.payload + sizeof p), m.h, m.w, 0,
-                                  m.payload + sizeof p + img, m.count ? (size_t)m.payload_size - sizeof p - img : 0,
+        ss_engine_state resume = {m.iteration,
+                                  0.0,
+                                  (const float *)(m.payload + sizeof p),
+                                  m.h,
+                                  m.w,
+                                  0,
+                                  m.payload + sizeof p + img,
+                                  m.count ? (size_t)m.payload_size - sizeof p - img : 0,
                                   NULL};
         ms.stop_seen = 0;
         SS_TRY_GOTO(st, ss_worker_run(w, m.run, &p, m.count ? &resume : NULL, o->checkpoint_every, &sink), out);

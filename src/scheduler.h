@@ -11,25 +11,25 @@
 #include "status.h"
 
 typedef struct ss_sweep_options {
-    const char *manifest;   /* the YAML manifest */
-    const char *archive;    /* the HDF5 archive */
-    int resume;             /* continue an existing archive */
-    int retry_failed;       /* with resume: run failed runs again */
-    int force;              /* with resume: discard runs whose parameters changed */
-    const char *backend;    /* cpu, cuda, auto */
-    int device;             /* GPU index when not bound automatically (-1: automatic) */
-    int threads;            /* CPU threads per worker; 0: the affinity mask */
-    int checkpoint_every;   /* iterations between checkpoints; 0: only at a stop */
-    double summary_every;   /* seconds between progress summaries */
+    const char *manifest; /* the YAML manifest */
+    const char *archive;  /* the HDF5 archive */
+    int resume;           /* continue an existing archive */
+    int retry_failed;     /* with resume: run failed runs again */
+    int force;            /* with resume: discard runs whose parameters changed */
+    const char *backend;  /* cpu, cuda, auto */
+    int device;           /* GPU index when not bound automatically (-1: automatic) */
+    int threads;          /* CPU threads per worker; 0: the affinity mask */
+    int checkpoint_every; /* iterations between checkpoints; 0: only at a stop */
+    double summary_every; /* seconds between progress summaries */
     int quiet;
 } ss_sweep_options;
 
 /* How a sweep ended (the process exit codes of `stylesweep run`). */
 typedef enum ss_sweep_end {
-    SS_SWEEP_COMPLETE = 0,     /* every run done */
-    SS_SWEEP_ERROR = 1,        /* could not run (bad manifest, archive, MPI) */
-    SS_SWEEP_INTERRUPTED = 3,  /* stopped by a signal: run again with --resume */
-    SS_SWEEP_RUNS_FAILED = 4   /* finished, but some runs failed */
+    SS_SWEEP_COMPLETE = 0,    /* every run done */
+    SS_SWEEP_ERROR = 1,       /* could not run (bad manifest, archive, MPI) */
+    SS_SWEEP_INTERRUPTED = 3, /* stopped by a signal: run again with --resume */
+    SS_SWEEP_RUNS_FAILED = 4  /* finished, but some runs failed */
 } ss_sweep_end;
 
 /* Set by the signal handlers of `stylesweep run`: 1 after the first SIGINT,

@@ -8,9 +8,9 @@
 
 typedef struct ss_sha256_ctx {
     uint32_t h[8];
-    uint64_t n_bytes;     /* message length so far */
+    uint64_t n_bytes; /* message length so far */
     unsigned char block[64];
-    size_t used;          /* bytes waiting in block */
+    size_t used; /* bytes waiting in block */
 } ss_sha256_ctx;
 
 /* Starts a new digest in c. */

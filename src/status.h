@@ -9,14 +9,14 @@
 
 typedef enum ss_status {
     SS_OK = 0,
-    SS_ERR_ARG,      /* a bad argument or option value */
-    SS_ERR_IO,       /* a file could not be opened, read or written */
-    SS_ERR_FORMAT,   /* a file exists but its content is not what was expected */
-    SS_ERR_NOMEM,    /* an allocation failed */
-    SS_ERR_BACKEND,  /* the compute backend (oneDNN, BLAS, CUDA) failed */
-    SS_ERR_NUMERIC,  /* a NaN or infinite value appeared */
+    SS_ERR_ARG,         /* a bad argument or option value */
+    SS_ERR_IO,          /* a file could not be opened, read or written */
+    SS_ERR_FORMAT,      /* a file exists but its content is not what was expected */
+    SS_ERR_NOMEM,       /* an allocation failed */
+    SS_ERR_BACKEND,     /* the compute backend (oneDNN, BLAS, CUDA) failed */
+    SS_ERR_NUMERIC,     /* a NaN or infinite value appeared */
     SS_ERR_INTERRUPTED, /* stopped on request (signal) */
-    SS_ERR_INTERNAL  /* a bug: a broken invariant */
+    SS_ERR_INTERNAL     /* a bug: a broken invariant */
 } ss_status;
 
 /* Returns a static one-word description of a status code. */

@@ -29,7 +29,7 @@ typedef enum ss_msg_type {
 
 typedef struct ss_msg {
     int32_t type;
-    int32_t run;       /* index in the archive's run table */
+    int32_t run; /* index in the archive's run table */
     int32_t iteration;
     int32_t w, h;
     int32_t count;

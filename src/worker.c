@@ -127,8 +127,8 @@ static ss_status worker_prepare(ss_worker *w, const ss_params *p) {
     return SS_OK;
 }
 
-ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engine_state *resume,
-                        int checkpoint_every, const ss_worker_sink *sink) {
+ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engine_state *resume, int checkpoint_every,
+                        const ss_worker_sink *sink) {
     worker_run r = {w, run, checkpoint_every, sink, SS_OK};
     ss_msg m = {0};
     ss_status st = worker_prepare(w, p);

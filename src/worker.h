@@ -31,7 +31,7 @@ void ss_worker_free(ss_worker *w);
  * sending a checkpoint every checkpoint_every iterations (0: never) and at a
  * stop. A run that fails is reported with SS_MSG_FAILED and its reason, and
  * SS_OK is returned; only a failure of the sink itself is returned. */
-ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engine_state *resume,
-                        int checkpoint_every, const ss_worker_sink *sink);
+ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engine_state *resume, int checkpoint_every,
+                        const ss_worker_sink *sink);
 
 #endif

@@ -51,29 +51,29 @@ static inline void check_fail(const char *file, int line, const char *cond, cons
     va_end(ap);
 }
 
-#define CHECK(cond, ...)                                                                                     \
-    do {                                                                                                     \
-        g_checks++;                                                                                          \
-        if (!(cond)) check_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                                     \
+#define CHECK(cond, ...)                                                 \
+    do {                                                                 \
+        g_checks++;                                                      \
+        if (!(cond)) check_fail(__FILE__, __LINE__, #cond, __VA_ARGS__); \
     } while (0)
 
 #define FAIL(...) check_fail(__FILE__, __LINE__, NULL, __VA_ARGS__)
 
-#define CHECK_OK(expr)                                                                                       \
-    do {                                                                                                     \
-        ss_status check_st_ = (expr);                                                                        \
-        CHECK(check_st_ == SS_OK, "%s -> %s: %s", #expr, ss_strerror(check_st_), ss_error_message());        \
+#define CHECK_OK(expr)                                                                                \
+    do {                                                                                              \
+        ss_status check_st_ = (expr);                                                                 \
+        CHECK(check_st_ == SS_OK, "%s -> %s: %s", #expr, ss_strerror(check_st_), ss_error_message()); \
     } while (0)
 
-#define MUST(expr)                                                                                           \
-    do {                                                                                                     \
-        ss_status must_st_ = (expr);                                                                         \
-        if (must_st_ != SS_OK) {                                                                             \
-            fflush(stdout);                                                                                  \
-            fprintf(stderr, "%s:%d: FAILED %s returned %s: %s (the test stops)\n", __FILE__, __LINE__,       \
-                    #expr, ss_strerror(must_st_), ss_error_message());                                       \
-            exit(1);                                                                                         \
-        }                                                                                                    \
+#define MUST(expr)                                                                                            \
+    do {                                                                                                      \
+        ss_status must_st_ = (expr);                                                                          \
+        if (must_st_ != SS_OK) {                                                                              \
+            fflush(stdout);                                                                                   \
+            fprintf(stderr, "%s:%d: FAILED %s returned %s: %s (the test stops)\n", __FILE__, __LINE__, #expr, \
+                    ss_strerror(must_st_), ss_error_message());                                               \
+            exit(1);                                                                                          \
+        }                                                                                                     \
     } while (0)
 
 /* Prints "NAME: N checks, M failures" (or "all N checks passed"); returns

@@ -34,8 +34,9 @@
 
 /* ---------------------------------------------------------------- the sample */
 
-static const char *MANIFEST = "sweep: sample\ndefaults:\n  iterations: 12\nexperiments:\n  - {id: t01}\n"
-                              "  - {id: t02, tv_weight: 1.0e-4}\n  - {id: t03}\n";
+static const char *MANIFEST =
+    "sweep: sample\ndefaults:\n  iterations: 12\nexperiments:\n  - {id: t01}\n"
+    "  - {id: t02, tv_weight: 1.0e-4}\n  - {id: t03}\n";
 static const char *MANIFEST_SHA = "e0075a418b43c61022335b5d82176cb69051eed17ca4e5f975022d742a5b6a51";
 static const char *IDS[3] = {"t01", "t02-tv_weight=0.0001", "t03"};
 static const char *LAYERS[3] = {"conv1_1", "conv3_1", "conv5_1"};
@@ -215,8 +216,8 @@ static int mode_read(const char *path, int n) {
     /* a second writer is refused while the first holds the file */
     ss_archive *w = NULL;
     st = ss_archive_open(&w, path, 1);
-    CHECK(st == SS_ERR_IO && strstr(ss_error_message(), "being written"), "second writer: %s %s",
-          ss_strerror(st), ss_error_message());
+    CHECK(st == SS_ERR_IO && strstr(ss_error_message(), "being written"), "second writer: %s %s", ss_strerror(st),
+          ss_error_message());
     if (st == SS_OK) ss_archive_close(w);
     return g_failures ? 1 : 0;
 }
@@ -224,8 +225,8 @@ static int mode_read(const char *path, int n) {
 /* ---------------------------------------------------------------- tests */
 
 static void expect_fail(ss_status st, ss_status want, const char *needle, const char *what) {
-    CHECK(st == want && strstr(ss_error_message(), needle), "%s: got %s '%s', want %s with '%s'", what,
-          ss_strerror(st), ss_error_message(), ss_strerror(want), needle);
+    CHECK(st == want && strstr(ss_error_message(), needle), "%s: got %s '%s', want %s with '%s'", what, ss_strerror(st),
+          ss_error_message(), ss_strerror(want), needle);
 }
 
 /* Reads everything back and compares with the sample. */
@@ -256,10 +257,8 @@ static void verify_sample(ss_archive *a, int expect_runs) {
         CHECK(r.n_snapshots == n_snap[i], "run %d n_snapshots %d", i, r.n_snapshots);
         CHECK(r.has_final == (i == 0), "run %d has_final %d", i, r.has_final);
         CHECK(r.checkpoint_iteration == ckpt[i], "run %d checkpoint_iteration %d", i, r.checkpoint_iteration);
-        if (n_metrics[i])
-            CHECK(r.final_loss == metric(i, n_metrics[i]).loss, "run %d final loss %g", i, r.final_loss);
-        else
-            CHECK(isnan(r.final_loss), "run %d final loss %g", i, r.final_loss);
+        if (n_metrics[i]) CHECK(r.final_loss == metric(i, n_metrics[i]).loss, "run %d final loss %g", i, r.final_loss);
+        else CHECK(isnan(r.final_loss), "run %d final loss %g", i, r.final_loss);
         CHECK(!strcmp(r.host, hosts[i]) && !strcmp(r.device, devices[i]) && !strcmp(r.weights, weights[i]) &&
                   r.rank == i + 1 && !strcmp(r.backend, i == 1 ? "cuda" : "cpu"),
               "run %d host %s device %s weights %s rank %d", i, r.host, r.device, r.weights, r.rank);
@@ -277,10 +276,9 @@ static void verify_sample(ss_archive *a, int expect_runs) {
         CHECK(nr == n_metrics[i], "run %d metrics rows %d", i, nr);
         for (int k = 0; k < nr; k++) {
             ss_archive_metrics m = metric(i, k + 1);
-            CHECK(rows[k].iteration == m.iteration && rows[k].loss == m.loss &&
-                      rows[k].content == m.content && rows[k].style == m.style && rows[k].tv == m.tv &&
-                      rows[k].evaluations == m.evaluations && rows[k].seconds == m.seconds &&
-                      rows[k].improvement_percent == m.improvement_percent,
+            CHECK(rows[k].iteration == m.iteration && rows[k].loss == m.loss && rows[k].content == m.content &&
+                      rows[k].style == m.style && rows[k].tv == m.tv && rows[k].evaluations == m.evaluations &&
+                      rows[k].seconds == m.seconds && rows[k].improvement_percent == m.improvement_percent,
                   "run %d metrics row %d", i, k);
         }
         free(rows);
@@ -297,10 +295,8 @@ static void verify_sample(ss_archive *a, int expect_runs) {
             for (int k = 0; vals && k < nrows; k++)
                 for (int l = 0; l < nl; l++) {
                     double v = vals[k * nl + l];
-                    if (i == 1 && k == 0)
-                        CHECK(isnan(v), "run 1 row 0 layer %d should be NaN, is %g", l, v);
-                    else
-                        CHECK(v == layer_value(i, k + 1, l), "run %d row %d layer %d: %g", i, k, l, v);
+                    if (i == 1 && k == 0) CHECK(isnan(v), "run 1 row 0 layer %d should be NaN, is %g", l, v);
+                    else CHECK(v == layer_value(i, k + 1, l), "run %d row %d layer %d: %g", i, k, l, v);
                 }
         }
         free(vals);
@@ -315,8 +311,8 @@ static void verify_sample(ss_archive *a, int expect_runs) {
             int it = i == 0 ? its0[s] : 1;
             CHECK(its[s] == it && w == IMG_W && h == IMG_H, "run %d snapshot %d iteration %d", i, s, its[s]);
             make_image(want_img, i, it, IMG_W, IMG_H);
-            CHECK(!memcmp(rgb + (size_t)s * sizeof want_img, want_img, sizeof want_img), "run %d snapshot %d pixels",
-                  i, s);
+            CHECK(!memcmp(rgb + (size_t)s * sizeof want_img, want_img, sizeof want_img), "run %d snapshot %d pixels", i,
+                  s);
         }
         free(rgb);
         free(its);
@@ -422,8 +418,8 @@ static void test_refusals(void) {
     float x[3 * 2 * 2] = {0};
     double sl[1] = {0};
     const char *ln[1] = {"conv1_1"};
-    ss_eval_output o = {.loss = 1, .n_style_layers = 1, .style_loss = sl, .style_layers = ln, .x = x, .grad = x,
-                        .h = 2, .w = 2};
+    ss_eval_output o = {
+        .loss = 1, .n_style_layers = 1, .style_loss = sl, .style_layers = ln, .x = x, .grad = x, .h = 2, .w = 2};
     CHECK_OK(ss_evalfile_write(foreign, &o, 0));
     expect_fail(ss_archive_open(&a, foreign, 0), SS_ERR_FORMAT, "not a stylesweep archive", "open foreign HDF5");
 

@@ -159,6 +159,7 @@ typedef struct gc_case {
 #define GATYS SS_STYLE_NORM_GATYS
 #define TARGET SS_STYLE_NORM_TARGET
 
+/* clang-format off */
 static const gc_case cases[] = {
     /* content only (style weight 0 on a shallow style layer, tv 0) */
     {G_CONTENT, "content conv4_2 type0", VGG19, 20, 24, MAXP, "conv4_2", 0, 1.0, {"conv1_1"}, 1, {0}, REF, 0, 1.25, 0},
@@ -195,6 +196,7 @@ static const gc_case cases[] = {
     {G_ALL, "all vgg16 avg 16x16", VGG16, 16, 16, AVGP, "conv4_2", 0, 1.0, {"conv1_1", "conv3_1", "conv4_1"}, 1, {1},
      REF, 1.0, 1.25, 1},
 };
+/* clang-format on */
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 
 /* ---------- images ---------- */
@@ -232,7 +234,6 @@ static double now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
-
 
 /* Features of one forward pass: post-ReLU activations of every convolution
  * up to the deepest, and, when a direction d is given, their tangents
@@ -439,13 +440,11 @@ static void ref_init(ref_ctx *r, const ss_model *m, const ss_loss_config *cfg, i
             int c = f.c[L], hw = f.h[L] * f.w[L];
             double *g = ref_gram(f.f[L], c, hw);
             double norm;
-            if (cfg->style_norm == SS_STYLE_NORM_GATYS)
-                norm = 4.0 * (double)c * c * (double)hw * hw;
+            if (cfg->style_norm == SS_STYLE_NORM_GATYS) norm = 4.0 * (double)c * c * (double)hw * hw;
             else if (cfg->style_norm == SS_STYLE_NORM_TARGET) {
                 norm = 0.0;
                 for (int i = 0; i < c * c; i++) norm += g[i] * g[i];
-            } else
-                norm = 4.0 * 9.0 * pixels * pixels;
+            } else norm = 4.0 * 9.0 * pixels * pixels;
             r->gram_target[s][l] = g;
             r->style_scale[s][l] = cfg->style_weight[s] / cfg->n_style_layers / norm;
         }
@@ -779,8 +778,7 @@ static void run_case(ss_backend *be, const ss_model *m, const gc_case *c, uint64
             g_checks++;
         }
         free(tg);
-    } else
-        check_value(c, "tv (w=0)", ours.tv, 0.0, 0.0, NULL);
+    } else check_value(c, "tv (w=0)", ours.tv, 0.0, 0.0, NULL);
     double gnorm = 0.0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(grad[i])) {
@@ -801,9 +799,10 @@ static void run_case(ss_backend *be, const ss_model *m, const gc_case *c, uint64
         double rfd = fd64(&ref, xd, d, n, h64);
         double er = rel_err(an, rfd);
         if (!(er <= REF_TOL))
-            FAIL("%s: direction %s: <grad, d> = %.9g, double finite differences of the host reference %.9g "
-                 "(relative error %.3g > %.0e, h %.3g)",
-                 c->name, dir_names[k], an, rfd, er, REF_TOL, h64);
+            FAIL(
+                "%s: direction %s: <grad, d> = %.9g, double finite differences of the host reference %.9g "
+                "(relative error %.3g > %.0e, h %.3g)",
+                c->name, dir_names[k], an, rfd, er, REF_TOL, h64);
         if (!(er <= REF_TOL)) g_fail_fd64++;
         if (er > worst_ref[c->group]) worst_ref[c->group] = er;
         g_checks++;
@@ -816,9 +815,10 @@ static void run_case(ss_backend *be, const ss_model *m, const gc_case *c, uint64
         }
         if (k < N_FD32_DIRS) {
             if (!(e <= FD_TOL))
-                FAIL("%s: direction %s: float32 finite differences disagree with the gradient: relative error "
-                     "%.3g > %.0e (h %g, nearest kink at %.3g)",
-                     c->name, dir_names[k], e, FD_TOL, h32, kink);
+                FAIL(
+                    "%s: direction %s: float32 finite differences disagree with the gradient: relative error "
+                    "%.3g > %.0e (h %g, nearest kink at %.3g)",
+                    c->name, dir_names[k], e, FD_TOL, h32, kink);
             if (!(e <= FD_TOL)) g_fail_fd32++;
             if (e > worst_fd[c->group]) worst_fd[c->group] = e;
             g_checks++;
@@ -838,8 +838,8 @@ static void run_case(ss_backend *be, const ss_model *m, const gc_case *c, uint64
         emax = fmax(emax, fabs(grad2[i] - grad[i]));
     }
     if (!(fabs(again.total - ours.total) <= 1e-6 * fabs(ours.total)) || !(emax <= 1e-6 * gmax))
-        FAIL("%s: evaluating again at x: loss %.9g then %.9g, gradient max difference %.3g (max|grad| %.3g)",
-             c->name, ours.total, again.total, emax, gmax);
+        FAIL("%s: evaluating again at x: loss %.9g then %.9g, gradient max difference %.3g (max|grad| %.3g)", c->name,
+             ours.total, again.total, emax, gmax);
     g_checks++;
 
     free(grad2);
@@ -868,8 +868,8 @@ static void content_type_relations(ss_backend *be, const ss_model *m) {
         double v[3];
         int C = 0;
         for (int type = 0; type < 3; type++) {
-            gc_case c = {G_CONTENT, "content types", m->kind, h, w, SS_POOL_MAX, layers[li], type, 0.5,
-                         {"conv1_1"}, 1, {0}, REF, 0, 1.25, 0};
+            gc_case c = {G_CONTENT, "content types", m->kind, h,   w,   SS_POOL_MAX, layers[li], type,
+                         0.5,       {"conv1_1"},     1,       {0}, REF, 0,           1.25,       0};
             ss_loss_config cfg;
             make_config(&cfg, &c, m);
             C = m->conv[cfg.content_layer].cout;
@@ -913,8 +913,9 @@ int main(void) {
     }
     for (int i = 0; i < N_CASES; i++) {
         const gc_case *c = &cases[i];
-        if (g_verbose) printf("case %s (%s, %dx%d, %s pooling)\n", c->name, ss_model_kind_name(c->model), c->h, c->w,
-                              c->pool == SS_POOL_MAX ? "max" : "avg");
+        if (g_verbose)
+            printf("case %s (%s, %dx%d, %s pooling)\n", c->name, ss_model_kind_name(c->model), c->h, c->w,
+                   c->pool == SS_POOL_MAX ? "max" : "avg");
         run_case(be, &models[c->model == SS_MODEL_VGG16 ? 0 : 1], c, 1000 + (uint64_t)i);
     }
     content_type_relations(be, &models[1]);

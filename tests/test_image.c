@@ -8,11 +8,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,8 +53,7 @@ static ss_image make_image(int w, int h) {
 }
 
 static void fill_random(ss_image *img, unsigned lo, unsigned hi) {
-    for (size_t i = 0; i < (size_t)img->w * img->h * 3; i++)
-        img->px[i] = (unsigned char)(lo + rnd(hi - lo + 1));
+    for (size_t i = 0; i < (size_t)img->w * img->h * 3; i++) img->px[i] = (unsigned char)(lo + rnd(hi - lo + 1));
 }
 
 static void ycbcr(const unsigned char *p, double *y, double *cb, double *cr) {
@@ -79,8 +78,7 @@ static void test_preproc_roundtrip(void) {
         ss_image_to_tensor(t, &img, pps[k]);
         CHECK(ss_image_from_tensor(&back, t, 256, 5, pps[k]) == SS_OK, "%s", ss_error_message());
         CHECK(back.w == 256 && back.h == 5, "size %dx%d", back.w, back.h);
-        CHECK(back.px && memcmp(back.px, img.px, 256 * 5 * 3) == 0,
-              "round trip not exact for pre-processing %d", k);
+        CHECK(back.px && memcmp(back.px, img.px, 256 * 5 * 3) == 0, "round trip not exact for pre-processing %d", k);
         ss_image_free(&back);
     }
     free(t);
@@ -103,33 +101,27 @@ static void test_channel_order(void) {
     CHECK(fabsf(t[1 * 6 + 0] - (0.0f - 116.779f)) < 1e-4f, "caffe ch1 (G) = %g", t[6]);
     CHECK(fabsf(t[2 * 6 + 0] - (255.0f - 123.68f)) < 1e-4f, "caffe ch2 (R) = %g", t[12]);
     /* planar index c*H*W + y*W + x */
-    CHECK(fabsf(t[0 * 6 + 1 * 3 + 2] - (200.0f - 103.939f)) < 1e-4f, "caffe blue pixel = %g",
-          t[5]);
-    CHECK(fabsf(t[2 * 6 + 1 * 3 + 2] - (0.0f - 123.68f)) < 1e-4f, "caffe red of blue pixel = %g",
-          t[17]);
+    CHECK(fabsf(t[0 * 6 + 1 * 3 + 2] - (200.0f - 103.939f)) < 1e-4f, "caffe blue pixel = %g", t[5]);
+    CHECK(fabsf(t[2 * 6 + 1 * 3 + 2] - (0.0f - 123.68f)) < 1e-4f, "caffe red of blue pixel = %g", t[17]);
 
     ss_image_to_tensor(t, &img, &ss_image_preproc_torchvision);
     CHECK(fabsf(t[0] - (1.0f - 0.485f) / 0.229f) < 1e-4f, "torchvision ch0 (R) = %g", t[0]);
     CHECK(fabsf(t[6] - (0.0f - 0.456f) / 0.224f) < 1e-4f, "torchvision ch1 (G) = %g", t[6]);
     CHECK(fabsf(t[12] - (0.0f - 0.406f) / 0.225f) < 1e-4f, "torchvision ch2 (B) = %g", t[12]);
-    CHECK(fabsf(t[2 * 6 + 5] - (200.0f / 255.0f - 0.406f) / 0.225f) < 1e-4f,
-          "torchvision blue pixel = %g", t[17]);
+    CHECK(fabsf(t[2 * 6 + 5] - (200.0f / 255.0f - 0.406f) / 0.225f) < 1e-4f, "torchvision blue pixel = %g", t[17]);
 
     /* de-processing clips and maps NaN to 0 */
     float x[3] = {1e6f, -1e6f, NAN};
     ss_image out = {0};
-    CHECK(ss_image_from_tensor(&out, x, 1, 1, &ss_image_preproc_caffe) == SS_OK, "%s",
-          ss_error_message());
-    CHECK(out.px && out.px[2] == 255 && out.px[1] == 0 && out.px[0] == 0,
-          "clip: got %d %d %d (R G B)", out.px[0], out.px[1], out.px[2]);
+    CHECK(ss_image_from_tensor(&out, x, 1, 1, &ss_image_preproc_caffe) == SS_OK, "%s", ss_error_message());
+    CHECK(out.px && out.px[2] == 255 && out.px[1] == 0 && out.px[0] == 0, "clip: got %d %d %d (R G B)", out.px[0],
+          out.px[1], out.px[2]);
     ss_image_free(&out);
-    CHECK(ss_image_from_tensor(&out, x, 0, 1, &ss_image_preproc_caffe) == SS_ERR_ARG,
-          "zero width accepted");
+    CHECK(ss_image_from_tensor(&out, x, 0, 1, &ss_image_preproc_caffe) == SS_ERR_ARG, "zero width accepted");
 
     ss_preproc pp;
     CHECK(ss_image_preproc_by_name(&pp, "Caffe") == SS_OK && pp.bgr == 1, "caffe by name");
-    CHECK(ss_image_preproc_by_name(&pp, "torchvision") == SS_OK && pp.bgr == 0 &&
-              fabsf(pp.std[2] - 0.225f) < 1e-7f,
+    CHECK(ss_image_preproc_by_name(&pp, "torchvision") == SS_OK && pp.bgr == 0 && fabsf(pp.std[2] - 0.225f) < 1e-7f,
           "torchvision by name");
     CHECK(ss_image_preproc_by_name(&pp, "tf") == SS_ERR_ARG && strstr(ss_error_message(), "tf"),
           "unknown pre-processing: %s", ss_error_message());
@@ -140,31 +132,33 @@ static void test_target_size(void) {
     static const struct {
         int sw, sh, size, aspect, w, h;
     } cases[] = {
-        {640, 480, 512, SS_ASPECT_KEEP, 512, 384},   {480, 640, 512, SS_ASPECT_KEEP, 384, 512},
-        {640, 480, 512, SS_ASPECT_SQUARE, 512, 512}, {480, 640, 100, SS_ASPECT_SQUARE, 100, 100},
-        {451, 300, 224, SS_ASPECT_KEEP, 224, 149},   {300, 451, 224, SS_ASPECT_KEEP, 149, 224},
-        {1000, 1, 100, SS_ASPECT_KEEP, 100, 1},      {1, 1000, 100, SS_ASPECT_KEEP, 1, 100},
+        {640, 480, 512, SS_ASPECT_KEEP, 512, 384},
+        {480, 640, 512, SS_ASPECT_KEEP, 384, 512},
+        {640, 480, 512, SS_ASPECT_SQUARE, 512, 512},
+        {480, 640, 100, SS_ASPECT_SQUARE, 100, 100},
+        {451, 300, 224, SS_ASPECT_KEEP, 224, 149},
+        {300, 451, 224, SS_ASPECT_KEEP, 149, 224},
+        {1000, 1, 100, SS_ASPECT_KEEP, 100, 1},
+        {1, 1000, 100, SS_ASPECT_KEEP, 1, 100},
         {4, 2, 3, SS_ASPECT_KEEP, 3, 2}, /* 1.5 rounds up */
-        {500, 500, 256, SS_ASPECT_KEEP, 256, 256},   {10, 7, 8192, SS_ASPECT_KEEP, 8192, 5734},
+        {500, 500, 256, SS_ASPECT_KEEP, 256, 256},
+        {10, 7, 8192, SS_ASPECT_KEEP, 8192, 5734},
         {64, 48, 1, SS_ASPECT_KEEP, 1, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int w = -1, h = -1;
-        ss_status s = ss_image_target_size(&w, &h, cases[i].sw, cases[i].sh, cases[i].size,
-                                           (ss_aspect)cases[i].aspect);
+        ss_status s = ss_image_target_size(&w, &h, cases[i].sw, cases[i].sh, cases[i].size, (ss_aspect)cases[i].aspect);
         CHECK(s == SS_OK && w == cases[i].w && h == cases[i].h,
-              "%dx%d at %d (aspect %d): got %dx%d status %d, want %dx%d", cases[i].sw, cases[i].sh,
-              cases[i].size, cases[i].aspect, w, h, (int)s, cases[i].w, cases[i].h);
+              "%dx%d at %d (aspect %d): got %dx%d status %d, want %dx%d", cases[i].sw, cases[i].sh, cases[i].size,
+              cases[i].aspect, w, h, (int)s, cases[i].w, cases[i].h);
     }
     int w = 7, h = 7;
-    CHECK(ss_image_target_size(&w, &h, 640, 480, 0, SS_ASPECT_KEEP) == SS_ERR_ARG &&
-              strstr(ss_error_message(), "0"),
+    CHECK(ss_image_target_size(&w, &h, 640, 480, 0, SS_ASPECT_KEEP) == SS_ERR_ARG && strstr(ss_error_message(), "0"),
           "image_size 0 accepted");
     CHECK(ss_image_target_size(&w, &h, 640, 480, 8193, SS_ASPECT_SQUARE) == SS_ERR_ARG &&
               strstr(ss_error_message(), "8193"),
           "image_size 8193 accepted");
-    CHECK(ss_image_target_size(&w, &h, 0, 480, 256, SS_ASPECT_KEEP) == SS_ERR_ARG,
-          "source width 0 accepted");
+    CHECK(ss_image_target_size(&w, &h, 0, 480, 256, SS_ASPECT_KEEP) == SS_ERR_ARG, "source width 0 accepted");
     CHECK(w == 7 && h == 7, "outputs changed on error: %dx%d", w, h);
 }
 
@@ -177,10 +171,8 @@ static void test_init(void) {
     const ss_preproc *caffe = &ss_image_preproc_caffe, *tv = &ss_image_preproc_torchvision;
 
     /* noise: deterministic, seed-dependent, uniform on [-128, 127) */
-    CHECK(ss_image_init_tensor(a, "noise", &content, caffe, 42) == SS_OK, "%s",
-          ss_error_message());
-    CHECK(ss_image_init_tensor(b, "noise", &content, caffe, 42) == SS_OK, "%s",
-          ss_error_message());
+    CHECK(ss_image_init_tensor(a, "noise", &content, caffe, 42) == SS_OK, "%s", ss_error_message());
+    CHECK(ss_image_init_tensor(b, "noise", &content, caffe, 42) == SS_OK, "%s", ss_error_message());
     CHECK(memcmp(a, b, sizeof(float) * n) == 0, "noise differs for the same seed");
     double mn = 1e9, mx = -1e9, sum = 0;
     for (size_t i = 0; i < n; i++) {
@@ -191,8 +183,7 @@ static void test_init(void) {
     CHECK(mn >= -128.0 && mx <= 127.0, "noise range [%g, %g]", mn, mx);
     CHECK(mn < -125.0 && mx > 124.0, "noise does not cover the range: [%g, %g]", mn, mx);
     CHECK(fabs(sum / n + 0.5) < 2.0, "noise mean %g, want about -0.5", sum / n);
-    CHECK(ss_image_init_tensor(b, "noise", &content, caffe, 43) == SS_OK, "%s",
-          ss_error_message());
+    CHECK(ss_image_init_tensor(b, "noise", &content, caffe, 43) == SS_OK, "%s", ss_error_message());
     size_t same = 0;
     for (size_t i = 0; i < n; i++) same += a[i] == b[i];
     CHECK(same < n / 100, "seeds 42 and 43 share %zu of %zu values", same, n);
@@ -211,8 +202,7 @@ static void test_init(void) {
     CHECK(tv_ok, "torchvision noise is not caffe noise * scale / std");
 
     /* content: the content image pre-processed */
-    CHECK(ss_image_init_tensor(a, "content", &content, caffe, 1) == SS_OK, "%s",
-          ss_error_message());
+    CHECK(ss_image_init_tensor(a, "content", &content, caffe, 1) == SS_OK, "%s", ss_error_message());
     ss_image_to_tensor(b, &content, caffe);
     CHECK(memcmp(a, b, sizeof(float) * n) == 0, "content init is not to_tensor(content)");
 
@@ -220,8 +210,7 @@ static void test_init(void) {
     const ss_preproc *pps[2] = {caffe, tv};
     for (int k = 0; k < 2; k++) {
         ss_image g = {0};
-        CHECK(ss_image_init_tensor(a, "gray", &content, pps[k], 1) == SS_OK, "%s",
-              ss_error_message());
+        CHECK(ss_image_init_tensor(a, "gray", &content, pps[k], 1) == SS_OK, "%s", ss_error_message());
         CHECK(ss_image_from_tensor(&g, a, 64, 48, pps[k]) == SS_OK, "%s", ss_error_message());
         int equal = 1, luma_ok = 1;
         for (size_t i = 0; g.px && i < 64 * 48; i++) {
@@ -236,8 +225,7 @@ static void test_init(void) {
         ss_image_free(&g);
     }
 
-    CHECK(ss_image_init_tensor(a, "perlin", &content, caffe, 1) == SS_ERR_ARG &&
-              strstr(ss_error_message(), "perlin"),
+    CHECK(ss_image_init_tensor(a, "perlin", &content, caffe, 1) == SS_ERR_ARG && strstr(ss_error_message(), "perlin"),
           "unknown mode: %s", ss_error_message());
     CHECK(ss_image_init_tensor(a, NULL, &content, caffe, 1) == SS_ERR_ARG, "NULL mode accepted");
     free(a);
@@ -248,7 +236,7 @@ static void test_init(void) {
 static void test_preserve_color(void) {
     int w = 40, h = 30;
     ss_image result = make_image(w, h), content = make_image(w, h);
-    fill_random(&result, 60, 190); /* luma 60..190 */
+    fill_random(&result, 60, 190);    /* luma 60..190 */
     for (int i = 0; i < w * h; i++) { /* moderate chroma: stays in gamut */
         unsigned base = 70 + rnd(110);
         for (int c = 0; c < 3; c++) content.px[3 * i + c] = (unsigned char)(base - 25 + rnd(51));
@@ -288,16 +276,14 @@ static void test_resize(void) {
         if (out.px[3 * i] != 200 || out.px[3 * i + 1] != 100 || out.px[3 * i + 2] != 30) flat = 0;
     CHECK(flat, "a constant image did not stay constant (or channels mixed)");
     ss_image_free(&out);
-    CHECK(ss_image_resize(&out, &img, 100, 75) == SS_OK && out.w == 100 && out.h == 75,
-          "upscale: %s", ss_error_message());
+    CHECK(ss_image_resize(&out, &img, 100, 75) == SS_OK && out.w == 100 && out.h == 75, "upscale: %s",
+          ss_error_message());
     ss_image_free(&out);
     fill_random(&img, 0, 255);
-    CHECK(ss_image_resize(&out, &img, 64, 48) == SS_OK && out.px &&
-              memcmp(out.px, img.px, 64 * 48 * 3) == 0,
+    CHECK(ss_image_resize(&out, &img, 64, 48) == SS_OK && out.px && memcmp(out.px, img.px, 64 * 48 * 3) == 0,
           "same-size resize is not a copy");
     ss_image_free(&out);
-    CHECK(ss_image_resize(&out, &img, 0, 10) == SS_ERR_ARG && out.px == NULL,
-          "zero width accepted");
+    CHECK(ss_image_resize(&out, &img, 0, 10) == SS_ERR_ARG && out.px == NULL, "zero width accepted");
     ss_image_free(&img);
 }
 
@@ -314,8 +300,7 @@ static void test_save_load(void) {
     /* overwriting an existing file works */
     img.px[0] ^= 0xff;
     CHECK(ss_image_save(png, &img) == SS_OK, "overwrite: %s", ss_error_message());
-    CHECK(ss_image_load(&back, png) == SS_OK && back.px && back.px[0] == img.px[0],
-          "overwrite not seen");
+    CHECK(ss_image_load(&back, png) == SS_OK && back.px && back.px[0] == img.px[0], "overwrite not seen");
     ss_image_free(&back);
 
     /* JPEG: by extension, case-insensitive; smooth image survives closely */
@@ -330,11 +315,9 @@ static void test_save_load(void) {
     CHECK(ss_image_save(jpg, &smooth) == SS_OK, "%s", ss_error_message());
     FILE *f = fopen(jpg, "rb");
     unsigned char magic[2] = {0, 0};
-    CHECK(f && fread(magic, 1, 2, f) == 2 && magic[0] == 0xFF && magic[1] == 0xD8,
-          "%s is not a JPEG", jpg);
+    CHECK(f && fread(magic, 1, 2, f) == 2 && magic[0] == 0xFF && magic[1] == 0xD8, "%s is not a JPEG", jpg);
     if (f) fclose(f);
-    CHECK(ss_image_load(&back, jpg) == SS_OK && back.w == 64 && back.h == 48, "%s",
-          ss_error_message());
+    CHECK(ss_image_load(&back, jpg) == SS_OK && back.w == 64 && back.h == 48, "%s", ss_error_message());
     double err = 0;
     for (int i = 0; back.px && i < 64 * 48 * 3; i++) err += abs(back.px[i] - smooth.px[i]);
     CHECK(back.px && err / (64 * 48 * 3) < 2.0, "JPEG mean error %g", err / (64 * 48 * 3));
@@ -343,8 +326,7 @@ static void test_save_load(void) {
     ss_image_free(&smooth);
 
     /* refused extensions and empty images */
-    CHECK(ss_image_save(tmp_path("x.bmp"), &img) == SS_ERR_ARG && !file_exists(tmp_path("x.bmp")),
-          "bmp accepted");
+    CHECK(ss_image_save(tmp_path("x.bmp"), &img) == SS_ERR_ARG && !file_exists(tmp_path("x.bmp")), "bmp accepted");
     CHECK(ss_image_save(tmp_path("png"), &img) == SS_ERR_ARG, "no extension accepted");
     ss_image empty = {0};
     CHECK(ss_image_save(tmp_path("e.png"), &empty) == SS_ERR_ARG, "empty image saved");
@@ -354,8 +336,8 @@ static void test_save_load(void) {
     snprintf(bad, sizeof bad, "%s", tmp_path("no/such/dir/out.png"));
     ss_status s = ss_image_save(bad, &img);
     CHECK(s == SS_ERR_IO, "save into a missing directory: status %d", (int)s);
-    CHECK(strstr(ss_error_message(), bad) && strstr(ss_error_message(), strerror(ENOENT)),
-          "message: %s", ss_error_message());
+    CHECK(strstr(ss_error_message(), bad) && strstr(ss_error_message(), strerror(ENOENT)), "message: %s",
+          ss_error_message());
     CHECK(!file_exists(bad), "%s exists", bad);
 
     /* a write that fails midway (file size limit: EFBIG) leaves the old file
@@ -370,8 +352,8 @@ static void test_save_load(void) {
     if (setrlimit(RLIMIT_FSIZE, &lim) == 0) {
         s = ss_image_save(png, &big);
         setrlimit(RLIMIT_FSIZE, &old_lim);
-        CHECK(s == SS_ERR_IO && strstr(ss_error_message(), png), "write failure: status %d, %s",
-              (int)s, ss_error_message());
+        CHECK(s == SS_ERR_IO && strstr(ss_error_message(), png), "write failure: status %d, %s", (int)s,
+              ss_error_message());
         CHECK(ss_image_load(&back, png) == SS_OK && back.w == 37 && back.h == 23,
               "the old %s was replaced by a failed write (%dx%d)", png, back.w, back.h);
         ss_image_free(&back);
@@ -399,10 +381,9 @@ static void expect_load_failure(const char *path, ss_status want, const char *wh
     ss_image img = {1, 1, (unsigned char *)"x"};
     ss_error_clear();
     ss_status s = ss_image_load(&img, path);
-    CHECK(s == want, "%s (%s): status %d (%s), want %d; message: %s", what, path, (int)s,
-          ss_strerror(s), (int)want, ss_error_message());
-    CHECK(strstr(ss_error_message(), path) != NULL, "%s: message lacks the path: %s", what,
+    CHECK(s == want, "%s (%s): status %d (%s), want %d; message: %s", what, path, (int)s, ss_strerror(s), (int)want,
           ss_error_message());
+    CHECK(strstr(ss_error_message(), path) != NULL, "%s: message lacks the path: %s", what, ss_error_message());
     CHECK(img.px == NULL && img.w == 0 && img.h == 0, "%s: output not emptied", what);
 }
 
@@ -426,8 +407,7 @@ static void test_load(void) {
     write_bytes(tmp_path("huge.ppm"), huge, strlen(huge));
 
     expect_load_failure(tmp_path("missing.jpg"), SS_ERR_IO, "missing file");
-    CHECK(strstr(ss_error_message(), strerror(ENOENT)) != NULL, "missing: %s",
-          ss_error_message());
+    CHECK(strstr(ss_error_message(), strerror(ENOENT)) != NULL, "missing: %s", ss_error_message());
     expect_load_failure(tmp_path("empty.jpg"), SS_ERR_FORMAT, "empty file");
     expect_load_failure(tmp_path("trunc100.jpg"), SS_ERR_FORMAT, "truncated to 100 bytes");
     expect_load_failure(tmp_path("trunchalf.jpg"), SS_ERR_FORMAT, "truncated to half");
@@ -440,22 +420,20 @@ static void test_load(void) {
     unsigned char gray[6] = {0, 50, 100, 150, 200, 255};
     CHECK(stbi_write_png(tmp_path("gray.png"), 3, 2, 1, gray, 3), "cannot write gray.png");
     ss_image g = {0};
-    CHECK(ss_image_load(&g, tmp_path("gray.png")) == SS_OK && g.w == 3 && g.h == 2, "%s",
-          ss_error_message());
+    CHECK(ss_image_load(&g, tmp_path("gray.png")) == SS_OK && g.w == 3 && g.h == 2, "%s", ss_error_message());
     int ok = 1;
     for (int i = 0; g.px && i < 6; i++)
-        if (g.px[3 * i] != gray[i] || g.px[3 * i + 1] != gray[i] || g.px[3 * i + 2] != gray[i])
-            ok = 0;
+        if (g.px[3 * i] != gray[i] || g.px[3 * i + 1] != gray[i] || g.px[3 * i + 2] != gray[i]) ok = 0;
     CHECK(g.px && ok, "grayscale not copied to three channels");
     ss_image_free(&g);
     unsigned char rgba[3 * 4] = {10, 20, 30, 255, 0, 0, 0, 0, 0, 0, 0, 128};
     CHECK(stbi_write_png(tmp_path("rgba.png"), 3, 1, 4, rgba, 12), "cannot write rgba.png");
     CHECK(ss_image_load(&g, tmp_path("rgba.png")) == SS_OK && g.w == 3, "%s", ss_error_message());
     CHECK(g.px && g.px[0] == 10 && g.px[1] == 20 && g.px[2] == 30, "opaque pixel changed");
-    CHECK(g.px && g.px[3] == 255 && g.px[4] == 255 && g.px[5] == 255,
-          "transparent pixel not white: %d %d %d", g.px[3], g.px[4], g.px[5]);
-    CHECK(g.px && g.px[6] == 127 && g.px[7] == 127 && g.px[8] == 127,
-          "half-transparent black not mid gray: %d", g.px[6]);
+    CHECK(g.px && g.px[3] == 255 && g.px[4] == 255 && g.px[5] == 255, "transparent pixel not white: %d %d %d", g.px[3],
+          g.px[4], g.px[5]);
+    CHECK(g.px && g.px[6] == 127 && g.px[7] == 127 && g.px[8] == 127, "half-transparent black not mid gray: %d",
+          g.px[6]);
     ss_image_free(&g);
     ss_image_free(&img);
 }

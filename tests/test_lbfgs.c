@@ -43,12 +43,12 @@ enum { NMAX = 100 };
 typedef struct problem {
     const char *name;
     int n;
-    int kind;            /* 0 Rosenbrock pairs, 1 diagonal quadratic, 2 rotated quadratic */
-    double x0[NMAX];     /* start */
-    double xstar[NMAX];  /* minimiser */
-    double diag[NMAX];   /* quadratic eigenvalues */
-    double v[NMAX];      /* Householder vector of the rotation, |v| = 1 */
-    double cap;          /* f is +inf where x[0] > cap (when cap is finite) */
+    int kind;           /* 0 Rosenbrock pairs, 1 diagonal quadratic, 2 rotated quadratic */
+    double x0[NMAX];    /* start */
+    double xstar[NMAX]; /* minimiser */
+    double diag[NMAX];  /* quadratic eigenvalues */
+    double v[NMAX];     /* Householder vector of the rotation, |v| = 1 */
+    double cap;         /* f is +inf where x[0] > cap (when cap is finite) */
 } problem;
 
 /* f(x) and g; Rosenbrock pairs: sum (1 - x_i)^2 + 100 (x_{i+1} - x_i^2)^2
@@ -124,9 +124,9 @@ typedef struct objective {
     ss_backend *be;
     const problem *p;
     float hx[NMAX], hg[NMAX];
-    long evals;      /* all evaluations */
-    int call_evals;  /* evaluations in the current minimize call */
-    int fail_at;     /* return SS_ERR_INTERRUPTED at this evaluation of the call (0: never) */
+    long evals;     /* all evaluations */
+    int call_evals; /* evaluations in the current minimize call */
+    int fail_at;    /* return SS_ERR_INTERRUPTED at this evaluation of the call (0: never) */
 } objective;
 
 static ss_status objective_eval(void *vctx, double *f, ss_tensor *grad, const ss_tensor *x) {
@@ -146,15 +146,13 @@ static ss_status objective_eval(void *vctx, double *f, ss_tensor *grad, const ss
 
 /* One minimize call that also checks the budget rule: the evaluations
  * counted in the callback equal res->evals and never exceed max_evals. */
-static ss_status minimize_checked(ss_lbfgs *opt, ss_tensor *x, objective *o, int max_evals,
-                                  ss_lbfgs_result *res) {
+static ss_status minimize_checked(ss_lbfgs *opt, ss_tensor *x, objective *o, int max_evals, ss_lbfgs_result *res) {
     o->call_evals = 0;
     ss_status st = ss_lbfgs_minimize(opt, x, objective_eval, o, max_evals, res);
-    CHECK(o->call_evals <= max_evals, "%s: %d evaluations with max_evals %d", o->p->name,
-          o->call_evals, max_evals);
+    CHECK(o->call_evals <= max_evals, "%s: %d evaluations with max_evals %d", o->p->name, o->call_evals, max_evals);
     if (st == SS_OK)
-        CHECK(o->call_evals == res->evals, "%s: callback counted %d evaluations, result says %d",
-              o->p->name, o->call_evals, res->evals);
+        CHECK(o->call_evals == res->evals, "%s: callback counted %d evaluations, result says %d", o->p->name,
+              o->call_evals, res->evals);
     return st;
 }
 
@@ -183,8 +181,8 @@ typedef struct lib_ctx {
     int evals;
 } lib_ctx;
 
-static lbfgsfloatval_t lib_eval(void *inst, const lbfgsfloatval_t *x, lbfgsfloatval_t *g,
-                                const int n, const lbfgsfloatval_t step) {
+static lbfgsfloatval_t lib_eval(void *inst, const lbfgsfloatval_t *x, lbfgsfloatval_t *g, const int n,
+                                const lbfgsfloatval_t step) {
     (void)n;
     (void)step;
     lib_ctx *c = inst;
@@ -230,8 +228,8 @@ static int test_versus_liblbfgs(ss_backend *be, const problem *p) {
     double lf, lx[NMAX];
     int levals;
     int lret = lib_run(p, &lf, lx, &levals);
-    CHECK(lret == 0 || lret == LBFGS_ALREADY_MINIMIZED || lret == LBFGSERR_ROUNDING_ERROR,
-          "%s: liblbfgs returned %d", p->name, lret);
+    CHECK(lret == 0 || lret == LBFGS_ALREADY_MINIMIZED || lret == LBFGSERR_ROUNDING_ERROR, "%s: liblbfgs returned %d",
+          p->name, lret);
 
     ss_tensor *x = NULL;
     MUST(be->iface->tensor_new(be, &x, 1, 1, p->n));
@@ -244,19 +242,18 @@ static int test_versus_liblbfgs(ss_backend *be, const problem *p) {
     tensor_get(be, ox, x, p->n);
     double fx = f_at(be, p, x);
 
-    printf("%-22s liblbfgs: f=%.3e evals=%4d ret=%d   ours: f=%.3e evals=%4d iters=%4d %s  "
-           "|x-x*|=%.1e (liblbfgs %.1e)\n",
-           p->name, lf, levals, lret, r.f, r.evals, r.iterations, ss_lbfgs_reason_name(r.reason),
-           max_abs_err(p, ox), max_abs_err(p, lx));
-    CHECK(fabs(r.f - fx) <= 1e-12 * fmax(1.0, fabs(fx)),
-          "%s: res.f %.9e is not f at the returned x (%.9e)", p->name, r.f, fx);
-    CHECK(r.reason == SS_LBFGS_CONVERGED || r.reason == SS_LBFGS_LINESEARCH_FAILED,
-          "%s: stopped by %s", p->name, ss_lbfgs_reason_name(r.reason));
-    CHECK(fabs(r.f - lf) <= fmax(1e-4 * fabs(lf), 1e-6), "%s: f %.6e, liblbfgs %.6e", p->name, r.f,
-          lf);
+    printf(
+        "%-22s liblbfgs: f=%.3e evals=%4d ret=%d   ours: f=%.3e evals=%4d iters=%4d %s  "
+        "|x-x*|=%.1e (liblbfgs %.1e)\n",
+        p->name, lf, levals, lret, r.f, r.evals, r.iterations, ss_lbfgs_reason_name(r.reason), max_abs_err(p, ox),
+        max_abs_err(p, lx));
+    CHECK(fabs(r.f - fx) <= 1e-12 * fmax(1.0, fabs(fx)), "%s: res.f %.9e is not f at the returned x (%.9e)", p->name,
+          r.f, fx);
+    CHECK(r.reason == SS_LBFGS_CONVERGED || r.reason == SS_LBFGS_LINESEARCH_FAILED, "%s: stopped by %s", p->name,
+          ss_lbfgs_reason_name(r.reason));
+    CHECK(fabs(r.f - lf) <= fmax(1e-4 * fabs(lf), 1e-6), "%s: f %.6e, liblbfgs %.6e", p->name, r.f, lf);
     CHECK(max_abs_err(p, ox) <= 1e-3, "%s: max |x - x*| = %.3e", p->name, max_abs_err(p, ox));
-    CHECK(r.evals <= 2 * levals + 2, "%s: %d evaluations, liblbfgs %d (rule: <= 2x + 2)", p->name,
-          r.evals, levals);
+    CHECK(r.evals <= 2 * levals + 2, "%s: %d evaluations, liblbfgs %d (rule: <= 2x + 2)", p->name, r.evals, levals);
     ss_lbfgs_free(opt);
     be->iface->tensor_free(be, x);
     return r.evals;
@@ -277,19 +274,16 @@ static void test_restarts(ss_backend *be, const problem *p) {
         ss_lbfgs_reset(opt);
         MUST(minimize_checked(opt, x, &o, 20, &r));
         evals += r.evals;
-        CHECK(r.f <= fprev, "%s restarts: f rose from %.6e to %.6e at outer iteration %d",
-              p->name, fprev, r.f, outer);
+        CHECK(r.f <= fprev, "%s restarts: f rose from %.6e to %.6e at outer iteration %d", p->name, fprev, r.f, outer);
         fprev = r.f;
         if (r.f < 1e-8 || r.reason != SS_LBFGS_MAX_EVALS) break;
     }
     double ox[NMAX];
     tensor_get(be, ox, x, p->n);
-    printf("%-22s restarted every 20 evals: f=%.3e after %d outer iterations, %ld evals\n",
-           p->name, r.f, outer, evals);
+    printf("%-22s restarted every 20 evals: f=%.3e after %d outer iterations, %ld evals\n", p->name, r.f, outer, evals);
     /* Rule: within 100 outer iterations, the same minimum as one long run. */
     CHECK(r.f <= 1e-6, "%s restarts: f = %.3e after %d outer iterations", p->name, r.f, outer);
-    CHECK(max_abs_err(p, ox) <= 1e-3, "%s restarts: max |x - x*| = %.3e", p->name,
-          max_abs_err(p, ox));
+    CHECK(max_abs_err(p, ox) <= 1e-3, "%s restarts: max |x - x*| = %.3e", p->name, max_abs_err(p, ox));
     ss_lbfgs_free(opt);
     be->iface->tensor_free(be, x);
 }
@@ -310,20 +304,18 @@ static void test_continuous(ss_backend *be, const problem *p, int long_evals) {
         /* Every call but the first goes on from the remembered point, so it
          * spends its whole budget on steps unless it stops early. */
         if (r.reason == SS_LBFGS_MAX_EVALS)
-            CHECK(r.evals == 20, "%s continuous: call %d used %d of 20 evaluations", p->name, calls,
-                  r.evals);
+            CHECK(r.evals == 20, "%s continuous: call %d used %d of 20 evaluations", p->name, calls, r.evals);
         if (r.reason != SS_LBFGS_MAX_EVALS) break;
     }
     double ox[NMAX];
     tensor_get(be, ox, x, p->n);
-    printf("%-22s continuous (20 per call): f=%.3e, %d calls, %ld evals (one long call: %d)\n",
-           p->name, r.f, calls, evals, long_evals);
+    printf("%-22s continuous (20 per call): f=%.3e, %d calls, %ld evals (one long call: %d)\n", p->name, r.f, calls,
+           evals, long_evals);
     CHECK(r.f <= 1e-6, "%s continuous: f = %.3e", p->name, r.f);
-    CHECK(max_abs_err(p, ox) <= 1e-3, "%s continuous: max |x - x*| = %.3e", p->name,
-          max_abs_err(p, ox));
+    CHECK(max_abs_err(p, ox) <= 1e-3, "%s continuous: max |x - x*| = %.3e", p->name, max_abs_err(p, ox));
     /* Rule: about as many evaluations as one long call (within 25% + 10). */
-    CHECK(evals <= 1.25 * long_evals + 10, "%s continuous: %ld evaluations, one long call %d",
-          p->name, evals, long_evals);
+    CHECK(evals <= 1.25 * long_evals + 10, "%s continuous: %ld evaluations, one long call %d", p->name, evals,
+          long_evals);
     ss_lbfgs_free(opt);
     be->iface->tensor_free(be, x);
 }
@@ -342,12 +334,11 @@ static void test_budgets(ss_backend *be, const problem *p) {
         ss_lbfgs_reset(opt);
         double f0 = f_at(be, p, x);
         MUST(minimize_checked(opt, x, &o, budgets[b], &r));
-        CHECK(r.f <= f0, "%s budget %d: f %.6e above the start's %.6e", p->name, budgets[b], r.f,
-              f0);
-        CHECK(fabs(r.f - f_at(be, p, x)) <= 1e-12 * fmax(1.0, fabs(r.f)),
-              "%s budget %d: res.f is not f at x", p->name, budgets[b]);
-        CHECK(r.evals == budgets[b] || r.reason != SS_LBFGS_MAX_EVALS,
-              "%s budget %d: stopped for max_evals after %d", p->name, budgets[b], r.evals);
+        CHECK(r.f <= f0, "%s budget %d: f %.6e above the start's %.6e", p->name, budgets[b], r.f, f0);
+        CHECK(fabs(r.f - f_at(be, p, x)) <= 1e-12 * fmax(1.0, fabs(r.f)), "%s budget %d: res.f is not f at x", p->name,
+              budgets[b]);
+        CHECK(r.evals == budgets[b] || r.reason != SS_LBFGS_MAX_EVALS, "%s budget %d: stopped for max_evals after %d",
+              p->name, budgets[b], r.evals);
     }
 
     /* max_evals 1 after a reset: only the evaluation at the start, x unchanged. */
@@ -356,10 +347,9 @@ static void test_budgets(ss_backend *be, const problem *p) {
     ss_lbfgs_reset(opt);
     MUST(minimize_checked(opt, x, &o, 1, &r));
     tensor_get(be, x0, x, p->n);
-    CHECK(r.evals == 1 && r.iterations == 0,
-          "%s: max_evals 1 made %d evaluations, %d iterations", p->name, r.evals, r.iterations);
-    for (int i = 0; i < p->n; i++)
-        CHECK(x0[i] == (double)(float)p->x0[i], "%s: max_evals 1 moved x", p->name);
+    CHECK(r.evals == 1 && r.iterations == 0, "%s: max_evals 1 made %d evaluations, %d iterations", p->name, r.evals,
+          r.iterations);
+    for (int i = 0; i < p->n; i++) CHECK(x0[i] == (double)(float)p->x0[i], "%s: max_evals 1 moved x", p->name);
     /* Without a reset the point is remembered: the one evaluation is a trial
      * step (the objective's last x is not the start), accepted when lower. */
     double fstart = r.f;
@@ -371,8 +361,7 @@ static void test_budgets(ss_backend *be, const problem *p) {
           trial ? "a trial step" : "the start evaluated again");
     int same = memcmp(x0, x1, sizeof(double) * (size_t)p->n) == 0;
     CHECK(r.iterations == 1 ? r.f < fstart : (r.f == fstart && same),
-          "%s: continued call: %d iterations, f %.6e (start %.6e)", p->name, r.iterations, r.f,
-          fstart);
+          "%s: continued call: %d iterations, f %.6e (start %.6e)", p->name, r.iterations, r.f, fstart);
     /* After a reset the point is evaluated again. */
     ss_lbfgs_reset(opt);
     MUST(minimize_checked(opt, x, &o, 1, &r));
@@ -399,8 +388,7 @@ static void test_errors(ss_backend *be) {
     ss_lbfgs_result r;
 
     tensor_set(be, x, p.x0, p.n);
-    CHECK(ss_lbfgs_minimize(opt, x, objective_eval, &o, 0, &r) == SS_ERR_ARG,
-          "max_evals 0 was accepted");
+    CHECK(ss_lbfgs_minimize(opt, x, objective_eval, &o, 0, &r) == SS_ERR_ARG, "max_evals 0 was accepted");
     ss_lbfgs_params bad;
     ss_lbfgs_params_default(&bad);
     bad.gtol = 1e-5;
@@ -444,8 +432,8 @@ static void test_errors(ss_backend *be) {
     CHECK(st == SS_OK, "with infinite values: %s (%s)", ss_strerror(st), ss_error_message());
     CHECK(isfinite(r.f) && r.f < 0.5 * f0 && fabs(fx - r.f) <= 1e-12 * fabs(fx),
           "with infinite values: f %.6e at x %.6e, start %.6e", r.f, fx, f0);
-    printf("%-22s with f = inf beyond x[0] > 0.5: f %.3e -> %.3e, %d evals, %s\n", p.name, f0, r.f,
-           r.evals, ss_lbfgs_reason_name(r.reason));
+    printf("%-22s with f = inf beyond x[0] > 0.5: f %.3e -> %.3e, %d evals, %s\n", p.name, f0, r.f, r.evals,
+           ss_lbfgs_reason_name(r.reason));
 
     ss_lbfgs_free(opt);
     be->iface->tensor_free(be, x);
@@ -467,11 +455,9 @@ static void test_delta(ss_backend *be, int long_evals) {
     objective o = {.be = be, .p = &p};
     ss_lbfgs_result r;
     MUST(minimize_checked(opt, x, &o, 100000, &r));
-    printf("%-22s delta 1e-3: f=%.3e, %d evals, %s\n", p.name, r.f, r.evals,
-           ss_lbfgs_reason_name(r.reason));
+    printf("%-22s delta 1e-3: f=%.3e, %d evals, %s\n", p.name, r.f, r.evals, ss_lbfgs_reason_name(r.reason));
     CHECK(r.reason == SS_LBFGS_CONVERGED_DELTA && r.evals < long_evals,
-          "delta 1e-3: stopped by %s after %d evaluations", ss_lbfgs_reason_name(r.reason),
-          r.evals);
+          "delta 1e-3: stopped by %s after %d evaluations", ss_lbfgs_reason_name(r.reason), r.evals);
     ss_lbfgs_free(opt);
     be->iface->tensor_free(be, x);
 }
@@ -506,8 +492,8 @@ static void test_adam(ss_backend *be) {
         f = f_at(b, &p, x);
         CHECK(ss_adam_steps(a) == 2000, "Adam counted %d steps", ss_adam_steps(a));
         tensor_get(b, xs[k], x, p.n);
-        printf("%-22s Adam (%s): f %.3e -> %.3e in 2000 steps\n", p.name,
-               k ? "host fallback" : "backend adam_step", f0, f);
+        printf("%-22s Adam (%s): f %.3e -> %.3e in 2000 steps\n", p.name, k ? "host fallback" : "backend adam_step", f0,
+               f);
         CHECK(f <= 1e-4 * f0, "Adam (%s): f %.3e -> %.3e", k ? "fallback" : "backend", f0, f);
         MUST(ss_adam_reset(a));
         CHECK(ss_adam_steps(a) == 0, "Adam reset kept the step count");
@@ -523,8 +509,7 @@ static void test_adam(ss_backend *be) {
     ss_adam *a = NULL;
     ss_tensor *x = NULL;
     MUST(be->iface->tensor_new(be, &x, 1, 1, 4));
-    CHECK(ss_adam_new(&a, be, x, -1.0, 0.9, 0.999, 1e-8) == SS_ERR_ARG && !a,
-          "Adam accepted lr < 0");
+    CHECK(ss_adam_new(&a, be, x, -1.0, 0.9, 0.999, 1e-8) == SS_ERR_ARG && !a, "Adam accepted lr < 0");
     be->iface->tensor_free(be, x);
 }
 
@@ -553,8 +538,8 @@ static void test_state(ss_backend *be, const problem *p) {
     for (int k = 0; k < AFTER; k++) {
         MUST(minimize_checked(opt, x, &o, 7, &r));
         MUST(minimize_checked(opt2, x2, &o, 7, &r2));
-        CHECK(r.f == r2.f && r.evals == r2.evals, "%s: after a state reload, call %d: f %.17g vs %.17g", p->name,
-              k, r.f, r2.f);
+        CHECK(r.f == r2.f && r.evals == r2.evals, "%s: after a state reload, call %d: f %.17g vs %.17g", p->name, k,
+              r.f, r2.f);
     }
     float h2[NMAX];
     MUST(be->iface->tensor_read(be, h, x));

@@ -54,7 +54,8 @@ static void test_sha256(void) {
     CHECK(!strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "sha256('') = %s", hex);
     const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
     ss_sha256_hex(two, strlen(two), hex);
-    CHECK(!strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"), "sha256(448 bits) = %s", hex);
+    CHECK(!strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"), "sha256(448 bits) = %s",
+          hex);
     /* one million 'a' fed in uneven pieces */
     char chunk[997];
     memset(chunk, 'a', sizeof chunk);
@@ -134,7 +135,8 @@ static void test_expansion(void) {
           "ids %s %s %s %s", m.runs[0].id, m.runs[1].id, m.runs[4].id, m.runs[71].id);
     for (int i = 0; i < m.n_runs; i++) {
         for (const char *c = m.runs[i].id; *c; c++)
-            CHECK(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *c), "id %s", m.runs[i].id);
+            CHECK(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *c), "id %s",
+                  m.runs[i].id);
         for (int j = 0; j < i; j++) CHECK(strcmp(m.runs[i].id, m.runs[j].id) != 0, "id %s twice", m.runs[i].id);
     }
     /* relative paths are taken from sub/ and usable from here */
@@ -306,29 +308,29 @@ static void want_error(const char *errors, const char *file, int line, const cha
 
 static void test_errors(void) {
     const char *bad =
-        "sweep: bad\n"                                          /* 1 */
-        "defaults:\n"                                           /* 2 */
-        "  content: ../img/missing.jpg\n"                       /* 3 */
-        "  style: [../img/s1.jpg]\n"                            /* 4 */
-        "  tv_wieght: 1.0e-4\n"                                 /* 5 */
-        "  image_size: {w: 1}\n"                                /* 6 */
-        "  content_weight: -3\n"                                /* 7 */
-        "  pool: maximum\n"                                     /* 8 */
-        "  weights: ../img/none.h5\n"                           /* 9 */
-        "experiments:\n"                                        /* 10 */
-        "  - {id: x1}\n"                                        /* 11 */
-        "  - {id: x1, tv_weight: 0.5}\n"                        /* 12 */
-        "  - id: x2\n"                                          /* 13 */
-        "    style_layers: [conv1_1, conv9_1]\n"                /* 14 */
-        "grid:\n"                                               /* 15 */
-        "  init: []\n"                                          /* 16 */
-        "random:\n"                                             /* 17 */
-        "  count: 2\n"                                          /* 18 */
-        "  parameters:\n"                                       /* 19 */
+        "sweep: bad\n"                                                   /* 1 */
+        "defaults:\n"                                                    /* 2 */
+        "  content: ../img/missing.jpg\n"                                /* 3 */
+        "  style: [../img/s1.jpg]\n"                                     /* 4 */
+        "  tv_wieght: 1.0e-4\n"                                          /* 5 */
+        "  image_size: {w: 1}\n"                                         /* 6 */
+        "  content_weight: -3\n"                                         /* 7 */
+        "  pool: maximum\n"                                              /* 8 */
+        "  weights: ../img/none.h5\n"                                    /* 9 */
+        "experiments:\n"                                                 /* 10 */
+        "  - {id: x1}\n"                                                 /* 11 */
+        "  - {id: x1, tv_weight: 0.5}\n"                                 /* 12 */
+        "  - id: x2\n"                                                   /* 13 */
+        "    style_layers: [conv1_1, conv9_1]\n"                         /* 14 */
+        "grid:\n"                                                        /* 15 */
+        "  init: []\n"                                                   /* 16 */
+        "random:\n"                                                      /* 17 */
+        "  count: 2\n"                                                   /* 18 */
+        "  parameters:\n"                                                /* 19 */
         "    content_weight: {distribution: uniform, min: 10, max: 1}\n" /* 20 */
         "    tv_weight: {distribution: log_uniform, min: 0, max: 1}\n"   /* 21 */
-        "    seed: {distribution: normal, min: 0, max: 1}\n"    /* 22 */
-        "colour: red\n";                                        /* 23 */
+        "    seed: {distribution: normal, min: 0, max: 1}\n"             /* 22 */
+        "colour: red\n";                                                 /* 23 */
     const char *path = write_file("sub/bad.yaml", bad);
     ss_manifest m;
     char *errors = NULL;
@@ -384,7 +386,8 @@ static void test_errors(void) {
     free(errors);
     path = write_file("syntax2.yaml", "sweep: s\ndefaults:\n  style: [a.jpg\n\n  content: 'x\n");
     st = ss_manifest_load(&m, path, &errors, &n);
-    CHECK(st == SS_ERR_ARG && n >= 1 && errors && strstr(errors, "YAML syntax error"), "syntax: %s", errors ? errors : "");
+    CHECK(st == SS_ERR_ARG && n >= 1 && errors && strstr(errors, "YAML syntax error"), "syntax: %s",
+          errors ? errors : "");
     free(errors);
 
     /* more rules: grid and random on one key, null values, bad ids, bad snapshot keys */
@@ -434,7 +437,8 @@ static const char *write_png(const char *name, int w, int h) {
 static void test_image_size(void) {
     /* the rule: 2^(poolings before the layer) on the short side */
     ss_model vgg16, vgg19;
-    CHECK(ss_model_init(&vgg16, SS_MODEL_VGG16, 8) == SS_OK && ss_model_init(&vgg19, SS_MODEL_VGG19, 8) == SS_OK, "init");
+    CHECK(ss_model_init(&vgg16, SS_MODEL_VGG16, 8) == SS_OK && ss_model_init(&vgg19, SS_MODEL_VGG19, 8) == SS_OK,
+          "init");
     int ms = -1;
     int c11 = ss_model_find_layer(&vgg16, "conv1_1"), c21 = ss_model_find_layer(&vgg16, "conv2_1");
     int c43 = ss_model_find_layer(&vgg16, "conv4_3"), c51 = ss_model_find_layer(&vgg16, "conv5_1");
@@ -443,7 +447,8 @@ static void test_image_size(void) {
     CHECK(ss_model_reaches(&vgg16, c21, 2, 3, NULL), "conv2_1 from 2x3");
     CHECK(ss_model_reaches(&vgg16, c43, 8, 9, &ms) && ms == 8, "conv4_3 from 8x9 (min %d)", ms);
     CHECK(!ss_model_reaches(&vgg16, c51, 16, 11, &ms) && ms == 16, "conv5_1 from 16x11 (min %d)", ms);
-    CHECK(ss_model_reaches(&vgg16, c51, 16, 16, NULL) && ss_model_reaches(&vgg16, c51, 31, 17, NULL), "conv5_1 from 16x16");
+    CHECK(ss_model_reaches(&vgg16, c51, 16, 16, NULL) && ss_model_reaches(&vgg16, c51, 31, 17, NULL),
+          "conv5_1 from 16x16");
     CHECK(!ss_model_reaches(&vgg16, c51, 15, 400, NULL), "conv5_1 from 15x400");
     CHECK(ss_model_reaches(&vgg19, ss_model_find_layer(&vgg19, "conv5_4"), 16, 16, &ms) && ms == 16, "vgg19 conv5_4");
     CHECK(!ss_model_reaches(&vgg16, 13, 64, 64, &ms) && ms == 0, "vgg16 has no convolution 13");
@@ -451,7 +456,8 @@ static void test_image_size(void) {
     for (int side = 1; side <= 40; side++)
         for (int k = 0; k < vgg16.n_convs; k++) {
             int reach = ss_model_reaches(&vgg16, k, side, side + 3, &ms);
-            CHECK(reach == (side >= ms), "vgg16 %s from %dx%d: %d, min %d", vgg16.conv[k].name, side, side + 3, reach, ms);
+            CHECK(reach == (side >= ms), "vgg16 %s from %dx%d: %d, min %d", vgg16.conv[k].name, side, side + 3, reach,
+                  ms);
         }
 
     /* the manifest: 30x20 PNG: image_size 16 -> 16x11 (too small for
@@ -461,25 +467,25 @@ static void test_image_size(void) {
     write_png("img/tall.png", 20, 30);
     char text[2048];
     snprintf(text, sizeof text,
-             "sweep: small\n"                                           /* 1 */
-             "defaults:\n"                                              /* 2 */
-             "  content: %s\n"                                          /* 3 */
-             "  style: %s/img/s1.jpg\n"                                 /* 4 */
-             "  image_size: 24\n"                                       /* 5 */
-             "  content_layer: conv5_1\n"                               /* 6 */
-             "experiments:\n"                                           /* 7 */
-             "  - {id: e01}\n"                                          /* 8 */
-             "  - {id: e02, aspect: square, image_size: 16}\n"          /* 9 */
+             "sweep: small\n"                                                   /* 1 */
+             "defaults:\n"                                                      /* 2 */
+             "  content: %s\n"                                                  /* 3 */
+             "  style: %s/img/s1.jpg\n"                                         /* 4 */
+             "  image_size: 24\n"                                               /* 5 */
+             "  content_layer: conv5_1\n"                                       /* 6 */
+             "experiments:\n"                                                   /* 7 */
+             "  - {id: e01}\n"                                                  /* 8 */
+             "  - {id: e02, aspect: square, image_size: 16}\n"                  /* 9 */
              "  - {id: e03, content: %s/img/data.h5:/content, image_size: 8}\n" /* 10 */
-             "  - {id: e04, content: %s/img/c.jpg, image_size: 8}\n"    /* 11: not an image: left to the run */
-             "  - {id: e05, image_size: 16}\n"                          /* 12 */
-             "  - id: e06\n"                                            /* 13 */
-             "    content_layer: conv1_1\n"                             /* 14 */
-             "    style_layers: [conv1_1, conv4_1]\n"                   /* 15 */
-             "    image_size: 8\n"                                      /* 16 */
-             "  - {id: e07, content: %s/img/tall.png}\n"                /* 17 */
-             "grid:\n"                                                  /* 18 */
-             "  pool: [max, avg]\n",                                    /* 19 */
+             "  - {id: e04, content: %s/img/c.jpg, image_size: 8}\n"            /* 11: not an image: left to the run */
+             "  - {id: e05, image_size: 16}\n"                                  /* 12 */
+             "  - id: e06\n"                                                    /* 13 */
+             "    content_layer: conv1_1\n"                                     /* 14 */
+             "    style_layers: [conv1_1, conv4_1]\n"                           /* 15 */
+             "    image_size: 8\n"                                              /* 16 */
+             "  - {id: e07, content: %s/img/tall.png}\n"                        /* 17 */
+             "grid:\n"                                                          /* 18 */
+             "  pool: [max, avg]\n",                                            /* 19 */
              img, g_dir, g_dir, g_dir, g_dir);
     const char *path = write_file("small.yaml", text);
     ss_manifest m;
@@ -487,9 +493,10 @@ static void test_image_size(void) {
     int n = 0;
     ss_status st = ss_manifest_load(&m, path, &errors, &n);
     CHECK(st == SS_ERR_ARG && n == 2, "small: status %d, %d errors:\n%s", (int)st, n, errors ? errors : "");
-    want_error(errors, path, 12,
-               "image_size: runs e05-g001 and 1 more: a 16x11 image is too small to reach conv5_1 (at least 16 px on the "
-               "short side)");
+    want_error(
+        errors, path, 12,
+        "image_size: runs e05-g001 and 1 more: a 16x11 image is too small to reach conv5_1 (at least 16 px on the "
+        "short side)");
     want_error(errors, path, 16,
                "image_size: runs e06-g001 and 1 more: a 8x5 image is too small to reach conv4_1 (at least 8 px on the "
                "short side)");
@@ -515,8 +522,9 @@ static void test_image_size(void) {
     ss_manifest_free(&m);
 
     /* one step below the limit: image_size 23 -> 23x15 */
-    snprintf(text, sizeof text, "defaults:\n  content: %s\n  style: %s/img/s1.jpg\n  content_layer: conv5_1\n  image_size: 23\n",
-             img, g_dir);
+    snprintf(text, sizeof text,
+             "defaults:\n  content: %s\n  style: %s/img/s1.jpg\n  content_layer: conv5_1\n  image_size: 23\n", img,
+             g_dir);
     path = write_file("below.yaml", text);
     st = ss_manifest_load(&m, path, &errors, &n);
     CHECK(st == SS_ERR_ARG && n == 1, "below the limit: %d errors:\n%s", n, errors ? errors : "");
@@ -524,7 +532,8 @@ static void test_image_size(void) {
     free(errors);
 
     /* image_size not given: the built-in 224 is enough; the defaults' line otherwise */
-    snprintf(text, sizeof text, "defaults:\n  content: %s\n  style: %s/img/s1.jpg\n  style_layers: [conv5_1]\n", img, g_dir);
+    snprintf(text, sizeof text, "defaults:\n  content: %s\n  style: %s/img/s1.jpg\n  style_layers: [conv5_1]\n", img,
+             g_dir);
     path = write_file("builtin.yaml", text);
     st = ss_manifest_load(&m, path, &errors, &n);
     CHECK(st == SS_OK, "built-in image_size: %s", errors ? errors : "");

@@ -132,7 +132,8 @@ static int run_case(ss_backend *be, hid_t file, const char *case_name, const ref
     set_ok &= ss_params_set(&p, "tv_power", buf) == SS_OK;
     size_t used = 0;
     buf[0] = '\0';
-    for (int i = 0; i < nsw; i++) used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%.17g", i ? "," : "", sw[i]);
+    for (int i = 0; i < nsw; i++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%.17g", i ? "," : "", sw[i]);
     set_ok &= ss_params_set(&p, "style_weight", buf) == SS_OK;
     p.n_styles = nsw;
     ss_model m;
