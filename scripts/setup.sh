@@ -14,6 +14,12 @@ PACKAGES=(
   liblbfgs-dev                           # reference L-BFGS for the optimiser's tests
   python3 python3-h5py python3-numpy python3-yaml python3-matplotlib  # tests and analysis
   curl                                   # scripts/fetch_weights.sh (weights download)
+  clang-format cppcheck                  # style and static checks (scripts/check_format.sh)
+  clang libclang-rt-14-dev               # libFuzzer harnesses (tests/fuzz)
+  python3-pandas python3-pytest python3-skimage  # analysis/ and its tests
+  chromium                               # the report's browser test (headless)
+  slurm-wlm munge                        # the real-SLURM test
+  xz-utils                               # scripts/gpu_bundle.sh
 )
 
 missing=()
