@@ -152,8 +152,18 @@ int ss_cmd_run(int argc, char **argv) {
         fprintf(stderr, "stylesweep run: MPI_Init failed\n");
         return SS_EXIT_FAILURE;
     }
+    /* MPI errors come back as codes (MPI_CHECK, check.h) instead of aborting the job */
+    int erc = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (erc != MPI_SUCCESS || provided < MPI_THREAD_FUNNELED) {
+        if (rank == 0)
+            fprintf(stderr, "stylesweep run: %s\n",
+                    erc != MPI_SUCCESS ? "MPI: MPI_Comm_set_errhandler(MPI_ERRORS_RETURN) failed"
+                                       : "MPI: this MPI library does not provide MPI_THREAD_FUNNELED");
+        MPI_Finalize();
+        return SS_EXIT_FAILURE;
+    }
     ss_sweep_end end = ss_scheduler_run(&o, rank, size);
     if (end == SS_SWEEP_ERROR && ss_sweep_need_abort) {
         /* a rank that cannot go on takes the job down, so that no rank hangs */

@@ -1,6 +1,7 @@
 /* scheduler.c - the sweep's coordinator and workers over MPI (see scheduler.h). */
 #include "scheduler.h"
 
+#include <limits.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -19,18 +20,6 @@ volatile sig_atomic_t ss_sweep_archive_busy = 0;
 int ss_sweep_need_abort = 0;
 
 enum { TAG_UP = 1, TAG_DOWN = 2, TAG_STOP_NOW = 3 };
-
-/* MPI calls inside functions returning ss_status. */
-#define MPI_CHECK(expr)                                                                                      \
-    do {                                                                                                     \
-        int mpi_rc_ = (expr);                                                                                \
-        if (mpi_rc_ != MPI_SUCCESS) {                                                                        \
-            char mpi_msg_[MPI_MAX_ERROR_STRING];                                                             \
-            int mpi_len_ = 0;                                                                                \
-            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                                  \
-            return ss_error(SS_ERR_IO, "MPI: %s failed (%s) at %s:%d", #expr, mpi_msg_, __FILE__, __LINE__); \
-        }                                                                                                    \
-    } while (0)
 
 static double now_s(void) {
     struct timespec ts;
@@ -382,14 +371,19 @@ static ss_status coord_run_local(coord *c) {
 
 /* ---- several ranks: rank 0 coordinates ---- */
 
+static ss_status send_bytes(const unsigned char *buf, size_t size, int dest, int tag) {
+    if (size > INT_MAX) return ss_error(SS_ERR_ARG, "a message of %zu bytes is too large for MPI", size);
+    MPI_CHECK(MPI_Send(buf, (int)size, MPI_BYTE, dest, tag, MPI_COMM_WORLD));
+    return SS_OK;
+}
+
 static ss_status send_down(int dest, int tag, const ss_msg *m, const void *payload) {
     unsigned char *buf;
     size_t size;
     SS_TRY(ss_msg_pack(&buf, &size, m, payload));
-    int rc = MPI_Send(buf, (int)size, MPI_BYTE, dest, tag, MPI_COMM_WORLD);
+    ss_status st = send_bytes(buf, size, dest, tag);
     free(buf);
-    MPI_CHECK(rc);
-    return SS_OK;
+    return st;
 }
 
 /* Receives the next message from any worker into *buf (grown as needed). */
@@ -406,7 +400,9 @@ static ss_status recv_up(unsigned char **buf, size_t *cap, ss_msg *m, int *src) 
     }
     MPI_CHECK(MPI_Recv(*buf, count, MPI_BYTE, status.MPI_SOURCE, TAG_UP, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
     *src = status.MPI_SOURCE;
-    return ss_msg_unpack(m, *buf, (size_t)count);
+    if (ss_msg_unpack(m, *buf, (size_t)count) != SS_OK)
+        return ss_error(SS_ERR_INTERNAL, "rank %d sent a malformed message: %s", *src, ss_error_message());
+    return SS_OK;
 }
 
 /* Sends run `run` to worker dest: its parameters and, when resuming, the checkpoint. */
@@ -494,12 +490,18 @@ static void coord_release_workers(int size) {
         size_t cap = 0;
         ss_msg m;
         int src;
-        if (recv_up(&buf, &cap, &m, &src) == SS_OK) {
+        ss_status st = recv_up(&buf, &cap, &m, &src);
+        if (st == SS_OK) {
             ss_msg stop = {0};
             stop.type = SS_MSG_STOP;
-            send_down(src, TAG_DOWN, &stop, NULL);
+            st = send_down(src, TAG_DOWN, &stop, NULL);
         }
         free(buf);
+        if (st != SS_OK) { /* a worker may wait forever: the caller aborts the job */
+            fprintf(stderr, "stylesweep run: %s\n", ss_error_message());
+            ss_sweep_need_abort = 1;
+            return;
+        }
     }
 }
 
@@ -569,6 +571,7 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
 
 typedef struct mpi_sink {
     int stop_seen;
+    ss_status error; /* an MPI failure while looking for a stop: fatal */
 } mpi_sink;
 
 static ss_status mpi_emit(void *ctx, const ss_msg *m, const void *payload) {
@@ -576,20 +579,47 @@ static ss_status mpi_emit(void *ctx, const ss_msg *m, const void *payload) {
     return send_down(0, TAG_UP, m, payload);
 }
 
+/* Takes every stop-now message rank 0 sent; *seen = 1 when there was one. */
+static ss_status take_stop_now(int *seen) {
+    for (;;) {
+        int flag = 0, count = 0;
+        MPI_Status status;
+        MPI_CHECK(MPI_Iprobe(0, TAG_STOP_NOW, MPI_COMM_WORLD, &flag, &status));
+        if (!flag) return SS_OK;
+        MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &count));
+        unsigned char tmp[SS_MSG_HEADER_SIZE + 16];
+        if (count < 0 || count > (int)sizeof tmp)
+            return ss_error(SS_ERR_INTERNAL, "rank 0 sent a stop message of %d bytes", count);
+        MPI_CHECK(MPI_Recv(tmp, count, MPI_BYTE, 0, TAG_STOP_NOW, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+        *seen = 1;
+    }
+}
+
 static int mpi_should_stop(void *ctx) {
     mpi_sink *s = ctx;
-    if (ss_sweep_stop_requested || s->stop_seen) return 1;
-    int flag = 0;
-    MPI_Status status;
-    if (MPI_Iprobe(0, TAG_STOP_NOW, MPI_COMM_WORLD, &flag, &status) == MPI_SUCCESS && flag) {
-        char tmp[SS_MSG_HEADER_SIZE + 16];
-        int count = 0;
-        MPI_Get_count(&status, MPI_BYTE, &count);
-        if (count <= (int)sizeof tmp)
-            MPI_Recv(tmp, count, MPI_BYTE, 0, TAG_STOP_NOW, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        s->stop_seen = 1;
+    if (ss_sweep_stop_requested || s->stop_seen || s->error != SS_OK) return 1;
+    s->error = take_stop_now(&s->stop_seen);
+    return s->stop_seen || s->error != SS_OK;
+}
+
+/* Test hook (tests/test_faults.sh): with STYLESWEEP_TEST_FAULT=malformed rank 1
+ * sends rank 0 a message whose header claims more bytes than it has; with
+ * mpi-error it sends to a rank that does not exist. Both must end the sweep
+ * with one clear message, not an abort inside MPI. */
+static ss_status test_fault(int rank, int size) {
+    const char *e = getenv("STYLESWEEP_TEST_FAULT");
+    if (!e || rank != 1) return SS_OK;
+    ss_msg m = {0};
+    m.type = SS_MSG_REQUEST;
+    m.run = -1;
+    if (!strcmp(e, "malformed")) {
+        m.payload_size = 1000;
+        unsigned char buf[SS_MSG_HEADER_SIZE];
+        memcpy(buf, &m, SS_MSG_HEADER_SIZE);
+        return send_bytes(buf, sizeof buf, 0, TAG_UP);
     }
-    return s->stop_seen;
+    if (!strcmp(e, "mpi-error")) return send_down(size, TAG_UP, &m, NULL);
+    return SS_OK;
 }
 
 /* This worker's index among the workers of its node: its GPU. */
@@ -608,39 +638,45 @@ static int local_worker_index(int rank) {
     return local < 0 ? 0 : local;
 }
 
-static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
+/* Receives rank 0's next message to this worker into *buf (grown as needed). */
+static ss_status recv_down(unsigned char **buf, size_t *cap, ss_msg *m) {
+    MPI_Status status;
+    int count, rc = MPI_Probe(0, TAG_DOWN, MPI_COMM_WORLD, &status);
+    if (rc == MPI_SUCCESS) rc = MPI_Get_count(&status, MPI_BYTE, &count);
+    if (rc != MPI_SUCCESS) {
+        char why[MPI_MAX_ERROR_STRING] = "";
+        int len = 0;
+        MPI_Error_string(rc, why, &len);
+        return ss_error(SS_ERR_IO, "MPI: lost the coordinator (%s)", why);
+    }
+    if ((size_t)count > *cap) {
+        unsigned char *nb = realloc(*buf, (size_t)count);
+        SS_ALLOC_CHECK(nb);
+        *buf = nb;
+        *cap = (size_t)count;
+    }
+    MPI_CHECK(MPI_Recv(*buf, count, MPI_BYTE, 0, TAG_DOWN, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+    if (ss_msg_unpack(m, *buf, (size_t)count) != SS_OK)
+        return ss_error(SS_ERR_INTERNAL, "rank 0 sent a malformed message: %s", ss_error_message());
+    return SS_OK;
+}
+
+static ss_status worker_loop(const ss_sweep_options *o, int rank, int size, int device) {
     ss_worker *w;
+    SS_TRY(test_fault(rank, size));
     SS_TRY(ss_worker_new(&w, o->backend, device, o->threads));
-    mpi_sink ms = {0};
+    mpi_sink ms = {0, SS_OK};
     ss_worker_sink sink = {&ms, mpi_emit, mpi_should_stop};
     unsigned char *buf = NULL;
     size_t cap = 0;
     ss_status st = SS_OK;
-    (void)rank;
     for (;;) {
         ss_msg req = {0};
         req.type = SS_MSG_REQUEST;
         req.run = -1;
         SS_TRY_GOTO(st, send_down(0, TAG_UP, &req, NULL), out);
-        MPI_Status status;
-        int count;
-        if (MPI_Probe(0, TAG_DOWN, MPI_COMM_WORLD, &status) != MPI_SUCCESS ||
-            MPI_Get_count(&status, MPI_BYTE, &count) != MPI_SUCCESS) {
-            st = ss_error(SS_ERR_IO, "MPI: lost the coordinator");
-            goto out;
-        }
-        if ((size_t)count > cap) {
-            unsigned char *nb = realloc(buf, (size_t)count);
-            if (!nb) {
-                st = ss_error(SS_ERR_NOMEM, "out of memory");
-                goto out;
-            }
-            buf = nb;
-            cap = (size_t)count;
-        }
-        MPI_Recv(buf, count, MPI_BYTE, 0, TAG_DOWN, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         ss_msg m;
-        SS_TRY_GOTO(st, ss_msg_unpack(&m, buf, (size_t)count), out);
+        SS_TRY_GOTO(st, recv_down(&buf, &cap, &m), out);
         if (m.type == SS_MSG_STOP) break;
         if (m.type != SS_MSG_ASSIGN || m.payload_size < sizeof(ss_params)) {
             st = ss_error(SS_ERR_INTERNAL, "unexpected message %d from the coordinator", m.type);
@@ -665,16 +701,14 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
                                   NULL};
         ms.stop_seen = 0;
         SS_TRY_GOTO(st, ss_worker_run(w, m.run, &p, m.count ? &resume : NULL, o->checkpoint_every, &sink), out);
+        SS_TRY_GOTO(st, ms.error, out);
     }
 out:
     /* a stop-now message may be left over: take it so that MPI finalises cleanly */
     {
-        int flag = 0;
-        MPI_Status status;
-        while (MPI_Iprobe(0, TAG_STOP_NOW, MPI_COMM_WORLD, &flag, &status) == MPI_SUCCESS && flag) {
-            char tmp[SS_MSG_HEADER_SIZE + 16];
-            MPI_Recv(tmp, (int)sizeof tmp, MPI_BYTE, 0, TAG_STOP_NOW, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        }
+        int seen = 0;
+        ss_status ds = take_stop_now(&seen);
+        if (st == SS_OK) st = ds;
     }
     free(buf);
     ss_worker_free(w);
@@ -685,7 +719,7 @@ ss_sweep_end ss_scheduler_run(const ss_sweep_options *o, int rank, int size) {
     int local = local_worker_index(rank);
     if (rank == 0) return coordinator(o, size);
     int device = o->device >= 0 ? o->device : local;
-    ss_status st = worker_loop(o, rank, device);
+    ss_status st = worker_loop(o, rank, size, device);
     if (st != SS_OK) {
         char host[256] = "";
         gethostname(host, sizeof host - 1);
