@@ -1,12 +1,17 @@
 /* scheduler.c - the sweep's coordinator and workers over MPI (see scheduler.h). */
 #include "scheduler.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <mpi.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -638,8 +643,9 @@ static int local_worker_index(int rank) {
     return local < 0 ? 0 : local;
 }
 
-/* Receives rank 0's next message to this worker into *buf (grown as needed). */
-static ss_status recv_down(unsigned char **buf, size_t *cap, ss_msg *m) {
+/* Receives rank 0's next message to this worker into *buf (grown as needed;
+ * *size bytes). */
+static ss_status recv_down(unsigned char **buf, size_t *cap, size_t *size, ss_msg *m) {
     MPI_Status status;
     int count, rc = MPI_Probe(0, TAG_DOWN, MPI_COMM_WORLD, &status);
     if (rc == MPI_SUCCESS) rc = MPI_Get_count(&status, MPI_BYTE, &count);
@@ -656,19 +662,152 @@ static ss_status recv_down(unsigned char **buf, size_t *cap, ss_msg *m) {
         *cap = (size_t)count;
     }
     MPI_CHECK(MPI_Recv(*buf, count, MPI_BYTE, 0, TAG_DOWN, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+    *size = (size_t)count;
     if (ss_msg_unpack(m, *buf, (size_t)count) != SS_OK)
         return ss_error(SS_ERR_INTERNAL, "rank 0 sent a malformed message: %s", ss_error_message());
     return SS_OK;
 }
 
+/* ---- a worker rank supervises a compute process ----
+ * A worker rank does no computing itself: a child process, forked from it,
+ * holds the backend and the cached targets and runs the runs (no MPI in it);
+ * the rank relays messages between rank 0 (MPI) and the child (a socket).
+ * When the child dies (SIGKILL from the OOM killer, SIGSEGV, a lost GPU),
+ * the rank reports its run failed with the signal and starts a new child,
+ * and the sweep goes on: Open MPI would abort the whole job if a rank died. */
+
+typedef struct compute_child {
+    pid_t pid; /* -1: none */
+    int fd;    /* the rank's end of the socket */
+} compute_child;
+
+static ss_status child_start(compute_child *c, const ss_sweep_options *o, int rank, int device) {
+    int sv[2];
+    c->pid = -1;
+    c->fd = -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return ss_error(SS_ERR_IO, "cannot make a socket for the compute process: %s", strerror(errno));
+    pid_t parent = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return ss_error(SS_ERR_IO, "cannot start the compute process: %s", strerror(e));
+    }
+    if (pid == 0) {
+        /* the child: dies with the rank; the rank relays stops (signals are its) */
+        close(sv[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(SS_SWEEP_ERROR);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGUSR2, SIG_IGN);
+        ss_worker *w;
+        ss_status st = ss_worker_new(&w, o->backend, device, o->threads);
+        if (st == SS_OK) st = ss_worker_serve(w, sv[1], o->checkpoint_every);
+        if (st != SS_OK) fprintf(stderr, "stylesweep run: rank %d's compute process: %s\n", rank, ss_error_message());
+        ss_worker_free(w);
+        fflush(NULL);
+        _exit(st == SS_OK ? 0 : SS_SWEEP_ERROR); /* nothing of MPI's may run in the child */
+    }
+    close(sv[1]);
+    c->pid = pid;
+    c->fd = sv[0];
+    return SS_OK;
+}
+
+/* Ends the child (closing its socket ends its loop) and waits for it; with
+ * why, describes how it ended (after a failure seen on the socket). */
+static void child_end(compute_child *c, int kill_it, char *why, size_t why_size) {
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+    if (c->pid <= 0) return;
+    if (kill_it) kill(c->pid, SIGKILL);
+    int ws = 0;
+    while (waitpid(c->pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    if (why && WIFSIGNALED(ws))
+        snprintf(why, why_size, "worker killed by signal %d (%s)", WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+    else if (why)
+        snprintf(why, why_size, "the worker's compute process exited with status %d",
+                 WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+    c->pid = -1;
+}
+
+/* Runs the run of the ASSIGN message in buf (size bytes, unpacked in *a) on
+ * the child, relaying its messages to rank 0 and rank 0's stop to it. When
+ * the child dies, reports the run failed with the signal and the iteration,
+ * and starts a new child. */
+static ss_status relay_run(compute_child *c, const ss_sweep_options *o, int rank, int device, const unsigned char *buf,
+                           size_t size, const ss_msg *a) {
+    unsigned char *mbuf = NULL;
+    size_t mcap = 0, msize = 0;
+    int last = a->count ? a->iteration : 0, stop_sent = 0, dead = 0;
+    ss_status st = SS_OK;
+    if (c->pid > 0 && waitpid(c->pid, NULL, WNOHANG) == c->pid) c->pid = -1; /* died between runs */
+    if (c->pid < 0) SS_TRY(child_start(c, o, rank, device));
+    if (ss_msg_send_packed(c->fd, buf, size) != SS_OK) dead = 1;
+    while (!dead) {
+        if (!stop_sent) {
+            int seen = 0;
+            SS_TRY_GOTO(st, take_stop_now(&seen), out);
+            if (seen || ss_sweep_stop_requested) {
+                ss_msg stop = {0};
+                stop.type = SS_MSG_STOP;
+                stop.run = a->run;
+                ss_msg_send_fd(c->fd, &stop, NULL); /* a dead child shows on the next read */
+                stop_sent = 1;
+            }
+        }
+        struct pollfd p = {c->fd, POLLIN, 0};
+        int r = poll(&p, 1, 20);
+        if (r < 0 && errno != EINTR) {
+            st = ss_error(SS_ERR_IO, "poll on the compute process's socket: %s", strerror(errno));
+            goto out;
+        }
+        if (r <= 0) continue;
+        ss_msg m;
+        if (ss_msg_recv_fd(c->fd, &mbuf, &mcap, &msize, &m) != SS_OK || m.run != a->run) {
+            dead = 1;
+            break;
+        }
+        if (m.type == SS_MSG_METRICS) last = m.iteration;
+        SS_TRY_GOTO(st, send_bytes(mbuf, msize, 0, TAG_UP), out);
+        if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) goto out;
+    }
+    {
+        /* the child died (or broke the protocol: it is killed): the run failed */
+        char why[256], text[320];
+        child_end(c, 1, why, sizeof why);
+        snprintf(text, sizeof text, "%s during iteration %d", why, last + 1);
+        ss_msg f = {0};
+        f.type = SS_MSG_FAILED;
+        f.run = a->run;
+        f.payload_size = strlen(text) + 1;
+        SS_TRY_GOTO(st, send_down(0, TAG_UP, &f, text), out);
+        SS_TRY_GOTO(st, child_start(c, o, rank, device), out);
+    }
+out:
+    free(mbuf);
+    return st;
+}
+
 static ss_status worker_loop(const ss_sweep_options *o, int rank, int size, int device) {
-    ss_worker *w;
     SS_TRY(test_fault(rank, size));
-    SS_TRY(ss_worker_new(&w, o->backend, device, o->threads));
+    /* STYLESWEEP_WORKER_PROCESS=0: compute in the rank itself (a death then
+     * aborts the job; for measuring what the compute process costs) */
+    const char *e = getenv("STYLESWEEP_WORKER_PROCESS");
+    int separate = !(e && !strcmp(e, "0"));
+    ss_worker *w = NULL;
+    compute_child child = {-1, -1};
+    if (separate) SS_TRY(child_start(&child, o, rank, device));
+    else SS_TRY(ss_worker_new(&w, o->backend, device, o->threads));
     mpi_sink ms = {0, SS_OK};
     ss_worker_sink sink = {&ms, mpi_emit, mpi_should_stop};
     unsigned char *buf = NULL;
-    size_t cap = 0;
+    size_t cap = 0, n = 0;
     ss_status st = SS_OK;
     for (;;) {
         ss_msg req = {0};
@@ -676,32 +815,15 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int size, int 
         req.run = -1;
         SS_TRY_GOTO(st, send_down(0, TAG_UP, &req, NULL), out);
         ss_msg m;
-        SS_TRY_GOTO(st, recv_down(&buf, &cap, &m), out);
+        SS_TRY_GOTO(st, recv_down(&buf, &cap, &n, &m), out);
         if (m.type == SS_MSG_STOP) break;
-        if (m.type != SS_MSG_ASSIGN || m.payload_size < sizeof(ss_params)) {
-            st = ss_error(SS_ERR_INTERNAL, "unexpected message %d from the coordinator", m.type);
-            goto out;
+        if (separate) {
+            SS_TRY_GOTO(st, relay_run(&child, o, rank, device, buf, n, &m), out);
+        } else {
+            ms.stop_seen = 0;
+            SS_TRY_GOTO(st, ss_worker_run_assigned(w, &m, o->checkpoint_every, &sink), out);
+            SS_TRY_GOTO(st, ms.error, out);
         }
-        ss_params p;
-        memcpy(&p, m.payload, sizeof p);
-        size_t img = m.count ? sizeof(float) * 3 * (size_t)(m.w > 0 ? m.w : 0) * (size_t)(m.h > 0 ? m.h : 0) : 0;
-        if (m.count && (img == 0 || m.payload_size < sizeof p + img)) {
-            st = ss_error(SS_ERR_INTERNAL, "the coordinator sent a checkpoint of %llu bytes for a %dx%d image",
-                          (unsigned long long)m.payload_size, m.w, m.h);
-            goto out;
-        }
-        ss_engine_state resume = {m.iteration,
-                                  0.0,
-                                  (const float *)(m.payload + sizeof p),
-                                  m.h,
-                                  m.w,
-                                  0,
-                                  m.payload + sizeof p + img,
-                                  m.count ? (size_t)m.payload_size - sizeof p - img : 0,
-                                  NULL};
-        ms.stop_seen = 0;
-        SS_TRY_GOTO(st, ss_worker_run(w, m.run, &p, m.count ? &resume : NULL, o->checkpoint_every, &sink), out);
-        SS_TRY_GOTO(st, ms.error, out);
     }
 out:
     /* a stop-now message may be left over: take it so that MPI finalises cleanly */
@@ -711,6 +833,7 @@ out:
         if (st == SS_OK) st = ds;
     }
     free(buf);
+    child_end(&child, st != SS_OK, NULL, 0);
     ss_worker_free(w);
     return st;
 }
