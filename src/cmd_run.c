@@ -62,6 +62,8 @@ static void run_usage(FILE *f) {
             "  --backend NAME           cpu, cuda or auto [default: auto]\n"
             "  --device N               GPU of every worker [default: a worker's index on its node]\n"
             "  --threads N              CPU threads per worker; 0: its affinity mask [default: 0]\n"
+            "  --ready-file PATH        rank 0 creates PATH once every rank handles signals\n"
+            "                           (a batch script forwards signals only then: slurm/README.md)\n"
             "  -q, --quiet              print only errors\n"
             "  -h, --help               this help\n\n"
             "SIGINT, SIGTERM, SIGUSR2: every run checkpoints at its next iteration boundary and\n"
@@ -85,7 +87,13 @@ static int parse_nonneg(const char *opt, const char *v, double *out) {
 }
 
 int ss_cmd_run(int argc, char **argv) {
+    /* first of all: a signal from now on is a clean stop (batch systems may
+     * signal a job at any moment, also while its ranks start) */
+    install_signals();
+    /* whole lines reach a log file even when the job is killed (scancel) */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     ss_sweep_options o = {0};
+    const char *ready_file = NULL;
     o.backend = "auto";
     o.device = -1;
     o.checkpoint_every = 1;
@@ -102,13 +110,15 @@ int ss_cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--force")) o.force = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o.quiet = 1;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--backend") || !strcmp(a, "--device") ||
-                 !strcmp(a, "--threads") || !strcmp(a, "--checkpoint-every") || !strcmp(a, "--summary-every")) {
+                 !strcmp(a, "--threads") || !strcmp(a, "--checkpoint-every") || !strcmp(a, "--summary-every") ||
+                 !strcmp(a, "--ready-file")) {
             if (!v) {
                 fprintf(stderr, "stylesweep run: option %s needs a value\n", a);
                 return SS_EXIT_USAGE;
             }
             i++;
             if (!strcmp(a, "-o") || !strcmp(a, "--output")) o.archive = v;
+            else if (!strcmp(a, "--ready-file")) ready_file = v;
             else if (!strcmp(a, "--backend")) {
                 if (strcmp(v, "cpu") && strcmp(v, "cuda") && strcmp(v, "auto")) {
                     fprintf(stderr, "stylesweep run: --backend: '%s' is not cpu, cuda or auto\n", v);
@@ -147,13 +157,20 @@ int ss_cmd_run(int argc, char **argv) {
         return SS_EXIT_USAGE;
     }
     int provided, rank = 0, size = 1;
-    install_signals(); /* before MPI_Init: a signal while it starts is a clean stop too */
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "stylesweep run: MPI_Init failed\n");
         return SS_EXIT_FAILURE;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (ready_file) {
+        /* every rank is past install_signals(): a batch script may forward signals now */
+        MPI_Barrier(MPI_COMM_WORLD);
+        FILE *f = rank == 0 ? fopen(ready_file, "w") : NULL;
+        if (f) fclose(f);
+        else if (rank == 0)
+            fprintf(stderr, "stylesweep run: --ready-file %s: %s (going on)\n", ready_file, strerror(errno));
+    }
     ss_sweep_end end = ss_scheduler_run(&o, rank, size);
     if (end == SS_SWEEP_ERROR && ss_sweep_need_abort) {
         /* a rank that cannot go on takes the job down, so that no rank hangs */
