@@ -6,42 +6,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "manifest.h"
 
-static void plan_usage(FILE *f) {
-    fprintf(f,
-            "usage: stylesweep plan [--defaults] MANIFEST\n\n"
-            "Validates a sweep manifest (YAML, see sweeps/README.md) and prints the runs it\n"
-            "expands to: each run's id and the parameters that differ from the manifest's\n"
-            "defaults, then the number of runs. Nothing is run and no file is written.\n"
-            "Every error is printed as FILE:LINE: key: message (exit status 1).\n\n"
-            "options:\n"
-            "  --defaults   also print every parameter of the defaults (YAML)\n"
-            "  -h, --help   this help\n");
-}
-
 int ss_cmd_plan(int argc, char **argv) {
-    const char *path = NULL;
     int show_defaults = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            plan_usage(stdout);
-            return SS_EXIT_OK;
-        }
-        if (!strcmp(argv[i], "--defaults")) show_defaults = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "stylesweep plan: unknown option %s (see --help)\n", argv[i]);
-            return SS_EXIT_USAGE;
-        } else if (path) {
-            fprintf(stderr, "stylesweep plan: one manifest at a time (see --help)\n");
-            return SS_EXIT_USAGE;
-        } else path = argv[i];
-    }
-    if (!path) {
-        fprintf(stderr, "stylesweep plan: needs a MANIFEST (see --help)\n");
-        return SS_EXIT_USAGE;
-    }
+    const ss_cli_option opts[] = {
+        {"--defaults", NULL, SS_CLI_FLAG, &show_defaults, NULL, 0, 0, NULL,
+         "also print every parameter of the defaults (YAML)"},
+    };
+    const ss_cli_command cmd = {.name = "plan",
+                                .synopsis = "[--defaults] MANIFEST",
+                                .description =
+                                    "Validates a sweep manifest (YAML, see sweeps/README.md) and prints the runs it\n"
+                                    "expands to: each run's id and the parameters that differ from the manifest's\n"
+                                    "defaults, then the number of runs. Nothing is run and no file is written.\n"
+                                    "Every error is printed as FILE:LINE: key: message (exit status 1).\n",
+                                .options = opts,
+                                .n_options = (int)(sizeof opts / sizeof opts[0]),
+                                .min_positional = 1,
+                                .max_positional = 1,
+                                .needs = "a MANIFEST"};
+    ss_cli_args args;
+    int rc = ss_cli_parse(&args, &cmd, argc, argv);
+    if (rc != SS_CLI_GO) return rc;
+    const char *path = args.positional[0];
     ss_manifest m;
     char *errors = NULL;
     int n_errors = 0;

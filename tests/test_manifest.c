@@ -440,8 +440,14 @@ static void test_image_size(void) {
     CHECK(ss_model_init(&vgg16, SS_MODEL_VGG16, 8) == SS_OK && ss_model_init(&vgg19, SS_MODEL_VGG19, 8) == SS_OK,
           "init");
     int ms = -1;
-    int c11 = ss_model_find_layer(&vgg16, "conv1_1"), c21 = ss_model_find_layer(&vgg16, "conv2_1");
-    int c43 = ss_model_find_layer(&vgg16, "conv4_3"), c51 = ss_model_find_layer(&vgg16, "conv5_1");
+    int c11, c21, c43, c51, c54;
+    CHECK(ss_model_find_layer(&c11, &vgg16, "conv1_1") == SS_OK &&
+              ss_model_find_layer(&c21, &vgg16, "conv2_1") == SS_OK &&
+              ss_model_find_layer(&c43, &vgg16, "conv4_3") == SS_OK &&
+              ss_model_find_layer(&c51, &vgg16, "conv5_1") == SS_OK &&
+              ss_model_find_layer(&c54, &vgg19, "conv5_4") == SS_OK,
+          "layers found");
+    CHECK(ss_model_find_layer(&ms, &vgg16, "conv5_4") == SS_ERR_ARG && ms == -1, "vgg16 has no conv5_4");
     CHECK(ss_model_reaches(&vgg16, c11, 1, 1, &ms) && ms == 1, "conv1_1 from 1x1 (min %d)", ms);
     CHECK(!ss_model_reaches(&vgg16, c21, 1, 5, &ms) && ms == 2, "conv2_1 from 1x5 (min %d)", ms);
     CHECK(ss_model_reaches(&vgg16, c21, 2, 3, NULL), "conv2_1 from 2x3");
@@ -450,7 +456,7 @@ static void test_image_size(void) {
     CHECK(ss_model_reaches(&vgg16, c51, 16, 16, NULL) && ss_model_reaches(&vgg16, c51, 31, 17, NULL),
           "conv5_1 from 16x16");
     CHECK(!ss_model_reaches(&vgg16, c51, 15, 400, NULL), "conv5_1 from 15x400");
-    CHECK(ss_model_reaches(&vgg19, ss_model_find_layer(&vgg19, "conv5_4"), 16, 16, &ms) && ms == 16, "vgg19 conv5_4");
+    CHECK(ss_model_reaches(&vgg19, c54, 16, 16, &ms) && ms == 16, "vgg19 conv5_4");
     CHECK(!ss_model_reaches(&vgg16, 13, 64, 64, &ms) && ms == 0, "vgg16 has no convolution 13");
     CHECK(!ss_model_reaches(&vgg16, c11, 0, 4, NULL), "an empty image");
     for (int side = 1; side <= 40; side++)
