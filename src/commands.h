@@ -3,7 +3,7 @@
 #ifndef SS_COMMANDS_H
 #define SS_COMMANDS_H
 
-#define SS_VERSION_STRING "0.1.0"
+#include "version.h"
 
 #include "exitcode.h"
 

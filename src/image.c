@@ -114,6 +114,19 @@ static const char *stb_reason(void) {
     return r ? r : "unknown reason";
 }
 
+ss_status ss_image_probe(int *w, int *h, int *channels, const char *path) {
+    *w = *h = *channels = 0;
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f) return ss_error(SS_ERR_IO, "cannot read image %s: %s", path ? path : "(none)", strerror(errno));
+    int ok = stbi_info_from_file(f, w, h, channels);
+    fclose(f);
+    if (!ok || *w < 1 || *h < 1) {
+        *w = *h = *channels = 0;
+        return ss_error(SS_ERR_FORMAT, "%s: not an image stylesweep reads (%s)", path, stb_reason());
+    }
+    return SS_OK;
+}
+
 ss_status ss_image_load(ss_image *out, const char *path) {
     out->w = out->h = 0;
     out->px = NULL;

@@ -59,7 +59,7 @@ ss_status ss_model_find_layer(int *index, const ss_model *m, const char *name);
  * when conv is not an index of m (0..n_convs-1). *min_side (when not NULL)
  * receives that smallest side, 2^(poolings before conv) (1 for block 1), or
  * 0 for a conv out of range. The one rule of ss_net_new and of the manifest
- * check (src/manifest.c). */
+ * check (src/manifest_expand.c). */
 int ss_model_reaches(const ss_model *m, int conv, int w, int h, int *min_side);
 
 /* Loads weights for the first n_convs convolutions. spec is "random" or
