@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "commands.h"
 #include "exitcode.h"
+#include "version.h"
 
 enum { HELP_COLUMN = 24 }; /* width of the option column of the help */
 

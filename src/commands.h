@@ -3,9 +3,8 @@
 #ifndef SS_COMMANDS_H
 #define SS_COMMANDS_H
 
-#include "version.h"
-
 #include "exitcode.h"
+#include "version.h"
 
 /* Each takes argc/argv with argv[0] the command's name. */
 int ss_cmd_eval(int argc, char **argv);
