@@ -46,6 +46,7 @@ int ss_cmd_run(int argc, char **argv) {
     o.device = -1;
     o.checkpoint_every = 1;
     o.summary_every = 30;
+    ss_cli_sets sets = {0};
     const ss_cli_option opts[] = {
         {"--output", "-o", SS_CLI_TEXT, &o.archive, "ARCHIVE", 0, 0, NULL, "the archive (required); never overwritten"},
         {"--resume", NULL, SS_CLI_FLAG, &o.resume, NULL, 0, 0, NULL,
@@ -56,6 +57,12 @@ int ss_cmd_run(int argc, char **argv) {
         {"--force", NULL, SS_CLI_FLAG, &o.force, NULL, 0, 0, NULL,
          "with --resume: runs whose parameters changed in the manifest\n"
          "lose their stored results and run again (else refused)"},
+        {"--set", NULL, SS_CLI_SET, &sets, "KEY=VALUE", 0, 0, NULL,
+         "replace a default for every run (repeatable); a value the run's\n"
+         "experiment, grid point or sample sets itself wins (sweeps/README.md);\n"
+         "recorded in the archive; --resume with other values is a changed manifest"},
+        {"--only", NULL, SS_CLI_TEXT, &o.only, "ID[,ID...]", 0, 0, NULL,
+         "only these runs (run or experiment ids); --resume without it adds the rest"},
         {"--checkpoint-every", NULL, SS_CLI_INT, &o.checkpoint_every, "N", 0, 100000, NULL,
          "checkpoint every N iterations [default: 1]"},
         {"--summary-every", NULL, SS_CLI_NUMBER, &o.summary_every, "S", 0, 1e9, NULL,
@@ -70,7 +77,9 @@ int ss_cmd_run(int argc, char **argv) {
     };
     const ss_cli_command cmd = {
         .name = "run",
-        .synopsis = "MANIFEST -o ARCHIVE.h5 [OPTIONS]   (alone, or under mpirun -np N)",
+        .synopsis =
+            "MANIFEST -o ARCHIVE.h5 [--set KEY=VALUE]... [--only ID[,ID...]] [OPTIONS]\n"
+            "       (alone, or under mpirun -np N)",
         .description =
             "Runs every configuration of a sweep manifest (sweeps/README.md) and keeps\n"
             "everything in one HDF5 archive (hdf5/SCHEMA.md). Rank 0 coordinates and\n"
@@ -91,6 +100,8 @@ int ss_cmd_run(int argc, char **argv) {
     int rc = ss_cli_parse(&args, &cmd, argc, argv);
     if (rc != SS_CLI_GO) return rc;
     o.manifest = args.positional[0];
+    o.set = sets.item;
+    o.n_set = sets.n;
     if (!o.archive) return ss_cli_usage_error(&cmd, "needs %s (see --help)", cmd.needs);
     if (o.retry_failed && !o.resume) return ss_cli_usage_error(&cmd, "--retry-failed needs --resume");
     if (o.force && !o.resume)

@@ -39,13 +39,16 @@ char *mf_strdup(loader *l, const char *s) {
 
 /* Records "FILE:LINE: key: message" (key may be NULL). */
 void mf_error(loader *l, int line, const char *key, const char *fmt, ...) {
-    char msg[2048], text[2600];
+    char msg[2048], text[SS_PATH_MAX + 32 + SS_NAME_MAX + 2048 + 8];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (key) snprintf(text, sizeof text, "%s:%d: %s: %s", l->file, line, key, msg);
-    else snprintf(text, sizeof text, "%s:%d: %s", l->file, line, msg);
+    char where[SS_PATH_MAX + 32];
+    if (line > 0) snprintf(where, sizeof where, "%s:%d", l->file, line);
+    else snprintf(where, sizeof where, "%s", l->file); /* the command line: --set, --only */
+    if (key) snprintf(text, sizeof text, "%s: %s: %s", where, key, msg);
+    else snprintf(text, sizeof text, "%s: %s", where, msg);
     if (!mf_grow((void **)&l->errs, &l->cap_errs, l->n_errs + 1, sizeof *l->errs)) {
         l->nomem = 1;
         return;
@@ -292,6 +295,89 @@ static void loader_free(loader *l) {
     free(l->infos);
 }
 
+/* Appends the --set items to the defaults' assignments, so that they apply
+ * after `defaults:` (and before experiments, grid points and samples),
+ * validated like the manifest's values with "--set" in place of FILE:LINE
+ * and paths taken from the current directory; records them in m->overrides. */
+static void apply_set(loader *l, ss_manifest *m, const ss_manifest_overrides *ov) {
+    if (!ov || ov->n_set <= 0) return;
+    size_t total = 1;
+    for (int i = 0; i < ov->n_set; i++) total += strlen(ov->set[i]) + 1;
+    m->overrides = malloc(total);
+    if (!m->overrides) {
+        l->nomem = 1;
+        return;
+    }
+    m->overrides[0] = '\0';
+    const char *file = l->file;
+    char dir[sizeof l->dir];
+    memcpy(dir, l->dir, sizeof dir);
+    l->file = "--set";
+    l->dir[0] = '\0';
+    for (int i = 0; i < ov->n_set; i++) {
+        const char *item = ov->set[i], *eq = strchr(item, '=');
+        char key[SS_NAME_MAX];
+        if (!eq || eq == item) {
+            mf_error(l, 0, NULL, "'%s' is not KEY=VALUE", item);
+            continue;
+        }
+        snprintf(key, sizeof key, "%.*s", (int)(eq - item), item);
+        mf_normalise_key(key, sizeof key, key);
+        if ((size_t)(eq - item) >= sizeof key || !ss_params_is_key(key)) {
+            mf_error(l, 0, key, "unknown key (did you mean '%s'?)", mf_nearest(key, NULL, 1));
+            continue;
+        }
+        if (mf_set_value(l, &l->defaults, key, eq + 1, 0))
+            sprintf(m->overrides + strlen(m->overrides), "%s=%s\n", key, eq + 1);
+    }
+    l->file = file;
+    memcpy(l->dir, dir, sizeof dir);
+    if (!m->overrides[0]) {
+        free(m->overrides);
+        m->overrides = NULL;
+    }
+}
+
+/* Keeps only the runs named by only ("ID[,ID...]": run ids or experiment
+ * ids), in the manifest's order; an id that names nothing is an error. */
+static void keep_only(loader *l, ss_manifest *m, const char *only) {
+    if (!only || !only[0] || l->n_errs || l->nomem) return;
+    char *keep = calloc((size_t)m->n_runs + 1, 1);
+    if (!keep) {
+        l->nomem = 1;
+        return;
+    }
+    const char *file = l->file;
+    l->file = "--only";
+    for (const char *s = only; *s;) {
+        size_t len = strcspn(s, ",");
+        char id[SS_RUN_ID_MAX];
+        snprintf(id, sizeof id, "%.*s", (int)(len < sizeof id ? len : sizeof id - 1), s);
+        int found = 0;
+        size_t best_d = (size_t)-1;
+        const char *best = NULL;
+        for (int i = 0; i < m->n_runs; i++) {
+            const ss_run_spec *r = &m->runs[i];
+            if (!strcmp(r->id, id) || !strcmp(r->experiment, id)) keep[i] = found = 1;
+            size_t d = ss_params_edit_distance(id, r->id), de = ss_params_edit_distance(id, r->experiment);
+            if (d < best_d) best_d = d, best = r->id;
+            if (de < best_d) best_d = de, best = r->experiment;
+        }
+        if (!len) mf_error(l, 0, NULL, "an empty id in '%s'", only);
+        else if (!found && best)
+            mf_error(l, 0, NULL, "no run or experiment '%s' in %s (did you mean '%s'?)", id, file, best);
+        else if (!found) mf_error(l, 0, NULL, "no run or experiment '%s' in %s", id, file);
+        s += len;
+        if (*s == ',') s++;
+    }
+    l->file = file;
+    int n = 0;
+    for (int i = 0; i < m->n_runs; i++)
+        if (keep[i]) m->runs[n++] = m->runs[i];
+    m->n_runs = n;
+    free(keep);
+}
+
 /* Fills m->sweep from the file's name when `sweep:` was not given. */
 static void default_sweep_name(ss_manifest *m, const char *path) {
     const char *base = strrchr(path, '/');
@@ -304,7 +390,8 @@ static void default_sweep_name(ss_manifest *m, const char *path) {
     if (!mf_valid_id(m->sweep)) snprintf(m->sweep, sizeof m->sweep, "sweep");
 }
 
-ss_status ss_manifest_load(ss_manifest *m, const char *path, char **errors, int *n_errors) {
+ss_status ss_manifest_load(ss_manifest *m, const char *path, const ss_manifest_overrides *ov, char **errors,
+                           int *n_errors) {
     memset(m, 0, sizeof *m);
     if (errors) *errors = NULL;
     if (n_errors) *n_errors = 0;
@@ -334,7 +421,9 @@ ss_status ss_manifest_load(ss_manifest *m, const char *path, char **errors, int 
 
     if (mf_parse_yaml(l, m)) {
         if (!m->sweep[0]) default_sweep_name(m, path);
+        apply_set(l, m, ov);
         mf_expand(l, m);
+        keep_only(l, m, ov ? ov->only : NULL);
     }
 
     if (l->n_errs) qsort(l->errs, (size_t)l->n_errs, sizeof *l->errs, cmp_err);
@@ -360,6 +449,7 @@ ss_status ss_manifest_load(ss_manifest *m, const char *path, char **errors, int 
 void ss_manifest_free(ss_manifest *m) {
     free(m->text);
     free(m->runs);
+    free(m->overrides);
     memset(m, 0, sizeof *m);
 }
 

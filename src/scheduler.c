@@ -87,6 +87,15 @@ static char *params_yaml(const ss_params *p) {
     return buf;
 }
 
+/* Records the --set items and the defaults they make on the archive's manifest. */
+static ss_status record_overrides(coord *c) {
+    char *defaults = params_yaml(&c->man.defaults);
+    if (!defaults) return ss_error(SS_ERR_NOMEM, "out of memory");
+    ss_status st = AR_CALL(ss_archive_set_overrides(c->ar, c->man.overrides, defaults));
+    free(defaults);
+    return st;
+}
+
 /* Creates the archive, or opens it for --resume and reconciles it with the manifest. */
 static ss_status coord_open_archive(coord *c) {
     const ss_sweep_options *o = c->o;
@@ -108,6 +117,7 @@ static ss_status coord_open_archive(coord *c) {
         else
             st = AR_CALL(ss_archive_create(&c->ar, o->archive, m->sweep, m->text, m->sha256, m->n_runs, ids,
                                            (const char *const *)yaml));
+        if (st == SS_OK && m->overrides) st = record_overrides(c);
     } else if (st == SS_OK) {
         st = AR_CALL(ss_archive_open(&c->ar, o->archive, 1));
         /* runs whose parameters changed are refused (or, with --force, reset);
@@ -155,12 +165,17 @@ static ss_status coord_open_archive(coord *c) {
             if (st == SS_OK && !o->quiet) printf("resume: %d new run(s) appended from the manifest\n", n_new);
         }
         if (st == SS_OK) {
-            char *sha = NULL;
+            char *sha = NULL, *set = NULL;
             st = ss_archive_manifest(c->ar, NULL, NULL, &sha);
-            /* the archive keeps the manifest last used (earlier ones in /manifest_history) */
-            if (st == SS_OK && strcmp(sha, m->sha256) != 0)
+            if (st == SS_OK) st = ss_archive_overrides(c->ar, &set);
+            /* the archive keeps the manifest last used (earlier ones in /manifest_history);
+             * other --set values make another manifest */
+            if (st == SS_OK && (strcmp(sha, m->sha256) != 0 || strcmp(set, m->overrides ? m->overrides : "") != 0)) {
                 st = AR_CALL(ss_archive_set_manifest(c->ar, m->text, m->sha256));
+                if (st == SS_OK && m->overrides) st = record_overrides(c);
+            }
             free(sha);
+            free(set);
         }
         free(new_ids);
         free(new_yaml);
@@ -509,7 +524,8 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     c.t0 = c.last_summary = now_s();
     char *errors = NULL;
     int n_errors = 0;
-    ss_status st = ss_manifest_load(&c.man, o->manifest, &errors, &n_errors);
+    ss_manifest_overrides ov = {o->n_set, o->set, o->only};
+    ss_status st = ss_manifest_load(&c.man, o->manifest, &ov, &errors, &n_errors);
     if (st != SS_OK) {
         if (errors) fputs(errors, stderr);
         if (errors && errors[0] && errors[strlen(errors) - 1] != '\n') fputc('\n', stderr);

@@ -12,7 +12,10 @@
 #include "status.h"
 
 typedef struct ss_sweep_options {
-    const char *manifest; /* the YAML manifest */
+    const char *manifest;   /* the YAML manifest */
+    const char *const *set; /* n_set "key=value" defaults for every run (--set; ss_manifest_overrides) */
+    int n_set;
+    const char *only;     /* "ID[,ID...]": only these runs (--only), or NULL */
     const char *archive;  /* the HDF5 archive */
     int resume;           /* continue an existing archive */
     int retry_failed;     /* with resume: run failed runs again */
