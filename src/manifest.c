@@ -16,6 +16,7 @@
 #include "manifest_int.h"
 #include "paths.h"
 #include "sha256.h"
+#include "util.h"
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -98,13 +99,6 @@ const char *mf_nearest(const char *key, const char *const *names, int with_param
         if (!best || ss_params_edit_distance(key, p) < bd) best = p;
     }
     return best;
-}
-
-/* Copies key with dashes as underscores. */
-void mf_normalise_key(char *out, size_t size, const char *key) {
-    size_t i = 0;
-    for (; key[i] && i + 1 < size; i++) out[i] = key[i] == '-' ? '_' : key[i];
-    out[i] = '\0';
 }
 
 int mf_valid_id_char(char c) {
@@ -242,37 +236,12 @@ static int cmp_err(const void *a, const void *b) {
 static ss_status read_text(ss_manifest *m, const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return ss_error(SS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    ss_status st = SS_OK;
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len > SS_MANIFEST_MAX_BYTES) {
-            st = ss_error(SS_ERR_FORMAT, "%s: larger than %d bytes; not a manifest", path, SS_MANIFEST_MAX_BYTES);
-            break;
-        }
-        if (got == 0) break;
-        if (len == cap) {
-            char *nb = realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb, cap *= 2;
-        }
-    }
-    if (st == SS_OK && buf && ferror(f)) st = ss_error(SS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    int e = ss_file_read_all(&m->text, &m->text_len, f, SS_MANIFEST_MAX_BYTES);
     fclose(f);
-    if (!buf) return ss_error(SS_ERR_NOMEM, "%s: out of memory", path);
-    if (st != SS_OK) {
-        free(buf);
-        return st;
-    }
-    buf[len] = '\0';
-    m->text = buf;
-    m->text_len = len;
+    if (e == EFBIG)
+        return ss_error(SS_ERR_FORMAT, "%s: larger than %d bytes; not a manifest", path, SS_MANIFEST_MAX_BYTES);
+    if (e == ENOMEM) return ss_error(SS_ERR_NOMEM, "%s: out of memory", path);
+    if (e) return ss_error(SS_ERR_IO, "%s: cannot read: %s", path, strerror(e));
     return SS_OK;
 }
 
@@ -322,7 +291,7 @@ static void apply_set(loader *l, ss_manifest *m, const ss_manifest_overrides *ov
             continue;
         }
         snprintf(key, sizeof key, "%.*s", (int)(eq - item), item);
-        mf_normalise_key(key, sizeof key, key);
+        ss_normalise_key(key, sizeof key, key);
         if ((size_t)(eq - item) >= sizeof key || !ss_params_is_key(key)) {
             mf_error(l, 0, key, "unknown key (did you mean '%s'?)", mf_nearest(key, NULL, 1));
             continue;

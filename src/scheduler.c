@@ -12,6 +12,7 @@
 #include "archive.h"
 #include "check.h"
 #include "manifest.h"
+#include "util.h"
 #include "worker.h"
 
 volatile sig_atomic_t ss_sweep_stop_requested = 0;
@@ -31,12 +32,6 @@ enum { TAG_UP = 1, TAG_DOWN = 2, TAG_STOP_NOW = 3 };
             return ss_error(SS_ERR_IO, "MPI: %s failed (%s) at %s:%d", #expr, mpi_msg_, __FILE__, __LINE__); \
         }                                                                                                    \
     } while (0)
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ------------------------------------------------------------------ */
 /* coordinator (rank 0)                                                */
@@ -226,7 +221,7 @@ static ss_status coord_plan(coord *c, int size) {
 static void coord_summary(coord *c, int final) {
     if (c->o->quiet) return;
     int pending = c->q_len - c->q_head;
-    double elapsed = now_s() - c->t0;
+    double elapsed = ss_monotonic_seconds() - c->t0;
     char eta[64] = "";
     if (c->done_this_session > 0 && pending + c->n_running > 0) {
         double per = c->done_seconds / c->done_this_session;
@@ -265,7 +260,7 @@ static ss_status coord_prepare(coord *c, int run, ss_archive_checkpoint *cp, int
         AR(ss_archive_truncate_snapshots(c->ar, run, keep_iter));
     }
     AR(ss_archive_set_status(c->ar, run, SS_RUN_RUNNING, NULL));
-    c->started[run] = now_s();
+    c->started[run] = ss_monotonic_seconds();
     c->n_running++;
     if (!c->o->quiet && *has_cp) printf("%s: resuming after iteration %d\n", run_id(c, run), cp->iteration);
     return SS_OK;
@@ -276,14 +271,14 @@ static void coord_finished(coord *c, int run, ss_run_status status) {
     if (status == SS_RUN_DONE) {
         c->n_done++;
         c->done_this_session++;
-        c->done_seconds += now_s() - c->started[run];
+        c->done_seconds += ss_monotonic_seconds() - c->started[run];
     } else if (status == SS_RUN_FAILED) c->n_failed++;
     else if (status == SS_RUN_INTERRUPTED) c->n_interrupted++;
 }
 
 /* Handles one message from rank src about its run. */
 static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
-    double t0 = now_s();
+    double t0 = ss_monotonic_seconds();
     int run = m->run;
     if (run < 0 || run >= c->n_runs || !c->spec[run])
         return ss_error(SS_ERR_INTERNAL, "rank %d sent a message about unknown run %d", src, run);
@@ -332,7 +327,7 @@ static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
         coord_finished(c, run, SS_RUN_DONE);
         if (!c->o->quiet)
             printf("%s done: loss %.6g after %d iterations, %.1fs (rank %d)\n", run_id(c, run), m->values[0],
-                   m->iteration, now_s() - c->started[run], src);
+                   m->iteration, ss_monotonic_seconds() - c->started[run], src);
         break;
     case SS_MSG_FAILED: {
         const char *why = m->payload ? (const char *)m->payload : "unknown error";
@@ -349,7 +344,7 @@ static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
     default: return ss_error(SS_ERR_INTERNAL, "rank %d sent a message of unknown type %d", src, m->type);
     }
     c->messages++;
-    c->message_seconds += now_s() - t0;
+    c->message_seconds += ss_monotonic_seconds() - t0;
     return SS_OK;
 }
 
@@ -386,9 +381,9 @@ static ss_status coord_run_local(coord *c) {
         ss_engine_state resume = {cp.iteration, 0.0, cp.image, cp.h, cp.w, 0, cp.state, cp.state_size, NULL};
         st = ss_worker_run(w, run, &c->spec[run]->params, has_cp ? &resume : NULL, c->o->checkpoint_every, &sink);
         ss_archive_checkpoint_free(&cp);
-        if (now_s() - c->last_summary >= c->o->summary_every) {
+        if (ss_monotonic_seconds() - c->last_summary >= c->o->summary_every) {
             coord_summary(c, 0);
-            c->last_summary = now_s();
+            c->last_summary = ss_monotonic_seconds();
         }
     }
     ss_worker_free(w);
@@ -477,7 +472,7 @@ static ss_status coord_run_mpi(coord *c, int size) {
         if (m.type == SS_MSG_REQUEST) {
             /* counted with the other messages: an assignment reads and writes
              * the archive too (the run's checkpoint, its status) */
-            double t_req = now_s();
+            double t_req = ss_monotonic_seconds();
             if (c->q_head < c->q_len && !ss_sweep_stop_requested) {
                 SS_TRY_GOTO(st, coord_assign(c, c->queue[c->q_head++], src), out);
             } else {
@@ -487,14 +482,14 @@ static ss_status coord_run_mpi(coord *c, int size) {
                 stopped++;
             }
             c->messages++;
-            c->message_seconds += now_s() - t_req;
+            c->message_seconds += ss_monotonic_seconds() - t_req;
         } else {
             SS_TRY_GOTO(st, coord_handle(c, src, &m), out);
             if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) c->busy[src] = -1;
         }
-        if (now_s() - c->last_summary >= c->o->summary_every) {
+        if (ss_monotonic_seconds() - c->last_summary >= c->o->summary_every) {
             coord_summary(c, 0);
-            c->last_summary = now_s();
+            c->last_summary = ss_monotonic_seconds();
         }
     }
 out:
@@ -521,7 +516,7 @@ static void coord_release_workers(int size) {
 static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     coord c = {0};
     c.o = o;
-    c.t0 = c.last_summary = now_s();
+    c.t0 = c.last_summary = ss_monotonic_seconds();
     char *errors = NULL;
     int n_errors = 0;
     ss_manifest_overrides ov = {o->n_set, o->set, o->only};

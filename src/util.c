@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
+
 /* ---- durable files ---------------------------------------------------- */
 
 /* The process's umask, read without changing it (umask(2) would, for a
@@ -44,27 +46,42 @@ static int sync_folder(const char *path) {
     return err;
 }
 
-ss_status ss_file_tmp_open(ss_file_tmp *t, const char *path) {
+/* Creates path's temporary file: *tmp its malloc'ed name, *fd open on it. */
+static ss_status make_tmp(char **tmp, int *fd, const char *path) {
     static const char suffix[] = ".tmp.XXXXXX";
-    memset(t, 0, sizeof *t);
     size_t n = strlen(path);
-    t->path = strdup(path);
-    t->tmp = malloc(n + sizeof suffix);
-    if (!t->path || !t->tmp) {
-        ss_file_tmp_abort(t);
-        return ss_error(SS_ERR_NOMEM, "cannot write %s: out of memory", path);
-    }
-    memcpy(t->tmp, path, n);
-    memcpy(t->tmp + n, suffix, sizeof suffix);
-    int fd = mkstemp(t->tmp);
-    if (fd < 0) {
+    *tmp = malloc(n + sizeof suffix);
+    if (!*tmp) return ss_error(SS_ERR_NOMEM, "cannot write %s: out of memory", path);
+    memcpy(*tmp, path, n);
+    memcpy(*tmp + n, suffix, sizeof suffix);
+    *fd = mkstemp(*tmp);
+    if (*fd < 0) {
         int e = errno;
-        free(t->tmp);
-        t->tmp = NULL;
-        ss_file_tmp_abort(t);
+        free(*tmp);
+        *tmp = NULL;
         return ss_error(SS_ERR_IO, "cannot write %s: %s", path, strerror(e));
     }
-    (void)fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; best effort */
+    (void)fchmod(*fd, 0666 & ~current_umask()); /* mkstemp makes 0600; best effort */
+    return SS_OK;
+}
+
+ss_status ss_file_tmp_name(char **tmp, const char *path) {
+    int fd;
+    SS_TRY(make_tmp(tmp, &fd, path));
+    close(fd);
+    return SS_OK;
+}
+
+ss_status ss_file_tmp_open(ss_file_tmp *t, const char *path) {
+    memset(t, 0, sizeof *t);
+    t->path = strdup(path);
+    if (!t->path) return ss_error(SS_ERR_NOMEM, "cannot write %s: out of memory", path);
+    int fd;
+    ss_status st = make_tmp(&t->tmp, &fd, path);
+    if (st != SS_OK) {
+        ss_file_tmp_abort(t);
+        return st;
+    }
     t->f = fdopen(fd, "wb");
     if (!t->f) {
         int e = errno;
@@ -193,12 +210,4 @@ void ss_normalise_key(char *out, size_t size, const char *key) {
     size_t i = 0;
     for (; key[i] && i + 1 < size; i++) out[i] = key[i] == '-' ? '_' : key[i];
     out[i] = '\0';
-}
-
-size_t ss_dataset_spec_file_len(const char *spec) {
-    const char *c = strstr(spec, ".h5:");
-    if (c) return (size_t)(c - spec) + 3;
-    c = strstr(spec, ".hdf5:");
-    if (c) return (size_t)(c - spec) + 5;
-    return 0;
 }

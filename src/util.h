@@ -1,7 +1,8 @@
 /* util.h - small utilities that several modules need once each: durable
  * file writing (a temporary file in the target's folder, synced, renamed
  * over the target, the folder synced), reading a whole file, the monotonic
- * clock, splitmix64, parameter-key spelling and the FILE.h5:/dataset form. */
+ * clock, splitmix64 and parameter-key spelling. (Paths, and the
+ * FILE.h5:/dataset form, are paths.h's.) */
 #ifndef SS_UTIL_H
 #define SS_UTIL_H
 
@@ -40,6 +41,12 @@ void ss_file_tmp_abort(ss_file_tmp *t);
  * ss_file_tmp_commit). */
 ss_status ss_file_write_durable(const char *path, const void *data, size_t size);
 
+/* Creates an empty temporary file next to path (TARGET.tmp.XXXXXX, mode
+ * 0666 less the umask) for a library that writes files by name (HDF5):
+ * *tmp receives its malloc'ed name. Finish with ss_file_commit_rename, or
+ * unlink and free it. SS_ERR_IO or SS_ERR_NOMEM naming path. */
+ss_status ss_file_tmp_name(char **tmp, const char *path);
+
 /* Makes the file tmp (written and closed by someone else, HDF5 for one)
  * durable and renames it over path: fsync tmp, rename, fsync the folder.
  * On failure tmp is removed and SS_ERR_IO names path. */
@@ -63,9 +70,5 @@ uint64_t ss_splitmix64(uint64_t *state);
 /* Writes key with every '-' made '_' into out (size bytes, truncated): the
  * spelling of parameter keys ("content-weight" is "content_weight"). */
 void ss_normalise_key(char *out, size_t size, const char *key);
-
-/* Returns the length of the file part of "FILE.h5:/dataset" (or .hdf5),
- * the extension included, or 0 when spec is not of that form. */
-size_t ss_dataset_spec_file_len(const char *spec);
 
 #endif
