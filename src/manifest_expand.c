@@ -255,7 +255,7 @@ static void expand(loader *l, ss_manifest *m, const int *default_lines) {
                 }
                 if (l->have_random) {
                     r->random_sample = (int)s + 1;
-                    used += append_index(r->id + used, 'r', rw, s + 1);
+                    append_index(r->id + used, 'r', rw, s + 1); /* the id's last part */
                     for (int j = 0; sampled && j < l->n_rps; j++)
                         apply(l, &r->params, lines, &l->samples[s * l->n_rps + j]);
                 }

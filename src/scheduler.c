@@ -531,7 +531,7 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     }
     free(errors);
     c.have_man = 1;
-    if (st == SS_OK) st = coord_open_archive(&c);
+    st = coord_open_archive(&c);
     if (st == SS_OK) st = coord_plan(&c, size);
     if (st != SS_OK) {
         fprintf(stderr, "stylesweep run: %s\n", ss_error_message());
