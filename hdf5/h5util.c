@@ -1,4 +1,4 @@
-/* h5util.c - small HDF5 helpers (see h5util.h). */
+/* h5util.c - generic HDF5 helpers (see h5util.h). */
 #include "h5util.h"
 
 #include <errno.h>
@@ -174,4 +174,171 @@ herr_t ss_h5_write_strings(hid_t obj, const char *name, const char *const *value
     H5Sclose(sp);
     H5Tclose(t);
     return r;
+}
+
+/* The transfer property list of every read and write: HDF5's default 1 MiB
+ * type-conversion buffer is zero-filled on each converting call, which made
+ * up most of rank 0's time per message; rows here are far smaller. */
+hid_t ss_h5_dxpl(void) {
+    static hid_t dxpl = -1;
+    if (dxpl < 0) {
+        dxpl = H5Pcreate(H5P_DATASET_XFER);
+        if (dxpl >= 0 && H5Pset_buffer(dxpl, 64 * 1024, NULL, NULL) < 0) {
+            H5Pclose(dxpl);
+            dxpl = -1;
+        }
+    }
+    return dxpl >= 0 ? dxpl : H5P_DEFAULT;
+}
+
+int ss_h5_exists(hid_t loc, const char *name) { return H5Lexists(loc, name, H5P_DEFAULT) > 0; }
+
+static char *strdup_or_empty(const char *s) { return strdup(s ? s : ""); }
+
+/* ------------------------------------------------------------------ attributes */
+
+/* Opens attribute name of obj for writing, creating it with file_type if absent. */
+static hid_t attr_for_write(hid_t obj, const char *name, hid_t file_type) {
+    if (H5Aexists(obj, name) > 0) return H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t at = H5Acreate2(obj, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Sclose(sp);
+    return at;
+}
+
+herr_t ss_h5_attr_set_str(hid_t obj, const char *name, const char *value) {
+    hid_t t = ss_h5_vlen_str_type();
+    hid_t at = attr_for_write(obj, name, t);
+    const char *v = value ? value : "";
+    herr_t r = at < 0 ? -1 : H5Awrite(at, t, &v);
+    if (at >= 0) H5Aclose(at);
+    H5Tclose(t);
+    return r;
+}
+
+herr_t ss_h5_attr_set_num(hid_t obj, const char *name, hid_t file_type, hid_t mem_type, const void *v) {
+    hid_t at = attr_for_write(obj, name, file_type);
+    herr_t r = at < 0 ? -1 : H5Awrite(at, mem_type, v);
+    if (at >= 0) H5Aclose(at);
+    return r;
+}
+
+herr_t ss_h5_attr_set_ll(hid_t obj, const char *name, long long v) {
+    return ss_h5_attr_set_num(obj, name, H5T_STD_I64LE, H5T_NATIVE_LLONG, &v);
+}
+
+herr_t ss_h5_attr_set_double(hid_t obj, const char *name, double v) {
+    return ss_h5_attr_set_num(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+}
+
+/* Reads a numeric scalar attribute; returns 0 on success, -1 when absent/unreadable. */
+int ss_h5_attr_get_num(hid_t obj, const char *name, hid_t mem_type, void *out) {
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t at = H5Aopen(obj, name, H5P_DEFAULT);
+    if (at < 0) return -1;
+    herr_t r = H5Aread(at, mem_type, out);
+    H5Aclose(at);
+    return r < 0 ? -1 : 0;
+}
+
+int ss_h5_attr_get_ll(hid_t obj, const char *name, long long *out) {
+    return ss_h5_attr_get_num(obj, name, H5T_NATIVE_LLONG, out);
+}
+
+/* Reads a scalar string attribute into a malloc'ed string (*out = "" copy when absent). */
+ss_status ss_h5_attr_get_str(hid_t obj, const char *name, char **out, const char *what) {
+    *out = NULL;
+    if (H5Aexists(obj, name) <= 0) {
+        *out = strdup_or_empty("");
+        SS_ALLOC_CHECK(*out);
+        return SS_OK;
+    }
+    char **s = NULL;
+    int n = 0;
+    SS_TRY(ss_h5_read_strings(&s, &n, obj, name, what));
+    *out = n > 0 ? s[0] : strdup_or_empty("");
+    if (n > 0) s[0] = NULL;
+    ss_h5_free_strings(s, n);
+    SS_ALLOC_CHECK(*out);
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------------ extendible datasets */
+
+/* Creates an extendible chunked dataset with first dimension 0 (unlimited). */
+hid_t ss_h5_create_extendible(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
+                              const hsize_t *chunk, int deflate, const void *fill) {
+    hsize_t maxd[4];
+    for (int k = 0; k < rank; k++) maxd[k] = k == 0 ? H5S_UNLIMITED : dims[k];
+    hid_t sp = H5Screate_simple(rank, dims, maxd);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(pl, rank, chunk);
+    if (deflate) H5Pset_deflate(pl, deflate);
+    if (fill) H5Pset_fill_value(pl, type, fill);
+    hid_t d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    H5Pclose(pl);
+    H5Sclose(sp);
+    return d;
+}
+
+/* Extent of the first dimension of dataset name in loc (0 when absent, -1 on error). */
+long long ss_h5_first_extent(hid_t loc, const char *name) {
+    if (!ss_h5_exists(loc, name)) return 0;
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[4] = {0};
+    int r = H5Sget_simple_extent_ndims(sp);
+    long long n = -1;
+    if (r >= 1 && r <= 4 && H5Sget_simple_extent_dims(sp, dims, NULL) >= 0) n = (long long)dims[0];
+    H5Sclose(sp);
+    H5Dclose(d);
+    return n;
+}
+
+/* Writes `count` rows starting at row `start` of the open dataset d (rank r,
+ * other dimensions from the dataset) from buf in memory type mt. */
+herr_t ss_h5_write_rows(hid_t d, hid_t mt, hsize_t start, hsize_t count, const void *buf) {
+    hid_t fs = H5Dget_space(d);
+    int r = H5Sget_simple_extent_ndims(fs);
+    hsize_t dims[4] = {0}, off[4] = {0}, cnt[4] = {0};
+    H5Sget_simple_extent_dims(fs, dims, NULL);
+    for (int k = 0; k < r; k++) cnt[k] = dims[k];
+    off[0] = start;
+    cnt[0] = count;
+    herr_t e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
+    hid_t ms = H5Screate_simple(r, cnt, NULL);
+    if (e >= 0) e = H5Dwrite(d, mt, ms, fs, ss_h5_dxpl(), buf);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return e;
+}
+
+/* Grows the first dimension of d by one and writes that row. */
+herr_t ss_h5_append_row(hid_t d, hid_t mt, const void *buf) {
+    hid_t fs = H5Dget_space(d);
+    hsize_t dims[4] = {0};
+    int r = H5Sget_simple_extent_ndims(fs);
+    H5Sget_simple_extent_dims(fs, dims, NULL);
+    H5Sclose(fs);
+    if (r < 1) return -1;
+    hsize_t n = dims[0];
+    dims[0] = n + 1;
+    if (H5Dset_extent(d, dims) < 0) return -1;
+    return ss_h5_write_rows(d, mt, n, 1, buf);
+}
+
+/* Sets the first dimension of dataset name in loc to n (if it exists). */
+herr_t ss_h5_set_first_extent(hid_t loc, const char *name, hsize_t n) {
+    if (!ss_h5_exists(loc, name)) return 0;
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t fs = H5Dget_space(d);
+    hsize_t dims[4] = {0};
+    H5Sget_simple_extent_dims(fs, dims, NULL);
+    H5Sclose(fs);
+    dims[0] = n;
+    herr_t e = H5Dset_extent(d, dims);
+    H5Dclose(d);
+    return e;
 }

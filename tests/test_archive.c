@@ -1,4 +1,4 @@
-/* test_archive.c - tests of the sweep archive (hdf5/archive.c): create,
+/* test_archive.c - tests of the sweep archive (hdf5/archive*.c): create,
  * write, close, reopen and read back exactly; a second process reading while
  * the writer holds the file; refusals (existing file, text file, foreign HDF5
  * file, newer schema, second writer, read-only writes); checkpoints (round

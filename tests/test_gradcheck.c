@@ -674,11 +674,11 @@ static void make_direction(double *d, int which, const float *grad, int h, int w
 static void make_config(ss_loss_config *cfg, const gc_case *c, const ss_model *m) {
     memset(cfg, 0, sizeof *cfg);
     cfg->pool = c->pool;
-    MUST(ss_model_lookup_layer(m, c->content_layer, &cfg->content_layer));
+    MUST(ss_model_find_layer(&cfg->content_layer, m, c->content_layer));
     cfg->content_loss_type = c->content_type;
     cfg->content_weight = c->content_weight;
     for (int i = 0; i < 6 && c->style_layers[i]; i++)
-        MUST(ss_model_lookup_layer(m, c->style_layers[i], &cfg->style_layers[cfg->n_style_layers++]));
+        MUST(ss_model_find_layer(&cfg->style_layers[cfg->n_style_layers++], m, c->style_layers[i]));
     cfg->n_styles = c->n_styles;
     for (int s = 0; s < c->n_styles; s++) cfg->style_weight[s] = c->style_weight[s];
     cfg->style_norm = c->norm;
