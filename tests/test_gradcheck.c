@@ -16,8 +16,8 @@
  * images with different weights), TV only (power 1.25 and 2), and all
  * together (weights balanced so that no term hides the others).
  *
- * The host reference (ref_*) is written again from DESIGN.md "What a run
- * computes": the same weights, 3x3 convolutions with ReLU, 2x2 pooling, the
+ * The host reference (ref_*) is written again from the formulas listed in
+ * tests/data/README.md: the same weights, 3x3 convolutions with ReLU, 2x2 pooling, the
  * content, style and TV terms, all in double. It also runs forward-mode
  * along a direction d to find the distance to the nearest *kink*: ReLU and
  * max pooling make the loss only piecewise smooth, and where every
