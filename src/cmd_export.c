@@ -155,17 +155,12 @@ int ss_cmd_export(int argc, char **argv) {
     ss_status st = SS_OK;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) st = ss_error(SS_ERR_IO, "cannot make %s: %s", dir, strerror(errno));
     int n = ss_archive_run_count(a), files = 0;
+    /* the archive's readers retry a read that races one of a running sweep's
+     * flushes themselves (hdf5/SCHEMA.md, "Consistency") */
     for (int i = 0; st == SS_OK && i < n; i++) {
-        /* a read that races one of a running sweep's flushes can fail
-         * (hdf5/SCHEMA.md, "Consistency"): reopen the archive and try again */
-        for (int attempt = 0;; attempt++) {
-            int run_files = 0;
-            st = export_run(a, i, dir, &run_files);
-            if (st == SS_OK) files += run_files;
-            if (st != SS_ERR_FORMAT || attempt >= 20) break;
-            usleep(50000);
-            if (ss_archive_refresh(a) != SS_OK || ss_archive_run_count(a) <= i) break;
-        }
+        int run_files = 0;
+        st = export_run(a, i, dir, &run_files);
+        if (st == SS_OK) files += run_files;
     }
     ss_archive_close(a);
     if (st != SS_OK) {

@@ -359,7 +359,7 @@ ss_status ss_manifest_load(ss_manifest *m, const char *path, char **errors, int 
 
 void ss_manifest_free(ss_manifest *m) {
     free(m->text);
-    free(m->runs);
+    mf_plan_free(m->plan);
     memset(m, 0, sizeof *m);
 }
 
@@ -412,10 +412,4 @@ int ss_manifest_diff(const ss_params *a, const ss_params *b, char *buf, size_t s
         }
     }
     return n;
-}
-
-const ss_run_spec *ss_manifest_find_run(const ss_manifest *m, const char *id) {
-    for (int i = 0; i < m->n_runs; i++)
-        if (!strcmp(m->runs[i].id, id)) return &m->runs[i];
-    return NULL;
 }
