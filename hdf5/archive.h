@@ -157,6 +157,11 @@ ss_status ss_archive_add_runs(ss_archive *a, int n, const char *const *ids, cons
  * manifest); the previous ones move to /manifest_history/<n>. */
 ss_status ss_archive_set_manifest(ss_archive *a, const char *manifest_text, const char *manifest_sha256);
 
+/* Records on /manifest what the command line changed of it (`run --set`):
+ * overrides, the KEY=VALUE lines, and effective_defaults, every default
+ * parameter after them (YAML). They move with /manifest to the history. */
+ss_status ss_archive_set_overrides(ss_archive *a, const char *overrides, const char *effective_defaults);
+
 /* Discards everything run i recorded and gives it new parameters (resume
  * with --force after the run's parameters changed in the manifest): the
  * `params` attribute becomes params_yaml; metrics are truncated to 0 rows;
@@ -242,6 +247,10 @@ ss_status ss_archive_status_parse(ss_run_status *status, const char *name);
 /* Reads the sweep name, manifest text and its hash: malloc'ed strings (any
  * out pointer may be NULL to skip it). */
 ss_status ss_archive_manifest(ss_archive *a, char **sweep, char **manifest_text, char **manifest_sha256);
+
+/* Reads the overrides recorded by ss_archive_set_overrides into *overrides
+ * (malloc'ed; "" when none were recorded). */
+ss_status ss_archive_overrides(ss_archive *a, char **overrides);
 
 /* Reads the metrics table of run i: *rows is malloc'ed (NULL when *n = 0). */
 ss_status ss_archive_read_metrics(ss_archive *a, int i, ss_archive_metrics **rows, int *n);

@@ -232,6 +232,17 @@ static ss_status manifest_once(ss_archive *a, char **sweep, char **text, char **
     return SS_OK;
 }
 
+ss_status ss_archive_overrides(ss_archive *a, char **overrides) {
+    *overrides = NULL;
+    hid_t d = ss_h5_exists(a->file, "manifest") ? H5Dopen2(a->file, "/manifest", H5P_DEFAULT) : -1;
+    if (d < 0) return ss_error(SS_ERR_FORMAT, "%s: /manifest is missing", a->path);
+    ss_status st = H5Aexists(d, "overrides") > 0 ? ss_h5_attr_get_str(d, "overrides", overrides, a->path) : SS_OK;
+    H5Dclose(d);
+    if (st == SS_OK && !*overrides) *overrides = ar_strdup("");
+    if (st == SS_OK && !*overrides) return ss_error(SS_ERR_NOMEM, "out of memory");
+    return st;
+}
+
 static ss_status read_metrics_once(ss_archive *a, int i, ss_archive_metrics **rows, int *n) {
     *rows = NULL;
     *n = 0;

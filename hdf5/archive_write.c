@@ -41,6 +41,16 @@ ss_status ss_archive_set_manifest(ss_archive *a, const char *text, const char *s
     return st != SS_OK ? st : fs;
 }
 
+ss_status ss_archive_set_overrides(ss_archive *a, const char *overrides, const char *effective_defaults) {
+    SS_TRY(ar_check_writing(a, __func__, 0));
+    hid_t d = ss_h5_exists(a->file, "manifest") ? H5Dopen2(a->file, "/manifest", H5P_DEFAULT) : -1;
+    herr_t e = d < 0 ? -1 : ss_h5_attr_set_str(d, "overrides", overrides ? overrides : "");
+    if (e >= 0) e = ss_h5_attr_set_str(d, "effective_defaults", effective_defaults ? effective_defaults : "");
+    if (d >= 0) H5Dclose(d);
+    if (e < 0) return ss_error(SS_ERR_IO, "%s: cannot record the overrides on /manifest", a->path);
+    return ar_flush(a);
+}
+
 ss_status ss_archive_reset_run(ss_archive *a, int i, const char *params_yaml) {
     SS_TRY(ar_check_writing(a, __func__, 0));
     hid_t g;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "cli.h"
 #include "commands.h"
 #include "params.h"
 
@@ -16,31 +17,25 @@ static int parse_iterations(const char *params) {
 }
 
 int ss_cmd_status(int argc, char **argv) {
-    const char *path = NULL;
     int quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf(
-                "usage: stylesweep status ARCHIVE.h5 [--summary]\n\n"
-                "Prints the number of runs in each state, then one line per run: its id,\n"
-                "state, iterations done of all, attempts, final loss, host and device, and the\n"
-                "error of a failed run. Safe to use while the sweep runs.\n\n"
-                "options:\n  --summary   only the counts\n  -h, --help  this help\n");
-            return SS_EXIT_OK;
-        } else if (!strcmp(argv[i], "--summary")) quiet = 1;
-        else if (argv[i][0] == '-') {
-            fprintf(stderr, "stylesweep status: unknown option %s (see --help)\n", argv[i]);
-            return SS_EXIT_USAGE;
-        } else if (!path) path = argv[i];
-        else {
-            fprintf(stderr, "stylesweep status: unexpected argument '%s'\n", argv[i]);
-            return SS_EXIT_USAGE;
-        }
-    }
-    if (!path) {
-        fprintf(stderr, "stylesweep status: needs ARCHIVE.h5 (see --help)\n");
-        return SS_EXIT_USAGE;
-    }
+    const ss_cli_option opts[] = {
+        {"--summary", NULL, SS_CLI_FLAG, &quiet, NULL, 0, 0, NULL, "only the counts"},
+    };
+    const ss_cli_command cmd = {.name = "status",
+                                .synopsis = "ARCHIVE.h5 [--summary]",
+                                .description =
+                                    "Prints the number of runs in each state, then one line per run: its id,\n"
+                                    "state, iterations done of all, attempts, final loss, host and device, and the\n"
+                                    "error of a failed run. Safe to use while the sweep runs.\n",
+                                .options = opts,
+                                .n_options = (int)(sizeof opts / sizeof opts[0]),
+                                .min_positional = 1,
+                                .max_positional = 1,
+                                .needs = "ARCHIVE.h5"};
+    ss_cli_args args;
+    int rc_parse = ss_cli_parse(&args, &cmd, argc, argv);
+    if (rc_parse != SS_CLI_GO) return rc_parse;
+    const char *path = args.positional[0];
     ss_archive *a;
     if (ss_archive_open(&a, path, 0) != SS_OK) {
         fprintf(stderr, "stylesweep status: %s\n", ss_error_message());

@@ -16,6 +16,7 @@
 #include "manifest_int.h"
 #include "paths.h"
 #include "sha256.h"
+#include "util.h"
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -39,13 +40,16 @@ char *mf_strdup(loader *l, const char *s) {
 
 /* Records "FILE:LINE: key: message" (key may be NULL). */
 void mf_error(loader *l, int line, const char *key, const char *fmt, ...) {
-    char msg[2048], text[2600];
+    char msg[2048], text[SS_PATH_MAX + 32 + SS_NAME_MAX + 2048 + 8];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (key) snprintf(text, sizeof text, "%s:%d: %s: %s", l->file, line, key, msg);
-    else snprintf(text, sizeof text, "%s:%d: %s", l->file, line, msg);
+    char where[SS_PATH_MAX + 32];
+    if (line > 0) snprintf(where, sizeof where, "%s:%d", l->file, line);
+    else snprintf(where, sizeof where, "%s", l->file); /* the command line: --set, --only */
+    if (key) snprintf(text, sizeof text, "%s: %s: %s", where, key, msg);
+    else snprintf(text, sizeof text, "%s: %s", where, msg);
     if (!mf_grow((void **)&l->errs, &l->cap_errs, l->n_errs + 1, sizeof *l->errs)) {
         l->nomem = 1;
         return;
@@ -95,13 +99,6 @@ const char *mf_nearest(const char *key, const char *const *names, int with_param
         if (!best || ss_params_edit_distance(key, p) < bd) best = p;
     }
     return best;
-}
-
-/* Copies key with dashes as underscores. */
-void mf_normalise_key(char *out, size_t size, const char *key) {
-    size_t i = 0;
-    for (; key[i] && i + 1 < size; i++) out[i] = key[i] == '-' ? '_' : key[i];
-    out[i] = '\0';
 }
 
 int mf_valid_id_char(char c) {
@@ -239,37 +236,12 @@ static int cmp_err(const void *a, const void *b) {
 static ss_status read_text(ss_manifest *m, const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return ss_error(SS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    ss_status st = SS_OK;
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len > SS_MANIFEST_MAX_BYTES) {
-            st = ss_error(SS_ERR_FORMAT, "%s: larger than %d bytes; not a manifest", path, SS_MANIFEST_MAX_BYTES);
-            break;
-        }
-        if (got == 0) break;
-        if (len == cap) {
-            char *nb = realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb, cap *= 2;
-        }
-    }
-    if (st == SS_OK && buf && ferror(f)) st = ss_error(SS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    int e = ss_file_read_all(&m->text, &m->text_len, f, SS_MANIFEST_MAX_BYTES);
     fclose(f);
-    if (!buf) return ss_error(SS_ERR_NOMEM, "%s: out of memory", path);
-    if (st != SS_OK) {
-        free(buf);
-        return st;
-    }
-    buf[len] = '\0';
-    m->text = buf;
-    m->text_len = len;
+    if (e == EFBIG)
+        return ss_error(SS_ERR_FORMAT, "%s: larger than %d bytes; not a manifest", path, SS_MANIFEST_MAX_BYTES);
+    if (e == ENOMEM) return ss_error(SS_ERR_NOMEM, "%s: out of memory", path);
+    if (e) return ss_error(SS_ERR_IO, "%s: cannot read: %s", path, strerror(e));
     return SS_OK;
 }
 
@@ -292,6 +264,103 @@ static void loader_free(loader *l) {
     free(l->infos);
 }
 
+/* Appends the --set items to the defaults' assignments, so that they apply
+ * after `defaults:` (and before experiments, grid points and samples),
+ * validated like the manifest's values with "--set" in place of FILE:LINE
+ * and paths taken from the current directory; records them in m->overrides. */
+static void apply_set(loader *l, ss_manifest *m, const ss_manifest_overrides *ov) {
+    if (!ov || ov->n_set <= 0) return;
+    size_t total = 1;
+    for (int i = 0; i < ov->n_set; i++) total += strlen(ov->set[i]) + 1;
+    m->overrides = malloc(total);
+    if (!m->overrides) {
+        l->nomem = 1;
+        return;
+    }
+    m->overrides[0] = '\0';
+    const char *file = l->file;
+    char dir[sizeof l->dir];
+    memcpy(dir, l->dir, sizeof dir);
+    l->file = "--set";
+    l->dir[0] = '\0';
+    for (int i = 0; i < ov->n_set; i++) {
+        const char *item = ov->set[i], *eq = strchr(item, '=');
+        char key[SS_NAME_MAX];
+        if (!eq || eq == item) {
+            mf_error(l, 0, NULL, "'%s' is not KEY=VALUE", item);
+            continue;
+        }
+        snprintf(key, sizeof key, "%.*s", (int)(eq - item), item);
+        ss_normalise_key(key, sizeof key, key);
+        if ((size_t)(eq - item) >= sizeof key || !ss_params_is_key(key)) {
+            mf_error(l, 0, key, "unknown key (did you mean '%s'?)", mf_nearest(key, NULL, 1));
+            continue;
+        }
+        if (mf_set_value(l, &l->defaults, key, eq + 1, 0))
+            sprintf(m->overrides + strlen(m->overrides), "%s=%s\n", key, eq + 1);
+    }
+    l->file = file;
+    memcpy(l->dir, dir, sizeof dir);
+    if (!m->overrides[0]) {
+        free(m->overrides);
+        m->overrides = NULL;
+    }
+}
+
+/* Keeps only the runs named by only ("ID[,ID...]": run ids or experiment
+ * ids), in the manifest's order (m->only); an id that names nothing is an error. */
+static void keep_only(loader *l, ss_manifest *m, const char *only) {
+    if (!only || !only[0] || l->n_errs || l->nomem) return;
+    char *keep = calloc((size_t)m->n_runs + 1, 1);
+    ss_run_spec *r = malloc(sizeof *r);
+    if (!keep || !r) {
+        free(keep);
+        free(r);
+        l->nomem = 1;
+        return;
+    }
+    const char *file = l->file;
+    l->file = "--only";
+    for (const char *s = only; *s;) {
+        size_t len = strcspn(s, ",");
+        char id[SS_RUN_ID_MAX];
+        snprintf(id, sizeof id, "%.*s", (int)(len < sizeof id ? len : sizeof id - 1), s);
+        int found = 0;
+        size_t best_d = (size_t)-1;
+        char best[SS_RUN_ID_MAX] = "";
+        int k = len ? ss_manifest_find_run(m, id) : -1;
+        if (k >= 0) keep[k] = found = 1; /* a run id: no need to look at every run */
+        for (int i = 0; len && !found && i < m->n_runs; i++) {
+            if (ss_manifest_run(r, m, i) != SS_OK) break;
+            if (!strcmp(r->id, id) || !strcmp(r->experiment, id)) keep[i] = found = 1;
+            size_t d = ss_params_edit_distance(id, r->id), de = ss_params_edit_distance(id, r->experiment);
+            if (d < best_d) best_d = d, snprintf(best, sizeof best, "%s", r->id);
+            if (de < best_d) best_d = de, snprintf(best, sizeof best, "%s", r->experiment);
+        }
+        for (int i = 0; found && k < 0 && i < m->n_runs; i++) /* an experiment: all of its runs */
+            if (ss_manifest_run(r, m, i) == SS_OK && !strcmp(r->experiment, id)) keep[i] = 1;
+        if (!len) mf_error(l, 0, NULL, "an empty id in '%s'", only);
+        else if (!found && best[0])
+            mf_error(l, 0, NULL, "no run or experiment '%s' in %s (did you mean '%s'?)", id, file, best);
+        else if (!found) mf_error(l, 0, NULL, "no run or experiment '%s' in %s", id, file);
+        s += len;
+        if (*s == ',') s++;
+    }
+    l->file = file;
+    int n = 0;
+    for (int i = 0; i < m->n_runs; i++) n += keep[i];
+    m->only = malloc(sizeof *m->only * ((size_t)n + 1));
+    if (!m->only) l->nomem = 1;
+    else {
+        n = 0;
+        for (int i = 0; i < m->n_runs; i++)
+            if (keep[i]) m->only[n++] = i;
+        m->n_runs = n;
+    }
+    free(keep);
+    free(r);
+}
+
 /* Fills m->sweep from the file's name when `sweep:` was not given. */
 static void default_sweep_name(ss_manifest *m, const char *path) {
     const char *base = strrchr(path, '/');
@@ -304,7 +373,8 @@ static void default_sweep_name(ss_manifest *m, const char *path) {
     if (!mf_valid_id(m->sweep)) snprintf(m->sweep, sizeof m->sweep, "sweep");
 }
 
-ss_status ss_manifest_load(ss_manifest *m, const char *path, char **errors, int *n_errors) {
+ss_status ss_manifest_load(ss_manifest *m, const char *path, const ss_manifest_overrides *ov, char **errors,
+                           int *n_errors) {
     memset(m, 0, sizeof *m);
     if (errors) *errors = NULL;
     if (n_errors) *n_errors = 0;
@@ -334,7 +404,9 @@ ss_status ss_manifest_load(ss_manifest *m, const char *path, char **errors, int 
 
     if (mf_parse_yaml(l, m)) {
         if (!m->sweep[0]) default_sweep_name(m, path);
+        apply_set(l, m, ov);
         mf_expand(l, m);
+        keep_only(l, m, ov ? ov->only : NULL);
     }
 
     if (l->n_errs) qsort(l->errs, (size_t)l->n_errs, sizeof *l->errs, cmp_err);
@@ -360,6 +432,8 @@ ss_status ss_manifest_load(ss_manifest *m, const char *path, char **errors, int 
 void ss_manifest_free(ss_manifest *m) {
     free(m->text);
     mf_plan_free(m->plan);
+    free(m->overrides);
+    free(m->only);
     memset(m, 0, sizeof *m);
 }
 

@@ -304,7 +304,7 @@ static void expand(loader *l, ss_manifest *m, const int *default_lines) {
 ss_status ss_manifest_run(ss_run_spec *out, const ss_manifest *m, int i) {
     if (!m->plan || i < 0 || i >= m->n_runs)
         return ss_error(SS_ERR_ARG, "%s: no run %d (the manifest has %d)", m->path, i, m->n_runs);
-    build_run(NULL, m->plan, &m->defaults, i, out, NULL);
+    build_run(NULL, m->plan, &m->defaults, m->only ? m->only[i] : i, out, NULL);
     return SS_OK;
 }
 
@@ -337,7 +337,17 @@ int ss_manifest_find_run(const ss_manifest *m, const char *id) {
         if (strlen(x) == n && !strncmp(x, id, n)) e = k;
     }
     if (e < 0) return -1;
-    return (int)(((long long)e * p->grid + (g - 1)) * p->nrand + (s - 1));
+    int k = (int)(((long long)e * p->grid + (g - 1)) * p->nrand + (s - 1));
+    if (!m->only) return k;
+    /* --only: the position of k among the kept runs (in the manifest's order) */
+    int lo = 0, hi = m->n_runs - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (m->only[mid] == k) return mid;
+        if (m->only[mid] < k) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
 }
 
 void mf_plan_free(ss_manifest_plan *p) {

@@ -144,9 +144,6 @@ void mf_alist_free(alist *list);
  * parameter keys too when with_params. */
 const char *mf_nearest(const char *key, const char *const *names, int with_params);
 
-/* Copies key with dashes as underscores. */
-void mf_normalise_key(char *out, size_t size, const char *key);
-
 /* Characters of ids ([A-Za-z0-9_.-]) and whole ids (not starting with '.' or '-'). */
 int mf_valid_id_char(char c);
 int mf_valid_id(const char *s);

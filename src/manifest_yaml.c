@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "manifest_int.h"
+#include "util.h"
 
 /* ---- YAML nodes ------------------------------------------------------- */
 
@@ -91,7 +92,7 @@ static int param_key(loader *l, struct fy_node_pair *p, int fallback, const char
                      const char **raw, int *line) {
     *raw = pair_key(l, p, fallback, line);
     if (!*raw) return 0;
-    mf_normalise_key(key, SS_NAME_MAX, *raw);
+    ss_normalise_key(key, SS_NAME_MAX, *raw);
     for (int i = 0; extra && extra[i]; i++)
         if (!strcmp(key, extra[i])) return 1;
     if (strlen(*raw) >= SS_NAME_MAX || !ss_params_is_key(key)) {

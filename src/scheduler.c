@@ -12,6 +12,7 @@
 #include "archive.h"
 #include "check.h"
 #include "manifest.h"
+#include "util.h"
 #include "worker.h"
 
 volatile sig_atomic_t ss_sweep_stop_requested = 0;
@@ -31,12 +32,6 @@ enum { TAG_UP = 1, TAG_DOWN = 2, TAG_STOP_NOW = 3 };
             return ss_error(SS_ERR_IO, "MPI: %s failed (%s) at %s:%d", #expr, mpi_msg_, __FILE__, __LINE__); \
         }                                                                                                    \
     } while (0)
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ------------------------------------------------------------------ */
 /* coordinator (rank 0)                                                */
@@ -106,6 +101,15 @@ static char *params_yaml(const ss_params *p) {
     return buf;
 }
 
+/* Records the --set items and the defaults they make on the archive's manifest. */
+static ss_status record_overrides(coord *c) {
+    char *defaults = params_yaml(&c->man.defaults);
+    if (!defaults) return ss_error(SS_ERR_NOMEM, "out of memory");
+    ss_status st = AR_CALL(ss_archive_set_overrides(c->ar, c->man.overrides, defaults));
+    free(defaults);
+    return st;
+}
+
 /* Creates the archive, or opens it for --resume and reconciles it with the manifest. */
 static ss_status coord_open_archive(coord *c) {
     const ss_sweep_options *o = c->o;
@@ -130,6 +134,7 @@ static ss_status coord_open_archive(coord *c) {
         else
             st = AR_CALL(ss_archive_create(&c->ar, o->archive, m->sweep, m->text, m->sha256, m->n_runs,
                                            (const char *const *)ids, (const char *const *)yaml));
+        if (st == SS_OK && m->overrides) st = record_overrides(c);
     } else if (st == SS_OK) {
         st = AR_CALL(ss_archive_open(&c->ar, o->archive, 1));
         /* runs whose parameters changed are refused (or, with --force, reset);
@@ -177,12 +182,17 @@ static ss_status coord_open_archive(coord *c) {
             if (st == SS_OK && !o->quiet) printf("resume: %d new run(s) appended from the manifest\n", n_new);
         }
         if (st == SS_OK) {
-            char *sha = NULL;
+            char *sha = NULL, *set = NULL;
             st = ss_archive_manifest(c->ar, NULL, NULL, &sha);
-            /* the archive keeps the manifest last used (earlier ones in /manifest_history) */
-            if (st == SS_OK && strcmp(sha, m->sha256) != 0)
+            if (st == SS_OK) st = ss_archive_overrides(c->ar, &set);
+            /* the archive keeps the manifest last used (earlier ones in /manifest_history);
+             * other --set values make another manifest */
+            if (st == SS_OK && (strcmp(sha, m->sha256) != 0 || strcmp(set, m->overrides ? m->overrides : "") != 0)) {
                 st = AR_CALL(ss_archive_set_manifest(c->ar, m->text, m->sha256));
+                if (st == SS_OK && m->overrides) st = record_overrides(c);
+            }
             free(sha);
+            free(set);
         }
         free(new_ids);
         free(new_yaml);
@@ -240,7 +250,7 @@ static ss_status coord_plan(coord *c, int size) {
 static void coord_summary(coord *c, int final) {
     if (c->o->quiet) return;
     int pending = c->q_len - c->q_head;
-    double elapsed = now_s() - c->t0;
+    double elapsed = ss_monotonic_seconds() - c->t0;
     char eta[64] = "";
     if (c->done_this_session > 0 && pending + c->n_running > 0) {
         double per = c->done_seconds / c->done_this_session;
@@ -279,7 +289,7 @@ static ss_status coord_prepare(coord *c, int run, ss_archive_checkpoint *cp, int
         AR(ss_archive_truncate_snapshots(c->ar, run, keep_iter));
     }
     AR(ss_archive_set_status(c->ar, run, SS_RUN_RUNNING, NULL));
-    c->started[run] = now_s();
+    c->started[run] = ss_monotonic_seconds();
     c->n_running++;
     if (!c->o->quiet && *has_cp) printf("%s: resuming after iteration %d\n", run_id(c, run), cp->iteration);
     return SS_OK;
@@ -290,14 +300,14 @@ static void coord_finished(coord *c, int run, ss_run_status status) {
     if (status == SS_RUN_DONE) {
         c->n_done++;
         c->done_this_session++;
-        c->done_seconds += now_s() - c->started[run];
+        c->done_seconds += ss_monotonic_seconds() - c->started[run];
     } else if (status == SS_RUN_FAILED) c->n_failed++;
     else if (status == SS_RUN_INTERRUPTED) c->n_interrupted++;
 }
 
 /* Handles one message from rank src about its run. */
 static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
-    double t0 = now_s();
+    double t0 = ss_monotonic_seconds();
     int run = m->run;
     const ss_run_spec *spec = spec_of(c, run);
     if (!spec) return ss_error(SS_ERR_INTERNAL, "rank %d sent a message about unknown run %d", src, run);
@@ -346,7 +356,7 @@ static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
         coord_finished(c, run, SS_RUN_DONE);
         if (!c->o->quiet)
             printf("%s done: loss %.6g after %d iterations, %.1fs (rank %d)\n", run_id(c, run), m->values[0],
-                   m->iteration, now_s() - c->started[run], src);
+                   m->iteration, ss_monotonic_seconds() - c->started[run], src);
         break;
     case SS_MSG_FAILED: {
         const char *why = m->payload ? (const char *)m->payload : "unknown error";
@@ -363,7 +373,7 @@ static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
     default: return ss_error(SS_ERR_INTERNAL, "rank %d sent a message of unknown type %d", src, m->type);
     }
     c->messages++;
-    c->message_seconds += now_s() - t0;
+    c->message_seconds += ss_monotonic_seconds() - t0;
     return SS_OK;
 }
 
@@ -406,9 +416,9 @@ static ss_status coord_run_local(coord *c) {
         }
         st = ss_worker_run(w, run, &spec->params, has_cp ? &resume : NULL, c->o->checkpoint_every, &sink);
         ss_archive_checkpoint_free(&cp);
-        if (now_s() - c->last_summary >= c->o->summary_every) {
+        if (ss_monotonic_seconds() - c->last_summary >= c->o->summary_every) {
             coord_summary(c, 0);
-            c->last_summary = now_s();
+            c->last_summary = ss_monotonic_seconds();
         }
     }
     ss_worker_free(w);
@@ -503,7 +513,7 @@ static ss_status coord_run_mpi(coord *c, int size) {
         if (m.type == SS_MSG_REQUEST) {
             /* counted with the other messages: an assignment reads and writes
              * the archive too (the run's checkpoint, its status) */
-            double t_req = now_s();
+            double t_req = ss_monotonic_seconds();
             if (c->q_head < c->q_len && !ss_sweep_stop_requested) {
                 SS_TRY_GOTO(st, coord_assign(c, c->queue[c->q_head++], src), out);
             } else {
@@ -513,14 +523,14 @@ static ss_status coord_run_mpi(coord *c, int size) {
                 stopped++;
             }
             c->messages++;
-            c->message_seconds += now_s() - t_req;
+            c->message_seconds += ss_monotonic_seconds() - t_req;
         } else {
             SS_TRY_GOTO(st, coord_handle(c, src, &m), out);
             if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) c->busy[src] = -1;
         }
-        if (now_s() - c->last_summary >= c->o->summary_every) {
+        if (ss_monotonic_seconds() - c->last_summary >= c->o->summary_every) {
             coord_summary(c, 0);
-            c->last_summary = now_s();
+            c->last_summary = ss_monotonic_seconds();
         }
     }
 out:
@@ -547,10 +557,11 @@ static void coord_release_workers(int size) {
 static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     coord c = {0};
     c.o = o;
-    c.t0 = c.last_summary = now_s();
+    c.t0 = c.last_summary = ss_monotonic_seconds();
     char *errors = NULL;
     int n_errors = 0;
-    ss_status st = ss_manifest_load(&c.man, o->manifest, &errors, &n_errors);
+    ss_manifest_overrides ov = {o->n_set, o->set, o->only};
+    ss_status st = ss_manifest_load(&c.man, o->manifest, &ov, &errors, &n_errors);
     if (st != SS_OK) {
         if (errors) fputs(errors, stderr);
         if (errors && errors[0] && errors[strlen(errors) - 1] != '\n') fputc('\n', stderr);
@@ -561,7 +572,7 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     }
     free(errors);
     c.have_man = 1;
-    if (st == SS_OK) st = coord_open_archive(&c);
+    st = coord_open_archive(&c);
     if (st == SS_OK) st = coord_plan(&c, size);
     if (st != SS_OK) {
         fprintf(stderr, "stylesweep run: %s\n", ss_error_message());
@@ -626,7 +637,7 @@ static struct {
 
 static void count_wait(double t0) {
     if (!worker_waits.started++) return;
-    double dt = now_s() - t0;
+    double dt = ss_monotonic_seconds() - t0;
     worker_waits.n++;
     worker_waits.sum += dt;
     if (dt > worker_waits.max) worker_waits.max = dt;
@@ -634,7 +645,7 @@ static void count_wait(double t0) {
 
 static ss_status mpi_emit(void *ctx, const ss_msg *m, const void *payload) {
     (void)ctx;
-    double t0 = now_s();
+    double t0 = ss_monotonic_seconds();
     ss_status st = send_down(0, TAG_UP, m, payload);
     count_wait(t0);
     return st;
@@ -684,7 +695,7 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
         ss_msg req = {0};
         req.type = SS_MSG_REQUEST;
         req.run = -1;
-        double t_req = now_s();
+        double t_req = ss_monotonic_seconds();
         SS_TRY_GOTO(st, send_down(0, TAG_UP, &req, NULL), out);
         MPI_Status status;
         int count;

@@ -131,7 +131,7 @@ static void test_expansion(void) {
     ss_manifest m, m2;
     char *errors = NULL;
     int n_errors = -1;
-    ss_status st = ss_manifest_load(&m, "sub/m.yaml", &errors, &n_errors);
+    ss_status st = ss_manifest_load(&m, "sub/m.yaml", NULL, &errors, &n_errors);
     CHECK(st == SS_OK && n_errors == 0 && !errors, "load: %d errors:\n%s", n_errors, errors ? errors : "");
     free(errors);
     CHECK(m.n_runs == 3 * 6 * 4, "%d runs, want 72", m.n_runs);
@@ -192,7 +192,7 @@ static void test_expansion(void) {
         CHECK(p->lbfgs_history == nth(&m, i % 4)->params.lbfgs_history, "sample %d differs across runs", i % 4 + 1);
     }
     /* stable: a second load gives the same runs */
-    st = ss_manifest_load(&m2, "sub/m.yaml", NULL, NULL);
+    st = ss_manifest_load(&m2, "sub/m.yaml", NULL, NULL, NULL);
     CHECK(st == SS_OK && m2.n_runs == m.n_runs, "second load");
     for (int i = 0; st == SS_OK && i < m.n_runs; i++)
         CHECK(!strcmp(nth(&m, i)->id, nth(&m2, i)->id) &&
@@ -224,7 +224,7 @@ static void test_implicit_and_random(void) {
         snprintf(with_seed, sizeof with_seed, text, k == 2 ? 1 : 0);
         const char *path = write_file(k == 2 ? "r1.yaml" : "r0.yaml", with_seed);
         char *errors = NULL;
-        ss_status st = ss_manifest_load(&m[k], path, &errors, NULL);
+        ss_status st = ss_manifest_load(&m[k], path, NULL, &errors, NULL);
         CHECK(st == SS_OK, "random manifest: %s", errors ? errors : "");
         free(errors);
     }
@@ -252,12 +252,12 @@ static void test_implicit_and_random(void) {
     /* no experiments, one grid: run-gNNN; nothing: one run "run" */
     snprintf(text, sizeof text, "defaults: {content: img/c.jpg, style: img/s1.jpg}\ngrid: {pool: [max, avg]}\n");
     ss_manifest g;
-    CHECK(ss_manifest_load(&g, write_file("g.yaml", text), NULL, NULL) == SS_OK && g.n_runs == 2 &&
+    CHECK(ss_manifest_load(&g, write_file("g.yaml", text), NULL, NULL, NULL) == SS_OK && g.n_runs == 2 &&
               !strcmp(nth(&g, 1)->id, "run-g002") && !strcmp(nth(&g, 1)->params.pool, "avg"),
           "implicit experiment with a grid");
     ss_manifest_free(&g);
     snprintf(text, sizeof text, "sweep: one\ndefaults: {content: img/c.jpg, style: img/s1.jpg}\n");
-    CHECK(ss_manifest_load(&g, write_file("one.yaml", text), NULL, NULL) == SS_OK && g.n_runs == 1 &&
+    CHECK(ss_manifest_load(&g, write_file("one.yaml", text), NULL, NULL, NULL) == SS_OK && g.n_runs == 1 &&
               !strcmp(nth(&g, 0)->id, "run"),
           "one implicit run");
     ss_manifest_free(&g);
@@ -266,7 +266,7 @@ static void test_implicit_and_random(void) {
 static void test_shipped(void) {
     ss_manifest m;
     char *errors = NULL;
-    ss_status st = ss_manifest_load(&m, "sweeps/dlai2018.yaml", &errors, NULL);
+    ss_status st = ss_manifest_load(&m, "sweeps/dlai2018.yaml", NULL, &errors, NULL);
     CHECK(st == SS_OK, "dlai2018.yaml:\n%s", errors ? errors : "");
     free(errors);
     CHECK(m.n_runs == 34, "dlai2018: %d runs", m.n_runs);
@@ -291,7 +291,7 @@ static void test_shipped(void) {
               "e34");
     }
     ss_manifest_free(&m);
-    st = ss_manifest_load(&m, "sweeps/demo.yaml", &errors, NULL);
+    st = ss_manifest_load(&m, "sweeps/demo.yaml", NULL, &errors, NULL);
     CHECK(st == SS_OK, "demo.yaml:\n%s", errors ? errors : "");
     free(errors);
     CHECK(m.n_runs >= 4 && m.n_runs <= 6, "demo: %d runs", m.n_runs);
@@ -349,7 +349,7 @@ static void test_errors(void) {
     ss_manifest m;
     char *errors = NULL;
     int n = 0;
-    ss_status st = ss_manifest_load(&m, path, &errors, &n);
+    ss_status st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG, "status %d", (int)st);
     CHECK(m.n_runs == 0 && m.plan == NULL && m.text == NULL, "manifest left empty");
     want_error(errors, path, 3, "content: cannot read '../img/missing.jpg'");
@@ -387,19 +387,19 @@ static void test_errors(void) {
              "experiments:\n  - {id: a}\n  - {id: b}\n  - {id: c, content_layer: conv4_2}\n",
              g_dir, g_dir);
     path = write_file("layer.yaml", text);
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG && n == 1, "%d errors:\n%s", n, errors ? errors : "");
     want_error(errors, path, 4, "content_layer: runs a and 1 more: unknown layer 'conv4_9'");
     free(errors);
 
     /* YAML syntax errors come with libfyaml's line */
     path = write_file("syntax.yaml", "sweep: s\ndefaults:\n  pool: max\n  pool: avg\n");
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG && n == 1, "duplicate key: %d errors", n);
     want_error(errors, path, 4, "YAML syntax error: duplicate key");
     free(errors);
     path = write_file("syntax2.yaml", "sweep: s\ndefaults:\n  style: [a.jpg\n\n  content: 'x\n");
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG && n >= 1 && errors && strstr(errors, "YAML syntax error"), "syntax: %s",
           errors ? errors : "");
     free(errors);
@@ -416,7 +416,7 @@ static void test_errors(void) {
              "random: {count: 2, parameters: {pool: {values: [avg]}}}\n",              /* 8 */
              g_dir, g_dir);
     path = write_file("rules.yaml", text);
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG, "rules: status %d", (int)st);
     want_error(errors, path, 1, "tv_weight: no value given");
     want_error(errors, path, 4, "snapshots: unknown key 'last'");
@@ -426,7 +426,7 @@ static void test_errors(void) {
     free(errors);
 
     /* a missing manifest */
-    st = ss_manifest_load(&m, "no/such/manifest.yaml", &errors, &n);
+    st = ss_manifest_load(&m, "no/such/manifest.yaml", NULL, &errors, &n);
     CHECK(st == SS_ERR_IO && n == 1 && errors && strstr(errors, "no/such/manifest.yaml"), "missing file: %d", (int)st);
     free(errors);
 }
@@ -454,8 +454,14 @@ static void test_image_size(void) {
     CHECK(ss_model_init(&vgg16, SS_MODEL_VGG16, 8) == SS_OK && ss_model_init(&vgg19, SS_MODEL_VGG19, 8) == SS_OK,
           "init");
     int ms = -1;
-    int c11 = ss_model_find_layer(&vgg16, "conv1_1"), c21 = ss_model_find_layer(&vgg16, "conv2_1");
-    int c43 = ss_model_find_layer(&vgg16, "conv4_3"), c51 = ss_model_find_layer(&vgg16, "conv5_1");
+    int c11, c21, c43, c51, c54;
+    CHECK(ss_model_find_layer(&c11, &vgg16, "conv1_1") == SS_OK &&
+              ss_model_find_layer(&c21, &vgg16, "conv2_1") == SS_OK &&
+              ss_model_find_layer(&c43, &vgg16, "conv4_3") == SS_OK &&
+              ss_model_find_layer(&c51, &vgg16, "conv5_1") == SS_OK &&
+              ss_model_find_layer(&c54, &vgg19, "conv5_4") == SS_OK,
+          "layers found");
+    CHECK(ss_model_find_layer(&ms, &vgg16, "conv5_4") == SS_ERR_ARG && ms == -1, "vgg16 has no conv5_4");
     CHECK(ss_model_reaches(&vgg16, c11, 1, 1, &ms) && ms == 1, "conv1_1 from 1x1 (min %d)", ms);
     CHECK(!ss_model_reaches(&vgg16, c21, 1, 5, &ms) && ms == 2, "conv2_1 from 1x5 (min %d)", ms);
     CHECK(ss_model_reaches(&vgg16, c21, 2, 3, NULL), "conv2_1 from 2x3");
@@ -464,7 +470,7 @@ static void test_image_size(void) {
     CHECK(ss_model_reaches(&vgg16, c51, 16, 16, NULL) && ss_model_reaches(&vgg16, c51, 31, 17, NULL),
           "conv5_1 from 16x16");
     CHECK(!ss_model_reaches(&vgg16, c51, 15, 400, NULL), "conv5_1 from 15x400");
-    CHECK(ss_model_reaches(&vgg19, ss_model_find_layer(&vgg19, "conv5_4"), 16, 16, &ms) && ms == 16, "vgg19 conv5_4");
+    CHECK(ss_model_reaches(&vgg19, c54, 16, 16, &ms) && ms == 16, "vgg19 conv5_4");
     CHECK(!ss_model_reaches(&vgg16, 13, 64, 64, &ms) && ms == 0, "vgg16 has no convolution 13");
     CHECK(!ss_model_reaches(&vgg16, c11, 0, 4, NULL), "an empty image");
     for (int side = 1; side <= 40; side++)
@@ -505,7 +511,7 @@ static void test_image_size(void) {
     ss_manifest m;
     char *errors = NULL;
     int n = 0;
-    ss_status st = ss_manifest_load(&m, path, &errors, &n);
+    ss_status st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG && n == 2, "small: status %d, %d errors:\n%s", (int)st, n, errors ? errors : "");
     want_error(
         errors, path, 12,
@@ -530,7 +536,7 @@ static void test_image_size(void) {
              img, g_dir);
     path = write_file("limit.yaml", text);
     errors = NULL;
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_OK && n == 0 && m.n_runs == 4, "at the limit: %d errors:\n%s", n, errors ? errors : "");
     free(errors);
     ss_manifest_free(&m);
@@ -540,7 +546,7 @@ static void test_image_size(void) {
              "defaults:\n  content: %s\n  style: %s/img/s1.jpg\n  content_layer: conv5_1\n  image_size: 23\n", img,
              g_dir);
     path = write_file("below.yaml", text);
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG && n == 1, "below the limit: %d errors:\n%s", n, errors ? errors : "");
     want_error(errors, path, 5, "image_size: run run: a 23x15 image is too small to reach conv5_1 (at least 16 px");
     free(errors);
@@ -549,7 +555,7 @@ static void test_image_size(void) {
     snprintf(text, sizeof text, "defaults:\n  content: %s\n  style: %s/img/s1.jpg\n  style_layers: [conv5_1]\n", img,
              g_dir);
     path = write_file("builtin.yaml", text);
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_OK, "built-in image_size: %s", errors ? errors : "");
     free(errors);
     ss_manifest_free(&m);
