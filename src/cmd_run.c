@@ -1,6 +1,7 @@
 /* cmd_run.c - `stylesweep run MANIFEST -o ARCHIVE`: the sweep, under mpirun
  * or alone. Initialises MPI, installs the signal handlers and turns the way
  * the sweep ended into the process exit code. */
+#include <errno.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,7 +42,13 @@ static void install_signals(void) {
 }
 
 int ss_cmd_run(int argc, char **argv) {
+    /* first of all: a signal from now on is a clean stop (batch systems may
+     * signal a job at any moment, also while its ranks start) */
+    install_signals();
+    /* whole lines reach a log file even when the job is killed (scancel) */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     ss_sweep_options o = {0};
+    const char *ready_file = NULL;
     o.backend = "auto";
     o.device = -1;
     o.checkpoint_every = 1;
@@ -73,6 +80,9 @@ int ss_cmd_run(int argc, char **argv) {
          "GPU of every worker [default: a worker's index on its node]"},
         {"--threads", NULL, SS_CLI_INT, &o.threads, "N", 0, 100000, NULL,
          "CPU threads per worker; 0: its affinity mask [default: 0]"},
+        {"--ready-file", NULL, SS_CLI_TEXT, &ready_file, "PATH", 0, 0, NULL,
+         "rank 0 creates PATH once every rank handles signals (a batch\n"
+         "script passes signals on only then: slurm/README.md)"},
         {"--quiet", "-q", SS_CLI_FLAG, &o.quiet, NULL, 0, 0, NULL, "print only errors"},
     };
     const ss_cli_command cmd = {
@@ -107,13 +117,20 @@ int ss_cmd_run(int argc, char **argv) {
     if (o.force && !o.resume)
         return ss_cli_usage_error(&cmd, "--force needs --resume (an archive is never overwritten)");
     int provided, rank = 0, size = 1;
-    install_signals(); /* before MPI_Init: a signal while it starts is a clean stop too */
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "stylesweep run: MPI_Init failed\n");
         return SS_EXIT_FAILURE;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (ready_file) {
+        /* every rank is past install_signals(): a batch script may pass signals on now */
+        MPI_Barrier(MPI_COMM_WORLD);
+        FILE *f = rank == 0 ? fopen(ready_file, "w") : NULL;
+        if (f) fclose(f);
+        else if (rank == 0)
+            fprintf(stderr, "stylesweep run: --ready-file %s: %s (going on)\n", ready_file, strerror(errno));
+    }
     ss_sweep_end end = ss_scheduler_run(&o, rank, size);
     if (end == SS_SWEEP_ERROR && ss_sweep_need_abort) {
         /* a rank that cannot go on takes the job down, so that no rank hangs */

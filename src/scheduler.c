@@ -437,10 +437,25 @@ static ss_status send_down(int dest, int tag, const ss_msg *m, const void *paylo
     return SS_OK;
 }
 
+/* Waits for a message from any worker without spinning: a blocking probe
+ * polls at full speed in Open MPI (most of a core on rank 0, which mostly
+ * waits), so this probes with sleeps growing from 20 us to 2 ms, back to
+ * none after each message (PERFORMANCE.md, "Rank 0's CPU"). */
+static int probe_up(MPI_Status *status) {
+    long ns = 0;
+    for (;;) {
+        int flag = 0, rc = MPI_Iprobe(MPI_ANY_SOURCE, TAG_UP, MPI_COMM_WORLD, &flag, status);
+        if (rc != MPI_SUCCESS || flag) return rc;
+        ns = ns == 0 ? 20000 : ns >= 1000000 ? 2000000 : 2 * ns;
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL); /* a signal cuts it short: fine */
+    }
+}
+
 /* Receives the next message from any worker into *buf (grown as needed). */
 static ss_status recv_up(unsigned char **buf, size_t *cap, ss_msg *m, int *src) {
     MPI_Status status;
-    MPI_CHECK(MPI_Probe(MPI_ANY_SOURCE, TAG_UP, MPI_COMM_WORLD, &status));
+    MPI_CHECK(probe_up(&status));
     int count;
     MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &count));
     if ((size_t)count > *cap) {

@@ -156,9 +156,14 @@ int ss_file_read_all(char **buf, size_t *len, FILE *f, size_t max) {
     if (!b) return ENOMEM;
     for (;;) {
         if (n == cap) {
-            if (cap >= max) {
-                free(b);
-                return EFBIG;
+            if (cap >= max) { /* full: over the limit unless the file ends here */
+                int more = fread(b + n, 1, 1, f) != 0;
+                if (more || ferror(f)) {
+                    int e = more ? EFBIG : errno ? errno : EIO;
+                    free(b);
+                    return e;
+                }
+                break;
             }
             size_t ncap = cap > max / 2 ? max : cap * 2;
             char *nb = realloc(b, ncap + 1);
