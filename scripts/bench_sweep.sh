@@ -112,5 +112,5 @@ print(f"{runs:9d} {compute:>8} {start - t0:9.1f} {sweep_s:9.1f} {messages:9d} {m
       f"{messages * ms / 1000.0 / sweep_s:7.1%} {mean_w:7.2f} / {max_w:5.1f} {os.path.getsize(path) / runs:10.0f}")
 PY
     [ $? -eq 0 ] || exit 1
-    rm -f "$D/bench.h5"
+    [ -n "${KEEP:-}" ] || rm -f "$D/bench.h5"
 done

@@ -110,6 +110,9 @@ if ! STYLESWEEP_BENCH_NO_COMPUTE=1 timeout 120 "$BIN" run "$T/small.yaml" -o "$T
     check_summary
 fi
 check "good archive: status works" "$BIN" status "$T/good.h5" --summary >/dev/null
+check "export --only one run" bash -c '"$1" export "$2" -o "$3" --only run-g002 | grep -q "^1 runs" &&
+    [ -f "$3/run-g002/final.png" ] && [ ! -e "$3/run-g001" ]' _ "$BIN" "$T/good.h5" "$T/only"
+expect_error "export --only an unknown run" "has no run 'nope'" "$BIN" export "$T/good.h5" -o "$T/only2" --only nope
 
 # damage NAME PYTHON_CODE: a copy of the good archive as $T/NAME.h5, changed by
 # PYTHON_CODE (f is the h5py.File, np numpy).
