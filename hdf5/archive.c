@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,9 +94,33 @@ ss_status ar_check_writing(const ss_archive *a, const char *what, unsigned long 
     return ar_ensure_space(a->path, a->path, bytes, 0);
 }
 
+static hid_t make_fapl(int writer);
+
+/* Entries of the writer's metadata cache above which a flush also reopens
+ * the file (see ar_flush). */
+enum { AR_CACHE_ENTRIES_MAX = 2048 };
+
 ss_status ar_flush(ss_archive *a) {
     if (H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0)
-        return ss_error(SS_ERR_IO, "%s: cannot flush the archive (disk full?)", a->path);
+        return ss_error(SS_ERR_IO, "%s: cannot flush the archive%s", a->path, ss_h5_error_tail());
+    /* The writer's cache never evicts (so that metadata reaches the file only
+     * here), and every flush walks all of its entries: left alone, the cost
+     * of a flush grows with everything touched since the file was opened.
+     * Once the cache holds more than a working set, close the file (all of
+     * it is clean now, so this writes nothing) and open it again with an
+     * empty cache. The single-writer lock is on its own descriptor and stays. */
+    size_t size = 0;
+    int entries = 0;
+    if (!a->reopenable || H5Fget_mdc_size(a->file, NULL, NULL, &size, &entries) < 0 ||
+        entries <= AR_CACHE_ENTRIES_MAX ||
+        H5Fget_obj_count(a->file, H5F_OBJ_ALL | H5F_OBJ_LOCAL) != 1) /* a caller's object is open: next time */
+        return SS_OK;
+    herr_t e = H5Fclose(a->file);
+    hid_t fapl = make_fapl(1);
+    a->file = e < 0 ? -1 : H5Fopen(a->path, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    if (a->file < 0) return ss_error(SS_ERR_IO, "%s: cannot reopen the archive after a flush", a->path);
+    a->reopens++;
     return SS_OK;
 }
 
@@ -148,9 +173,12 @@ enum { N_TABLE_FIELDS = sizeof TABLE_FIELDS / sizeof TABLE_FIELDS[0] };
 /* The status enum over int8 (file: little-endian; memory: native). */
 static hid_t status_enum_type(int file) {
     hid_t t = H5Tenum_create(file ? H5T_STD_I8LE : H5T_NATIVE_SCHAR);
-    for (int k = 0; k < SS_RUN_STATUS_COUNT; k++) {
+    for (int k = 0; t >= 0 && k < SS_RUN_STATUS_COUNT; k++) {
         signed char v = (signed char)k;
-        H5Tenum_insert(t, ar_status_names[k], &v);
+        if (H5Tenum_insert(t, ar_status_names[k], &v) < 0) {
+            H5Tclose(t);
+            t = -1;
+        }
     }
     return t;
 }
@@ -167,9 +195,9 @@ hid_t ar_table_type(int file, const char *const *only) {
     sub[F_DOUBLE] = file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
     if (file)
         for (int k = 0; k < N_TABLE_FIELDS; k++) size += H5Tget_size(sub[TABLE_FIELDS[k].kind]);
-    hid_t t = H5Tcreate(H5T_COMPOUND, file ? size : sizeof(table_row));
+    hid_t t = sub[F_STR] < 0 || sub[F_ENUM] < 0 ? -1 : H5Tcreate(H5T_COMPOUND, file ? size : sizeof(table_row));
     size_t off = 0;
-    for (int k = 0; k < N_TABLE_FIELDS; k++) {
+    for (int k = 0; t >= 0 && k < N_TABLE_FIELDS; k++) {
         int use = 1;
         if (!file && only) {
             use = 0;
@@ -178,12 +206,15 @@ hid_t ar_table_type(int file, const char *const *only) {
         }
         if (!use) continue;
         hid_t ft = sub[TABLE_FIELDS[k].kind];
-        H5Tinsert(t, TABLE_FIELDS[k].name, file ? off : TABLE_FIELDS[k].offset, ft);
+        if (H5Tinsert(t, TABLE_FIELDS[k].name, file ? off : TABLE_FIELDS[k].offset, ft) < 0) {
+            H5Tclose(t);
+            t = -1;
+        }
         off += H5Tget_size(ft);
     }
-    H5Tclose(sub[F_STR]);
-    H5Tclose(sub[F_ENUM]);
-    return t;
+    if (sub[F_STR] >= 0) H5Tclose(sub[F_STR]);
+    if (sub[F_ENUM] >= 0) H5Tclose(sub[F_ENUM]);
+    return t; /* -1 when HDF5 failed: the read or write using it fails */
 }
 
 /* The metrics table: ss_archive_metrics in memory, packed little-endian in the file. */
@@ -191,8 +222,9 @@ hid_t ar_metrics_type(int file) {
     hid_t i32 = file ? H5T_STD_I32LE : H5T_NATIVE_INT, f64 = file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
     size_t size = file ? 2 * 4 + 6 * 8 : sizeof(ss_archive_metrics);
     hid_t t = H5Tcreate(H5T_COMPOUND, size);
+    herr_t e = t < 0 ? -1 : 0;
 #define M_FIELD(name, ty, packed_off) \
-    H5Tinsert(t, #name, file ? (size_t)(packed_off) : HOFFSET(ss_archive_metrics, name), ty)
+    if (e >= 0) e = H5Tinsert(t, #name, file ? (size_t)(packed_off) : HOFFSET(ss_archive_metrics, name), ty)
     M_FIELD(iteration, i32, 0);
     M_FIELD(loss, f64, 4);
     M_FIELD(content, f64, 12);
@@ -202,7 +234,11 @@ hid_t ar_metrics_type(int file) {
     M_FIELD(seconds, f64, 40);
     M_FIELD(improvement_percent, f64, 48);
 #undef M_FIELD
-    return t;
+    if (e < 0 && t >= 0) {
+        H5Tclose(t);
+        t = -1;
+    }
+    return t; /* -1 when HDF5 failed: the read or write using it fails */
 }
 
 /* ------------------------------------------------------------------ run table */
@@ -230,13 +266,14 @@ ss_status ar_table_read(ss_archive *a, int i, table_row *row) {
     herr_t e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, NULL, &cnt, NULL);
     hid_t ms = H5Screate_simple(1, &cnt, NULL);
     if (e >= 0) e = H5Dread(d, mt, ms, fs, ss_h5_dxpl(), row);
+    const char *tail = e < 0 ? ss_h5_error_tail() : "";
     H5Sclose(ms);
     H5Sclose(fs);
     H5Tclose(mt);
     H5Dclose(d);
     if (e < 0) {
-        memset(row, 0, sizeof *row);
-        return ss_error(SS_ERR_FORMAT, "%s: cannot read row %d of /run_table", a->path, i);
+        ar_table_row_reclaim(row); /* what a failed read had already allocated */
+        return ss_error(SS_ERR_FORMAT, "%s: cannot read row %d of /run_table%s", a->path, i, tail);
     }
     return SS_OK;
 }
@@ -259,16 +296,24 @@ static ss_status load_ids(ss_archive *a) {
     if (d < 0) return ss_error(SS_ERR_FORMAT, "%s: damaged archive (cannot open /run_table)", a->path);
     hid_t fs = H5Dget_space(d);
     hsize_t n = 0;
-    int r = H5Sget_simple_extent_ndims(fs);
-    if (r == 1) H5Sget_simple_extent_dims(fs, &n, NULL);
+    size_t bytes = 0;
+    ss_status status = ss_h5_dataset_shape(&n, &bytes, d, 1, sizeof(char *), a->path, "/run_table");
+    if (status == SS_OK && n > INT32_MAX / 2)
+        status = ss_error(SS_ERR_FORMAT, "%s: damaged archive (%llu runs)", a->path, (unsigned long long)n);
+    if (status != SS_OK) {
+        H5Sclose(fs);
+        H5Dclose(d);
+        return status;
+    }
     hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(char *));
     hid_t st = ss_h5_vlen_str_type();
     H5Tinsert(mt, "id", 0, st);
     char **ids = calloc(n ? n : 1, sizeof *ids);
-    herr_t e = (r != 1 || !ids) ? -1 : H5Dread(d, mt, H5S_ALL, H5S_ALL, ss_h5_dxpl(), ids);
-    ss_status status = SS_OK;
+    herr_t e = !ids ? -1 : H5Dread(d, mt, H5S_ALL, H5S_ALL, ss_h5_dxpl(), ids);
     if (e < 0) {
-        status = ss_error(SS_ERR_FORMAT, "%s: damaged archive (cannot read the ids of /run_table)", a->path);
+        status = ss_error(SS_ERR_FORMAT, "%s: damaged archive (cannot read the ids of /run_table)%s", a->path,
+                          ss_h5_error_tail());
+        if (ids) H5Dvlen_reclaim(mt, fs, H5P_DEFAULT, ids); /* what the failed read had allocated */
         free(ids);
         ids = NULL;
     }
@@ -318,6 +363,11 @@ static hid_t make_fapl(int writer) {
     setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0); /* older HDF5 reads it at each open */
 #endif
     if (writer) {
+        /* objects in the 1.8 file format: every metadata structure (superblock,
+         * object headers, B-trees, heaps of group links) carries a checksum,
+         * so damage is detected instead of read as data; HDF5 >= 1.8 and any
+         * h5py read it */
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
         H5AC_cache_config_t cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.version = H5AC__CURR_CACHE_CONFIG_VERSION;
@@ -381,6 +431,8 @@ static void archive_free(ss_archive *a) {
 }
 
 /* Checks the run ids to add: valid names, unique among themselves and the archive. */
+static int cmp_str(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
+
 static ss_status check_ids(const ss_archive *a, int n, const char *const *ids) {
     for (int k = 0; k < n; k++) {
         const char *id = ids[k];
@@ -389,13 +441,20 @@ static ss_status check_ids(const ss_archive *a, int n, const char *const *ids) {
             return ss_error(SS_ERR_ARG, "run id '%.40s...' is longer than %d bytes", id, AR_ID_MAX);
         if (strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, ".."))
             return ss_error(SS_ERR_ARG, "run id '%s' is not a valid name (no '/', not '.' or '..')", id);
-        for (int j = 0; j < k; j++)
-            if (!strcmp(ids[j], id)) return ss_error(SS_ERR_ARG, "run id '%s' appears twice", id);
-        for (int j = 0; j < a->n_runs; j++)
-            if (!strcmp(a->ids[j], id))
-                return ss_error(SS_ERR_ARG, "run id '%s' is already in archive %s", id, a->path);
+        int j;
+        if (a->n_runs > 0 && ss_archive_find_run(a, id, &j) == SS_OK)
+            return ss_error(SS_ERR_ARG, "run id '%s' is already in archive %s", id, a->path);
     }
-    return SS_OK;
+    /* duplicates among the new ids: sorted copies side by side */
+    const char **sorted = malloc(sizeof *sorted * ((size_t)n + 1));
+    SS_ALLOC_CHECK(sorted);
+    memcpy(sorted, ids, sizeof *sorted * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+    ss_status st = SS_OK;
+    for (int k = 1; k < n && st == SS_OK; k++)
+        if (!strcmp(sorted[k - 1], sorted[k])) st = ss_error(SS_ERR_ARG, "run id '%s' appears twice", sorted[k]);
+    free(sorted);
+    return st;
 }
 
 /* Creates the groups, attributes and empty metrics of new runs and their rows
@@ -466,6 +525,7 @@ ss_status ar_add_runs_unflushed(ss_archive *a, int n, const char *const *ids, co
         a->ids[a->n_runs] = strdup(ids[k]);
         SS_ALLOC_CHECK(a->ids[a->n_runs]);
         a->n_runs++;
+        ar_hash_drop(a);
     }
     return SS_OK;
 }
@@ -571,6 +631,7 @@ ss_status ss_archive_create(ss_archive **out, const char *path, const char *swee
     SS_TRY_GOTO(st, ar_flush(a), fail_unlink);
     /* move into place without replacing anything that appeared meanwhile */
     SS_TRY_GOTO(st, move_noreplace(tmp, path), fail_unlink);
+    a->reopenable = 1;
     *out = a;
     return SS_OK;
 fail_unlink:
@@ -616,26 +677,123 @@ static void drop_file(ss_archive *a) {
     free(a->ids);
     a->ids = NULL;
     a->n_runs = a->cap = 0;
+    ar_hash_drop(a);
 }
 
 /* Opens a->path as HDF5 and validates it; a reader retries for about a second
  * when it races a flush of the writer. */
+static ss_status open_file(ss_archive *a);
+
+/* Records the file's size and modification time in a->seen. */
+static void note_file(ss_archive *a) {
+    struct stat sb;
+    if (stat(a->path, &sb) != 0) memset(&sb, 0, sizeof sb);
+    a->seen_size = (long long)sb.st_size;
+    a->seen_mtime_ns = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+}
+
+/* 1 when the file changed since note_file: a failed read may have raced a flush. */
+static int file_changed(const ss_archive *a) {
+    struct stat sb;
+    if (stat(a->path, &sb) != 0) return 0;
+    return (long long)sb.st_size != a->seen_size ||
+           (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec != a->seen_mtime_ns;
+}
+
+int ar_reader_retry(ss_archive *a, ss_status st, int attempt) {
+    if (a->writable || st != SS_ERR_FORMAT || attempt >= 20 || !file_changed(a)) return 0;
+    char *msg = strdup(ss_error_message());
+    usleep(50000);
+    int ok = open_file(a) == SS_OK;
+    if (!ok && msg) ss_error(st, "%s", msg); /* the read's error, not the reopen's */
+    free(msg);
+    return ok;
+}
+
 static ss_status open_file(ss_archive *a) {
     ss_status st = SS_OK;
     for (int attempt = 0; attempt < (a->writable ? 1 : 20); attempt++) {
-        if (attempt) usleep(50000);
+        if (attempt) {
+            if (!file_changed(a)) break; /* damaged, not racing a flush: retrying cannot help */
+            usleep(50000);
+        }
+        note_file(a);
         drop_file(a);
         hid_t fapl = make_fapl(a->writable);
         a->file = H5Fopen(a->path, a->writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
         H5Pclose(fapl);
         int definitive = 0;
-        if (a->file < 0) st = ss_error(SS_ERR_FORMAT, "%s: cannot open it as HDF5 (damaged?)", a->path);
+        if (a->file < 0) st = ss_error(SS_ERR_FORMAT, "%s: cannot open it as HDF5%s", a->path, ss_h5_error_tail());
         else st = validate(a, &definitive);
         if (st == SS_OK) return SS_OK;
         if (definitive) break;
     }
     drop_file(a);
     return st;
+}
+
+/* Seconds a reader's probe may take (STYLESWEEP_ARCHIVE_PROBE_SECONDS
+ * overrides; 0 turns the probe off). */
+static double probe_seconds(void) {
+    const char *e = getenv("STYLESWEEP_ARCHIVE_PROBE_SECONDS");
+    char *end;
+    double v = e && *e ? strtod(e, &end) : 30.0;
+    return e && *e && !*end && v >= 0 ? v : 30.0;
+}
+
+/* HDF5 1.10 can crash or hang on some damaged bytes its checksums do not
+ * cover (archives of the earliest format, the global heap of the strings).
+ * Before a reader opens the file in this process, a child process opens it,
+ * validates it and reads the run table; when the child dies of a signal or
+ * does not finish within the time limit, the archive is reported as damaged
+ * instead of taking the reader down. Any other failure is left to the
+ * reader, which reports it itself. */
+static ss_status probe_in_child(ss_archive *a) {
+    double limit = probe_seconds();
+    if (limit <= 0) return SS_OK;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return SS_OK; /* no child: read in this process */
+    if (pid == 0) {
+        int definitive = 0;
+        hid_t fapl = make_fapl(0);
+        a->file = H5Fopen(a->path, H5F_ACC_RDONLY, fapl);
+        ss_status st = a->file < 0 ? SS_ERR_FORMAT : validate(a, &definitive);
+        ss_run_status *status = st == SS_OK ? malloc(sizeof *status * ((size_t)a->n_runs + 1)) : NULL;
+        if (status) st = ss_archive_read_statuses(status, a);
+        if (st == SS_OK) {
+            table_row row;
+            for (int k = 0; k < a->n_runs && k < 64 && st == SS_OK; k++) {
+                st = ar_table_read(a, k, &row);
+                if (st == SS_OK) ar_table_row_reclaim(&row);
+            }
+        }
+        _exit(st == SS_OK ? 0 : 1);
+    }
+    int wst = 0;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pid_t r = waitpid(pid, &wst, WNOHANG);
+        if (r == pid) break;
+        if (r < 0) return SS_OK;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) * 1e-9 > limit) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &wst, 0);
+            return ss_error(SS_ERR_FORMAT,
+                            "%s: damaged archive: reading its run table did not finish within %g s (HDF5 hangs on "
+                            "some damaged bytes); nothing was changed",
+                            a->path, limit);
+        }
+        usleep(2000);
+    }
+    if (WIFSIGNALED(wst))
+        return ss_error(SS_ERR_FORMAT,
+                        "%s: damaged archive: HDF5 crashed reading it (%s in a child process); nothing was changed",
+                        a->path, strsignal(WTERMSIG(wst)));
+    return SS_OK;
 }
 
 ss_status ss_archive_open(ss_archive **out, const char *path, int writable) {
@@ -656,8 +814,9 @@ ss_status ss_archive_open(ss_archive **out, const char *path, int writable) {
     if (writable) SS_TRY(ar_ensure_space(path, path, 0, 0));
     ss_archive *a = archive_new(path, writable);
     SS_ALLOC_CHECK(a);
-    ss_status st = writable ? take_lock(&a->lock_fd, path, path) : SS_OK;
+    ss_status st = writable ? take_lock(&a->lock_fd, path, path) : probe_in_child(a);
     if (st == SS_OK) st = open_file(a);
+    a->reopenable = writable;
     if (st != SS_OK) {
         archive_free(a);
         return st;

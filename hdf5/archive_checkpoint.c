@@ -203,6 +203,13 @@ static int read_slot(hid_t ck, int s, ss_archive_checkpoint *c, char *why, size_
         snprintf(why, why_size, "slot %s: state is not 1-D", ar_slots[s]);
         goto done;
     }
+    size_t ib = 0, sb = 0;
+    hsize_t d3[3], d1[1];
+    if (ss_h5_dataset_shape(d3, &ib, di, 3, sizeof(float), "checkpoint", "image") != SS_OK ||
+        ss_h5_dataset_shape(d1, &sb, ds, 1, 1, "checkpoint", "state") != SS_OK) {
+        snprintf(why, why_size, "slot %s: %s", ar_slots[s], ss_error_message());
+        goto done;
+    }
     size_t nf = (size_t)(3 * dims[1] * dims[2]);
     c->image = malloc(nf * sizeof(float));
     c->state = malloc(sd ? (size_t)sd : 1);

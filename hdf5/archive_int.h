@@ -26,7 +26,12 @@ struct ss_archive {
     int lock_fd;
     char *path;
     int n_runs, cap;
-    char **ids; /* ids[i] of run i (the run table's order) */
+    char **ids;                         /* ids[i] of run i (the run table's order) */
+    int reopenable;                     /* the file is at path: ar_flush may reopen it */
+    int *hash;                          /* open addressing over ids: run index + 1, 0 = empty (NULL until needed) */
+    int hash_cap;                       /* slots (a power of two), 0 when hash is NULL */
+    long long seen_size, seen_mtime_ns; /* the file when last opened (readers: to tell a race from damage) */
+    long reopens;                       /* times ar_flush reopened it */
 };
 
 /* "pending", "running", ... indexed by ss_run_status (the file's enum names). */
@@ -110,6 +115,16 @@ ss_status ar_add_runs_unflushed(ss_archive *a, int n, const char *const *ids, co
 
 /* Writes /manifest with its hash (the caller flushes). */
 ss_status ar_write_manifest(ss_archive *a, const char *text, const char *sha);
+
+/* After a read of a read-only archive failed with st on attempt `attempt`
+ * (0, 1, ...): when the failure can be a race with a flush of the writer
+ * (SS_ERR_FORMAT, the file changed since it was opened, fewer than 20
+ * attempts) waits 50 ms, reopens the file and returns 1 (read again);
+ * otherwise returns 0 and the error stands. */
+int ar_reader_retry(ss_archive *a, ss_status st, int attempt);
+
+/* Drops the id hash (after the ids changed). */
+void ar_hash_drop(ss_archive *a);
 
 /* ---- archive_checkpoint.c ---- */
 

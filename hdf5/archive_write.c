@@ -329,10 +329,15 @@ ss_status ss_archive_truncate_snapshots(ss_archive *a, int i, int max_iteration)
     long long ni = ss_h5_first_extent(g, "snapshot_iterations"), keep = 0;
     if (ni < 0) st = ss_error(SS_ERR_FORMAT, "%s: snapshots of run '%s' are unreadable", a->path, a->ids[i]);
     if (st == SS_OK && ni > 0) {
-        its = malloc((size_t)ni * sizeof *its);
         hid_t d = H5Dopen2(g, "snapshot_iterations", H5P_DEFAULT);
-        if (!its || d < 0 || H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, ss_h5_dxpl(), its) < 0)
-            st = ss_error(SS_ERR_FORMAT, "%s: cannot read the snapshot iterations of run '%s'", a->path, a->ids[i]);
+        hsize_t dims[1] = {0};
+        size_t bytes = 0;
+        if (d < 0) st = ss_error(SS_ERR_FORMAT, "%s: snapshots of run '%s' are unreadable", a->path, a->ids[i]);
+        else st = ss_h5_dataset_shape(dims, &bytes, d, 1, sizeof *its, a->path, "snapshot_iterations");
+        if (st == SS_OK && !(its = malloc(bytes ? bytes : 1))) st = ss_error(SS_ERR_NOMEM, "out of memory");
+        if (st == SS_OK && H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, ss_h5_dxpl(), its) < 0)
+            st = ss_error(SS_ERR_FORMAT, "%s: cannot read the snapshot iterations of run '%s'%s", a->path, a->ids[i],
+                          ss_h5_error_tail());
         if (d >= 0) H5Dclose(d);
         while (st == SS_OK && keep < ni && its[keep] <= max_iteration) keep++;
         if (st == SS_OK && keep < ni &&

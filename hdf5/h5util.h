@@ -27,7 +27,8 @@ ss_status ss_h5_read_strings(char ***out, int *n, hid_t obj, const char *name, c
 void ss_h5_free_strings(char **s, int n);
 
 /* Reads dataset `path` of loc as float32 into a new malloc'ed array, with its
- * shape in dims[0..*rank-1] (rank <= 4). `what` names the file in errors. */
+ * shape in dims[0..*rank-1] (rank <= 4). `what` names the file in errors.
+ * Refuses (before allocating) a dataset larger than the file can hold. */
 ss_status ss_h5_read_floats(float **out, int *rank, long long dims[4], hid_t loc, const char *path, const char *what);
 
 /* Sets (creating or replacing) the 64-bit integer attribute `name` of the
@@ -85,5 +86,26 @@ herr_t ss_h5_append_row(hid_t d, hid_t mt, const void *buf);
 
 /* Sets the first dimension of dataset `name` in loc to n (nothing when absent). */
 herr_t ss_h5_set_first_extent(hid_t loc, const char *name, hsize_t n);
+
+/* Reads dataset `path` of loc as float32 into a new malloc'ed array after
+ * checking (before allocating anything) that it is numeric with exactly
+ * `rank` dimensions equal to dims[0..rank-1] (rank <= 4): SS_ERR_FORMAT
+ * naming `what`, the dataset and both shapes otherwise. */
+ss_status ss_h5_read_floats_shaped(float **out, hid_t loc, const char *path, int rank, const long long *dims,
+                                   const char *what);
+
+/* Checks that dataset d has exactly `rank` dimensions (into dims) and that
+ * reading all of it as elements of elem_size bytes (*bytes) fits in memory
+ * and in what the file can hold: uncompressed data in the space allocated
+ * to it, compressed data within about 1000 times the file's size. Call it
+ * before allocating a buffer for a dataset; SS_ERR_FORMAT naming what and
+ * name otherwise. */
+ss_status ss_h5_dataset_shape(hsize_t *dims, size_t *bytes, hid_t d, int rank, size_t elem_size, const char *what,
+                              const char *name);
+
+/* " (HDF5: <the innermost error of HDF5's error stack>)" for the failure
+ * being reported, or "" when the stack is empty: append it to a message.
+ * Valid until the next call on this thread. */
+const char *ss_h5_error_tail(void);
 
 #endif

@@ -112,9 +112,10 @@ static ss_status export_run(ss_archive *a, int i, const char *dir, int *n_files)
 }
 
 int ss_cmd_export(int argc, char **argv) {
-    const char *dir = NULL;
+    const char *dir = NULL, *only = NULL;
     const ss_cli_option opts[] = {
         {"--output", "-o", SS_CLI_TEXT, &dir, "DIR", 0, 0, NULL, "where to write (made if missing; required)"},
+        {"--only", NULL, SS_CLI_TEXT, &only, "ID[,ID...]", 0, 0, NULL, "export only these runs"},
     };
     const ss_cli_command cmd = {.name = "export",
                                 .synopsis = "ARCHIVE.h5 -o DIR",
@@ -139,17 +140,25 @@ int ss_cmd_export(int argc, char **argv) {
     ss_status st = SS_OK;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) st = ss_error(SS_ERR_IO, "cannot make %s: %s", dir, strerror(errno));
     int n = ss_archive_run_count(a), files = 0;
-    for (int i = 0; st == SS_OK && i < n; i++) {
-        /* a read that races one of a running sweep's flushes can fail
-         * (hdf5/SCHEMA.md, "Consistency"): reopen the archive and try again */
-        for (int attempt = 0;; attempt++) {
-            int run_files = 0;
-            st = export_run(a, i, dir, &run_files);
-            if (st == SS_OK) files += run_files;
-            if (st != SS_ERR_FORMAT || attempt >= 20) break;
-            usleep(50000);
-            if (ss_archive_refresh(a) != SS_OK || ss_archive_run_count(a) <= i) break;
+    /* the archive's readers retry a read that races one of a running sweep's
+     * flushes themselves (hdf5/SCHEMA.md, "Consistency") */
+    if (only && only[0]) {
+        n = 0;
+        for (const char *s = only; st == SS_OK && *s;) {
+            size_t len = strcspn(s, ",");
+            char id[512];
+            snprintf(id, sizeof id, "%.*s", (int)(len < sizeof id ? len : sizeof id - 1), s);
+            int i = -1, run_files = 0;
+            st = ss_archive_find_run(a, id, &i);
+            if (st == SS_OK) st = export_run(a, i, dir, &run_files);
+            if (st == SS_OK) files += run_files, n++;
+            s += len + (s[len] == ',');
         }
+    }
+    for (int i = 0; !(only && only[0]) && st == SS_OK && i < n; i++) {
+        int run_files = 0;
+        st = export_run(a, i, dir, &run_files);
+        if (st == SS_OK) files += run_files;
     }
     ss_archive_close(a);
     if (st != SS_OK) {

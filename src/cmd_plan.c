@@ -63,21 +63,29 @@ int ss_cmd_plan(int argc, char **argv) {
         ss_params_write(&m.defaults, stdout);
         printf("runs:\n");
     }
-    int width = 0;
-    for (int i = 0; i < m.n_runs; i++) {
-        int n = (int)strlen(m.runs[i].id);
-        if (n > width) width = n;
-    }
     char *buf = malloc(1 << 16);
-    if (!buf) {
+    ss_run_spec *r = malloc(sizeof *r);
+    if (!buf || !r) {
         fprintf(stderr, "stylesweep plan: out of memory\n");
+        free(buf);
+        free(r);
         ss_manifest_free(&m);
         return SS_EXIT_FAILURE;
     }
+    /* the runs of one experiment have ids of one length */
+    int width = 0;
+    char last[SS_EXPERIMENT_ID_MAX] = "";
+    for (int i = 0; i < m.n_runs; i++)
+        if (ss_manifest_run(r, &m, i) == SS_OK && (!i || strcmp(r->experiment, last) != 0)) {
+            snprintf(last, sizeof last, "%s", r->experiment);
+            if ((int)strlen(r->id) > width) width = (int)strlen(r->id);
+        }
     for (int i = 0; i < m.n_runs; i++) {
-        ss_manifest_diff(&m.defaults, &m.runs[i].params, buf, 1 << 16);
-        printf("%-*s  %s\n", width, m.runs[i].id, buf[0] ? buf : "(defaults)");
+        if (ss_manifest_run(r, &m, i) != SS_OK) break;
+        ss_manifest_diff(&m.defaults, &r->params, buf, 1 << 16);
+        printf("%-*s  %s\n", width, r->id, buf[0] ? buf : "(defaults)");
     }
+    free(r);
     printf("%d run%s\n", m.n_runs, m.n_runs == 1 ? "" : "s");
     free(buf);
     ss_manifest_free(&m);

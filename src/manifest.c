@@ -308,11 +308,14 @@ static void apply_set(loader *l, ss_manifest *m, const ss_manifest_overrides *ov
 }
 
 /* Keeps only the runs named by only ("ID[,ID...]": run ids or experiment
- * ids), in the manifest's order; an id that names nothing is an error. */
+ * ids), in the manifest's order (m->only); an id that names nothing is an error. */
 static void keep_only(loader *l, ss_manifest *m, const char *only) {
     if (!only || !only[0] || l->n_errs || l->nomem) return;
     char *keep = calloc((size_t)m->n_runs + 1, 1);
-    if (!keep) {
+    ss_run_spec *r = malloc(sizeof *r);
+    if (!keep || !r) {
+        free(keep);
+        free(r);
         l->nomem = 1;
         return;
     }
@@ -324,16 +327,20 @@ static void keep_only(loader *l, ss_manifest *m, const char *only) {
         snprintf(id, sizeof id, "%.*s", (int)(len < sizeof id ? len : sizeof id - 1), s);
         int found = 0;
         size_t best_d = (size_t)-1;
-        const char *best = NULL;
-        for (int i = 0; i < m->n_runs; i++) {
-            const ss_run_spec *r = &m->runs[i];
+        char best[SS_RUN_ID_MAX] = "";
+        int k = len ? ss_manifest_find_run(m, id) : -1;
+        if (k >= 0) keep[k] = found = 1; /* a run id: no need to look at every run */
+        for (int i = 0; len && !found && i < m->n_runs; i++) {
+            if (ss_manifest_run(r, m, i) != SS_OK) break;
             if (!strcmp(r->id, id) || !strcmp(r->experiment, id)) keep[i] = found = 1;
             size_t d = ss_params_edit_distance(id, r->id), de = ss_params_edit_distance(id, r->experiment);
-            if (d < best_d) best_d = d, best = r->id;
-            if (de < best_d) best_d = de, best = r->experiment;
+            if (d < best_d) best_d = d, snprintf(best, sizeof best, "%s", r->id);
+            if (de < best_d) best_d = de, snprintf(best, sizeof best, "%s", r->experiment);
         }
+        for (int i = 0; found && k < 0 && i < m->n_runs; i++) /* an experiment: all of its runs */
+            if (ss_manifest_run(r, m, i) == SS_OK && !strcmp(r->experiment, id)) keep[i] = 1;
         if (!len) mf_error(l, 0, NULL, "an empty id in '%s'", only);
-        else if (!found && best)
+        else if (!found && best[0])
             mf_error(l, 0, NULL, "no run or experiment '%s' in %s (did you mean '%s'?)", id, file, best);
         else if (!found) mf_error(l, 0, NULL, "no run or experiment '%s' in %s", id, file);
         s += len;
@@ -341,10 +348,17 @@ static void keep_only(loader *l, ss_manifest *m, const char *only) {
     }
     l->file = file;
     int n = 0;
-    for (int i = 0; i < m->n_runs; i++)
-        if (keep[i]) m->runs[n++] = m->runs[i];
-    m->n_runs = n;
+    for (int i = 0; i < m->n_runs; i++) n += keep[i];
+    m->only = malloc(sizeof *m->only * ((size_t)n + 1));
+    if (!m->only) l->nomem = 1;
+    else {
+        n = 0;
+        for (int i = 0; i < m->n_runs; i++)
+            if (keep[i]) m->only[n++] = i;
+        m->n_runs = n;
+    }
     free(keep);
+    free(r);
 }
 
 /* Fills m->sweep from the file's name when `sweep:` was not given. */
@@ -417,8 +431,9 @@ ss_status ss_manifest_load(ss_manifest *m, const char *path, const ss_manifest_o
 
 void ss_manifest_free(ss_manifest *m) {
     free(m->text);
-    free(m->runs);
+    mf_plan_free(m->plan);
     free(m->overrides);
+    free(m->only);
     memset(m, 0, sizeof *m);
 }
 
@@ -471,10 +486,4 @@ int ss_manifest_diff(const ss_params *a, const ss_params *b, char *buf, size_t s
         }
     }
     return n;
-}
-
-const ss_run_spec *ss_manifest_find_run(const ss_manifest *m, const char *id) {
-    for (int i = 0; i < m->n_runs; i++)
-        if (!strcmp(m->runs[i].id, id)) return &m->runs[i];
-    return NULL;
 }

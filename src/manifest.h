@@ -13,10 +13,10 @@
 #include "status.h"
 
 enum {
-    SS_RUN_ID_MAX = 96,           /* a run id with its NUL */
-    SS_EXPERIMENT_ID_MAX = 64,    /* an experiment id with its NUL */
-    SS_SWEEP_NAME_MAX = 64,       /* the sweep's name with its NUL */
-    SS_MANIFEST_MAX_RUNS = 10000, /* more runs than this is an error */
+    SS_RUN_ID_MAX = 96,             /* a run id with its NUL */
+    SS_EXPERIMENT_ID_MAX = 64,      /* an experiment id with its NUL */
+    SS_SWEEP_NAME_MAX = 64,         /* the sweep's name with its NUL */
+    SS_MANIFEST_MAX_RUNS = 1000000, /* more runs than this is an error */
     SS_MANIFEST_MAX_BYTES = 16 << 20
 };
 
@@ -50,8 +50,9 @@ typedef struct ss_manifest {
     ss_params defaults;            /* built-in defaults overridden by `defaults:`, then by --set */
     char *overrides;               /* the --set items applied, "key=value\n" each (keys with underscores);
                                       NULL when none */
-    int n_runs;
-    ss_run_spec *runs; /* in order: experiment, grid point, random sample */
+    int n_runs;                    /* runs, in order: experiment, grid point, random sample */
+    struct ss_manifest_plan *plan; /* what they expand from (private: ss_manifest_run builds one) */
+    int *only;                     /* with --only: run i is the plan's run only[i] (NULL: all, in order) */
 } ss_manifest;
 
 /* Reads, parses, validates and expands the manifest at path into m (which
@@ -80,7 +81,13 @@ void ss_manifest_free(ss_manifest *m);
  * number of differing keys. */
 int ss_manifest_diff(const ss_params *a, const ss_params *b, char *buf, size_t size);
 
-/* Returns the run with this id, or NULL. */
-const ss_run_spec *ss_manifest_find_run(const ss_manifest *m, const char *id);
+/* Fills *out with run i (0 <= i < n_runs; SS_ERR_ARG otherwise). Runs are
+ * not kept in memory (a manifest may expand to SS_MANIFEST_MAX_RUNS): each
+ * call rebuilds the run from the manifest's sections, in microseconds. */
+ss_status ss_manifest_run(ss_run_spec *out, const ss_manifest *m, int i);
+
+/* Returns the index of the run with this id, or -1 (constant time: the id
+ * is parsed, not searched). */
+int ss_manifest_find_run(const ss_manifest *m, const char *id);
 
 #endif

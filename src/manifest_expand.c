@@ -204,63 +204,161 @@ static int append_index(char *out, char letter, int width, long long value) {
     return 2 + n;
 }
 
+/* Fills r with run i of plan p (defaults d): id, experiment, grid point,
+ * random sample and parameters; lines (when not NULL) receives the line
+ * that set each key, errors (none once the manifest loaded) go to l. */
+static void build_run(loader *l, const ss_manifest_plan *p, const ss_params *d, long long i, ss_run_spec *r,
+                      int *lines) {
+    int dummy[MF_MAX_KEYS];
+    if (!lines) lines = dummy;
+    long long s = i % p->nrand, g = (i / p->nrand) % p->grid, e = i / (p->nrand * p->grid);
+    const experiment *x = p->n_exps ? &p->exps[e] : &p->implicit;
+    r->params = *d;
+    r->grid_point = r->random_sample = 0;
+    snprintf(r->experiment, sizeof r->experiment, "%s", x->id);
+    int used = snprintf(r->id, sizeof r->id, "%s", x->id);
+    for (int k = 0; k < x->set.n; k++) apply(l, &r->params, lines, &x->set.a[k]);
+    if (p->have_grid) {
+        r->grid_point = (int)g + 1;
+        used += append_index(r->id + used, 'g', p->gw, g + 1);
+        long long rest = g;
+        for (int k = p->n_axes - 1; k >= 0; k--) {
+            const axis *a = &p->axes[k];
+            apply(l, &r->params, lines, &a->values.a[rest % a->values.n]);
+            rest /= a->values.n;
+        }
+    }
+    if (p->have_random) {
+        r->random_sample = (int)s + 1;
+        append_index(r->id + used, 'r', p->rw, s + 1);
+        for (int j = 0; p->samples && j < p->n_rps; j++) apply(l, &r->params, lines, &p->samples[s * p->n_rps + j]);
+    }
+}
+
+/* Moves what the runs expand from out of l into a new plan in *out. */
+static void take_plan(loader *l, ss_manifest_plan **out) {
+    ss_manifest_plan *p = calloc(1, sizeof *p);
+    if (!p) {
+        l->nomem = 1;
+        return;
+    }
+    snprintf(p->implicit.id, sizeof p->implicit.id, "run");
+    p->exps = l->have_experiments ? l->exps : NULL;
+    p->n_exps = l->have_experiments ? l->n_exps : 0;
+    if (l->have_experiments) l->exps = NULL, l->n_exps = l->cap_exps = 0;
+    p->axes = l->axes, p->n_axes = l->n_axes, p->have_grid = l->have_grid;
+    l->axes = NULL, l->n_axes = l->cap_axes = 0;
+    p->have_random = l->have_random;
+    p->samples = l->samples, p->n_rps = l->n_rps, p->n_samples = l->count;
+    l->samples = NULL;
+    *out = p;
+}
+
 static void expand(loader *l, ss_manifest *m, const int *default_lines) {
-    experiment implicit;
-    memset(&implicit, 0, sizeof implicit);
-    snprintf(implicit.id, sizeof implicit.id, "run");
-    implicit.line = l->defaults_line ? l->defaults_line : 1;
-    int n_exp = l->have_experiments ? l->n_exps : 1;
-    const experiment *exps = l->have_experiments ? l->exps : &implicit;
+    ss_manifest_plan *p = NULL;
+    take_plan(l, &p);
+    if (!p) return;
+    m->plan = p;
+    int n_exp = p->n_exps ? p->n_exps : 1;
+    /* the count, without overflow: any factor beyond the cap stops it */
     long long grid = 1;
-    for (int i = 0; i < l->n_axes; i++) grid *= l->axes[i].values.n;
+    for (int i = 0; i < p->n_axes && grid <= SS_MANIFEST_MAX_RUNS; i++) grid *= p->axes[i].values.n;
     /* with a broken random section (errors already reported) the runs are
      * still checked, without samples */
-    int sampled = l->have_random && l->random_ok && l->samples;
-    long long nrand = sampled ? l->count : 1;
-    if (grid > SS_MANIFEST_MAX_RUNS) grid = SS_MANIFEST_MAX_RUNS + 1;
-    long long total = (long long)n_exp * grid * nrand;
+    int sampled = p->have_random && l->random_ok && p->samples;
+    long long nrand = sampled ? p->n_samples : 1;
+    long long total = grid > SS_MANIFEST_MAX_RUNS || nrand > SS_MANIFEST_MAX_RUNS ? SS_MANIFEST_MAX_RUNS + 1LL
+                                                                                  : (long long)n_exp * grid * nrand;
     if (total > SS_MANIFEST_MAX_RUNS) {
         mf_error(l, l->have_grid ? l->grid_line : l->random_line, l->have_grid ? "grid" : "random",
                  "the sweep expands to more than %d runs", SS_MANIFEST_MAX_RUNS);
         return;
     }
-    if (total == 0) return;
-    m->runs = calloc((size_t)total, sizeof *m->runs);
-    if (!m->runs) {
+    if (!sampled) {
+        for (long long k = 0; p->samples && k < p->n_samples * p->n_rps; k++) free(p->samples[k].value);
+        free(p->samples);
+        p->samples = NULL;
+    }
+    p->grid = grid;
+    p->nrand = nrand;
+    p->gw = p->rw = 3;
+    for (long long x = grid; x >= 1000; x /= 10) p->gw++;
+    for (long long x = nrand; x >= 1000; x /= 10) p->rw++;
+    p->implicit.line = l->defaults_line ? l->defaults_line : 1;
+    /* every run is built and checked once, then forgotten: ss_manifest_run rebuilds it */
+    ss_run_spec *r = malloc(sizeof *r);
+    if (!r) {
         l->nomem = 1;
         return;
     }
-    int gw = 3, rw = 3;
-    for (long long x = grid; x >= 1000; x /= 10) gw++;
-    for (long long x = nrand; x >= 1000; x /= 10) rw++;
     int lines[MF_MAX_KEYS];
-    for (int e = 0; e < n_exp; e++)
-        for (long long g = 0; g < grid; g++)
-            for (long long s = 0; s < nrand; s++) {
-                ss_run_spec *r = &m->runs[m->n_runs++];
-                memcpy(lines, default_lines, sizeof lines);
-                r->params = m->defaults;
-                snprintf(r->experiment, sizeof r->experiment, "%s", exps[e].id);
-                int used = snprintf(r->id, sizeof r->id, "%s", exps[e].id);
-                for (int i = 0; i < exps[e].set.n; i++) apply(l, &r->params, lines, &exps[e].set.a[i]);
-                if (l->have_grid) {
-                    r->grid_point = (int)g + 1;
-                    used += append_index(r->id + used, 'g', gw, g + 1);
-                    long long rest = g;
-                    for (int i = l->n_axes - 1; i >= 0; i--) {
-                        const axis *a = &l->axes[i];
-                        apply(l, &r->params, lines, &a->values.a[rest % a->values.n]);
-                        rest /= a->values.n;
-                    }
-                }
-                if (l->have_random) {
-                    r->random_sample = (int)s + 1;
-                    append_index(r->id + used, 'r', rw, s + 1); /* the id's last part */
-                    for (int j = 0; sampled && j < l->n_rps; j++)
-                        apply(l, &r->params, lines, &l->samples[s * l->n_rps + j]);
-                }
-                check_run(l, r, lines);
-            }
+    for (long long i = 0; i < total && !l->nomem; i++) {
+        memcpy(lines, default_lines, sizeof lines);
+        build_run(l, p, &m->defaults, i, r, lines);
+        check_run(l, r, lines);
+    }
+    free(r);
+    m->n_runs = (int)total;
+}
+
+ss_status ss_manifest_run(ss_run_spec *out, const ss_manifest *m, int i) {
+    if (!m->plan || i < 0 || i >= m->n_runs)
+        return ss_error(SS_ERR_ARG, "%s: no run %d (the manifest has %d)", m->path, i, m->n_runs);
+    build_run(NULL, m->plan, &m->defaults, m->only ? m->only[i] : i, out, NULL);
+    return SS_OK;
+}
+
+/* Reads the width digits of "-" letter NNN at the end of id[0..*n) into
+ * *value (1-based) and shortens *n; 0 when they are not there. */
+static int strip_index(const char *id, size_t *n, char letter, int width, long long *value) {
+    if (*n < (size_t)width + 2) return 0;
+    const char *d = id + *n - width;
+    if (d[-2] != '-' || d[-1] != letter) return 0;
+    long long v = 0;
+    for (int k = 0; k < width; k++) {
+        if (d[k] < '0' || d[k] > '9') return 0;
+        v = v * 10 + (d[k] - '0');
+    }
+    *value = v;
+    *n -= (size_t)width + 2;
+    return 1;
+}
+
+int ss_manifest_find_run(const ss_manifest *m, const char *id) {
+    const ss_manifest_plan *p = m->plan;
+    if (!p || !id) return -1;
+    size_t n = strlen(id);
+    long long g = 1, s = 1;
+    if (p->have_random && (!strip_index(id, &n, 'r', p->rw, &s) || s < 1 || s > p->nrand)) return -1;
+    if (p->have_grid && (!strip_index(id, &n, 'g', p->gw, &g) || g < 1 || g > p->grid)) return -1;
+    int e = -1;
+    for (int k = 0; k < (p->n_exps ? p->n_exps : 1) && e < 0; k++) {
+        const char *x = p->n_exps ? p->exps[k].id : p->implicit.id;
+        if (strlen(x) == n && !strncmp(x, id, n)) e = k;
+    }
+    if (e < 0) return -1;
+    int k = (int)(((long long)e * p->grid + (g - 1)) * p->nrand + (s - 1));
+    if (!m->only) return k;
+    /* --only: the position of k among the kept runs (in the manifest's order) */
+    int lo = 0, hi = m->n_runs - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (m->only[mid] == k) return mid;
+        if (m->only[mid] < k) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+void mf_plan_free(ss_manifest_plan *p) {
+    if (!p) return;
+    for (int i = 0; i < p->n_exps; i++) mf_alist_free(&p->exps[i].set);
+    free(p->exps);
+    for (int i = 0; i < p->n_axes; i++) mf_alist_free(&p->axes[i].values);
+    free(p->axes);
+    for (long long k = 0; p->samples && k < p->n_samples * p->n_rps; k++) free(p->samples[k].value);
+    free(p->samples);
+    free(p);
 }
 
 void mf_expand(loader *l, ss_manifest *m) {

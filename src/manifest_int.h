@@ -13,7 +13,11 @@
 
 #include "manifest.h"
 
-enum { MF_MAX_KEYS = 64, MF_TEXT_MAX = SS_PATH_MAX * SS_MAX_STYLES + 64 };
+enum {
+    MF_MAX_KEYS = 64,
+    MF_TEXT_MAX = SS_PATH_MAX * SS_MAX_STYLES + 64,
+    MF_ALIAS_BUDGET = 100000 /* nodes aliases may add, plus 4 per byte of the manifest */
+};
 
 typedef struct err_line {
     int line;
@@ -100,6 +104,22 @@ typedef struct loader {
     int n_infos, cap_infos;
 } loader;
 
+/* What the runs expand from (ss_manifest.plan): run i is experiment
+ * i / (grid x nrand), grid point (i / nrand) % grid, sample i % nrand. */
+typedef struct ss_manifest_plan ss_manifest_plan;
+struct ss_manifest_plan {
+    experiment *exps; /* NULL without an experiments section: */
+    int n_exps;
+    experiment implicit; /* ... then the one experiment "run" */
+    axis *axes;
+    int n_axes, have_grid;
+    assign *samples; /* n_samples x n_rps, NULL without (valid) samples */
+    int n_rps, have_random;
+    long long n_samples;
+    long long grid, nrand; /* grid points (1 without a grid), samples per point (1 without) */
+    int gw, rw;            /* digits of the -gNNN and -rNNN suffixes */
+};
+
 /* ---- manifest.c ---- */
 
 /* Grows *p (of *cap elements of size sz) to hold at least n; 0 on failure. */
@@ -148,5 +168,8 @@ int mf_parse_yaml(loader *l, ss_manifest *m);
 /* Sets m->defaults, draws the random samples and expands the runs into m,
  * checking each (errors grouped over runs into l). */
 void mf_expand(loader *l, ss_manifest *m);
+
+/* Frees a plan (NULL is accepted). */
+void mf_plan_free(ss_manifest_plan *p);
 
 #endif

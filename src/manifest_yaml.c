@@ -574,7 +574,68 @@ static void quiet_output(struct fy_diag *d, void *user, const char *buf, size_t 
     (void)d, (void)user, (void)buf, (void)len;
 }
 
+/* Checks the bytes before libfyaml sees them (it can loop forever on some
+ * invalid input, e.g. a directive followed by a byte that is not UTF-8):
+ * UTF-8 text without NUL bytes, and no directives (a line starting with
+ * '%'), which a manifest never needs. Returns 0 after recording an error. */
+static int check_text(loader *l, const unsigned char *t, size_t n) {
+    int line = 1;
+    size_t line_start = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = t[i];
+        if (i == line_start && c == '%') {
+            mf_error(l, line, NULL, "YAML directives ('%%...') are not accepted in a manifest");
+            return 0;
+        }
+        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        int ok = len > 0 && c != 0 && i + len <= n && !(len == 2 && c < 0xC2) && !(c > 0xF4);
+        for (size_t k = 1; ok && k < len; k++) ok = (t[i + k] & 0xC0) == 0x80;
+        if (ok && len == 3) {
+            unsigned cp = (c & 0x0Fu) << 12 | (t[i + 1] & 0x3Fu) << 6 | (t[i + 2] & 0x3Fu);
+            ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+        } else if (ok && len == 4) {
+            unsigned cp = (c & 0x07u) << 18 | (t[i + 1] & 0x3Fu) << 12 | (t[i + 2] & 0x3Fu) << 6 | (t[i + 3] & 0x3Fu);
+            ok = cp >= 0x10000 && cp <= 0x10FFFF;
+        }
+        if (!ok) {
+            mf_error(l, line, NULL, "not UTF-8 text: byte 0x%02X at column %d (a manifest is UTF-8 YAML)", c,
+                     (int)(i - line_start) + 1);
+            return 0;
+        }
+        if (c == '\n') line++, line_start = i + 1;
+        i += len;
+    }
+    return 1;
+}
+
+/* Counts the nodes under n with aliases expanded, taking one from *budget
+ * for each; stops early (leaving *budget negative) once it is spent, so the
+ * count costs at most the budget however the aliases nest. */
+static void expanded_nodes(struct fy_node *n, long long *budget, int depth) {
+    if (!n || *budget < 0) return;
+    if (--*budget < 0 || depth > 200) {
+        *budget = -1;
+        return;
+    }
+    if (fy_node_is_alias(n)) {
+        expanded_nodes(fy_node_resolve_alias(n), budget, depth + 1);
+        return;
+    }
+    void *it = NULL;
+    if (fy_node_is_mapping(n)) {
+        struct fy_node_pair *p;
+        while (*budget >= 0 && (p = fy_node_mapping_iterate(n, &it))) {
+            expanded_nodes(fy_node_pair_key(p), budget, depth + 1);
+            expanded_nodes(fy_node_pair_value(p), budget, depth + 1);
+        }
+    } else if (fy_node_is_sequence(n)) {
+        struct fy_node *c;
+        while (*budget >= 0 && (c = fy_node_sequence_iterate(n, &it))) expanded_nodes(c, budget, depth + 1);
+    }
+}
+
 int mf_parse_yaml(loader *l, ss_manifest *m) {
+    if (!check_text(l, (const unsigned char *)m->text, m->text_len)) return 0;
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
@@ -584,9 +645,10 @@ int mf_parse_yaml(loader *l, ss_manifest *m) {
     if (diag) fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg pcfg;
     memset(&pcfg, 0, sizeof pcfg);
-    pcfg.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_RESOLVE_DOCUMENT;
+    pcfg.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG; /* aliases are resolved below, within a budget */
     pcfg.diag = diag;
     struct fy_document *doc = diag ? fy_document_build_from_string(&pcfg, m->text, m->text_len) : NULL;
+    int parsed = 0;
     if (!diag) l->nomem = 1;
     else if (!doc) {
         void *it = NULL;
@@ -599,8 +661,23 @@ int mf_parse_yaml(loader *l, ss_manifest *m) {
                 n++;
             }
         if (!n) mf_error(l, 1, NULL, "YAML syntax error: the document cannot be parsed");
-    } else parse_document(l, m, fy_document_root(doc));
-    int parsed = doc != NULL;
+    } else {
+        /* aliases expand a document: a few hundred bytes of nested ones can
+         * stand for billions of nodes, so the expansion gets a budget */
+        long long budget = MF_ALIAS_BUDGET + 4 * (long long)m->text_len;
+        expanded_nodes(fy_document_root(doc), &budget, 0);
+        if (budget < 0)
+            mf_error(l, 1, NULL,
+                     "the document's aliases expand to more than %lld nodes (nested aliases?); write it out "
+                     "without them",
+                     MF_ALIAS_BUDGET + 4 * (long long)m->text_len);
+        else if (fy_document_resolve(doc) != 0)
+            mf_error(l, 1, NULL, "YAML error: cannot resolve the document's aliases (an undefined or cyclic one?)");
+        else {
+            parse_document(l, m, fy_document_root(doc));
+            parsed = 1;
+        }
+    }
     if (doc) fy_document_destroy(doc);
     if (diag) fy_diag_destroy(diag);
     return parsed;

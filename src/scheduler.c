@@ -41,8 +41,10 @@ typedef struct coord {
     ss_manifest man;
     int have_man;
     ss_archive *ar;
-    int n_runs;               /* runs in the archive */
-    const ss_run_spec **spec; /* per archive run: its manifest entry (NULL: not in the manifest) */
+    int n_runs;         /* runs in the archive */
+    int *man_index;     /* per archive run: its index in the manifest (-1: not in the manifest) */
+    ss_run_spec *cache; /* n_cache runs rebuilt from the manifest (spec_of) */
+    int *cache_run, n_cache;
     int *queue, q_head, q_len;
     double *started; /* per run: when it was assigned */
     int *busy;       /* per rank: run index or -1 */
@@ -55,7 +57,24 @@ typedef struct coord {
     int stop_sent;
 } coord;
 
-static const char *run_id(const coord *c, int run) { return c->spec[run] ? c->spec[run]->id : "?"; }
+/* The manifest entry of archive run `run` (NULL: not in the manifest):
+ * rebuilt on demand into a small cache, valid until spec_of is called for
+ * another run of the same slot. */
+static const ss_run_spec *spec_of(coord *c, int run) {
+    if (run < 0 || run >= c->n_runs || c->man_index[run] < 0) return NULL;
+    int slot = run % c->n_cache;
+    if (c->cache_run[slot] != run) {
+        c->cache_run[slot] = -1;
+        if (ss_manifest_run(&c->cache[slot], &c->man, c->man_index[run]) != SS_OK) return NULL;
+        c->cache_run[slot] = run;
+    }
+    return &c->cache[slot];
+}
+
+static const char *run_id(coord *c, int run) {
+    const ss_run_spec *r = spec_of(c, run);
+    return r ? r->id : "?";
+}
 
 /* Every archive call goes through here, so that a second signal never cuts
  * one: the handler then only marks it (ss_sweep_stop_requested = 2), and the
@@ -96,13 +115,16 @@ static ss_status coord_open_archive(coord *c) {
     const ss_sweep_options *o = c->o;
     const ss_manifest *m = &c->man;
     char **yaml = calloc((size_t)m->n_runs + 1, sizeof *yaml);
-    const char **ids = calloc((size_t)m->n_runs + 1, sizeof *ids);
+    char **ids = calloc((size_t)m->n_runs + 1, sizeof *ids);
+    ss_run_spec *r = malloc(sizeof *r);
     ss_status st = SS_OK;
-    if (!yaml || !ids) st = ss_error(SS_ERR_NOMEM, "out of memory");
+    if (!yaml || !ids || !r) st = ss_error(SS_ERR_NOMEM, "out of memory");
     for (int i = 0; st == SS_OK && i < m->n_runs; i++) {
-        ids[i] = m->runs[i].id;
-        if (!(yaml[i] = params_yaml(&m->runs[i].params))) st = ss_error(SS_ERR_NOMEM, "out of memory");
+        st = ss_manifest_run(r, m, i);
+        if (st == SS_OK && (!(ids[i] = strdup(r->id)) || !(yaml[i] = params_yaml(&r->params))))
+            st = ss_error(SS_ERR_NOMEM, "out of memory");
     }
+    free(r);
     if (st == SS_OK && !o->resume) {
         if (access(o->archive, F_OK) == 0)
             st = ss_error(SS_ERR_IO,
@@ -110,8 +132,8 @@ static ss_status coord_open_archive(coord *c) {
                           "another -o (an archive is never overwritten)",
                           o->archive);
         else
-            st = AR_CALL(ss_archive_create(&c->ar, o->archive, m->sweep, m->text, m->sha256, m->n_runs, ids,
-                                           (const char *const *)yaml));
+            st = AR_CALL(ss_archive_create(&c->ar, o->archive, m->sweep, m->text, m->sha256, m->n_runs,
+                                           (const char *const *)ids, (const char *const *)yaml));
         if (st == SS_OK && m->overrides) st = record_overrides(c);
     } else if (st == SS_OK) {
         st = AR_CALL(ss_archive_open(&c->ar, o->archive, 1));
@@ -177,7 +199,7 @@ static ss_status coord_open_archive(coord *c) {
         free(changed_idx);
         free(changed_man);
     }
-    for (int i = 0; yaml && i < m->n_runs; i++) free(yaml[i]);
+    for (int i = 0; yaml && ids && i < m->n_runs; i++) free(yaml[i]), free(ids[i]);
     free(yaml);
     free(ids);
     return st;
@@ -186,33 +208,40 @@ static ss_status coord_open_archive(coord *c) {
 /* Builds the queue of runs to do and the bookkeeping arrays. */
 static ss_status coord_plan(coord *c, int size) {
     c->n_runs = ss_archive_run_count(c->ar);
-    c->spec = calloc((size_t)c->n_runs + 1, sizeof *c->spec);
+    c->man_index = calloc((size_t)c->n_runs + 1, sizeof *c->man_index);
     c->queue = calloc((size_t)c->n_runs + 1, sizeof *c->queue);
     c->started = calloc((size_t)c->n_runs + 1, sizeof *c->started);
     c->busy = malloc(sizeof(int) * (size_t)size);
-    SS_ALLOC_CHECK(c->spec);
+    c->n_cache = 2 * size;
+    c->cache = malloc(sizeof *c->cache * (size_t)c->n_cache);
+    c->cache_run = malloc(sizeof(int) * (size_t)c->n_cache);
+    ss_run_status *status = malloc(sizeof *status * ((size_t)c->n_runs + 1));
+    if (!c->man_index || !c->cache || !c->cache_run || !status) {
+        free(status);
+        return ss_error(SS_ERR_NOMEM, "out of memory planning %d runs", c->n_runs);
+    }
+    for (int k = 0; k < c->n_cache; k++) c->cache_run[k] = -1;
     SS_ALLOC_CHECK(c->queue);
     SS_ALLOC_CHECK(c->started);
     SS_ALLOC_CHECK(c->busy);
     for (int r = 0; r < size; r++) c->busy[r] = -1;
     int skipped_failed = 0;
+    ss_status st = ss_archive_read_statuses(status, c->ar);
+    if (st != SS_OK) {
+        free(status);
+        return st;
+    }
     for (int i = 0; i < c->n_runs; i++) {
-        ss_archive_run_info info = {0};
-        ss_status st = ss_archive_get_run(c->ar, i, &info);
-        if (st != SS_OK) {
-            ss_archive_run_info_free(&info);
-            return st;
-        }
-        c->spec[i] = ss_manifest_find_run(&c->man, info.id);
-        ss_run_status rs = info.status;
-        ss_archive_run_info_free(&info);
-        if (!c->spec[i]) continue; /* in the archive, no longer in the manifest: left alone */
+        c->man_index[i] = ss_manifest_find_run(&c->man, ss_archive_run_id(c->ar, i));
+        ss_run_status rs = status[i];
+        if (c->man_index[i] < 0) continue; /* in the archive, no longer in the manifest: left alone */
         if (rs == SS_RUN_DONE) c->n_done++;
         else if (rs == SS_RUN_FAILED && !c->o->retry_failed) {
             c->n_failed++;
             skipped_failed++;
         } else c->queue[c->q_len++] = i;
     }
+    free(status);
     if (skipped_failed && !c->o->quiet)
         printf("resume: %d failed run(s) left as they are (--retry-failed runs them again)\n", skipped_failed);
     return SS_OK;
@@ -280,9 +309,9 @@ static void coord_finished(coord *c, int run, ss_run_status status) {
 static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
     double t0 = ss_monotonic_seconds();
     int run = m->run;
-    if (run < 0 || run >= c->n_runs || !c->spec[run])
-        return ss_error(SS_ERR_INTERNAL, "rank %d sent a message about unknown run %d", src, run);
-    const ss_params *p = &c->spec[run]->params;
+    const ss_run_spec *spec = spec_of(c, run);
+    if (!spec) return ss_error(SS_ERR_INTERNAL, "rank %d sent a message about unknown run %d", src, run);
+    const ss_params *p = &spec->params;
     switch (m->type) {
     case SS_MSG_STARTED: {
         const char *s[4] = {"", "", "", ""};
@@ -379,7 +408,13 @@ static ss_status coord_run_local(coord *c) {
         st = coord_prepare(c, run, &cp, &has_cp);
         if (st != SS_OK) break;
         ss_engine_state resume = {cp.iteration, 0.0, cp.image, cp.h, cp.w, 0, cp.state, cp.state_size, NULL};
-        st = ss_worker_run(w, run, &c->spec[run]->params, has_cp ? &resume : NULL, c->o->checkpoint_every, &sink);
+        const ss_run_spec *spec = spec_of(c, run);
+        if (!spec) {
+            ss_archive_checkpoint_free(&cp);
+            st = ss_error(SS_ERR_INTERNAL, "run %d is not in the manifest", run);
+            break;
+        }
+        st = ss_worker_run(w, run, &spec->params, has_cp ? &resume : NULL, c->o->checkpoint_every, &sink);
         ss_archive_checkpoint_free(&cp);
         if (ss_monotonic_seconds() - c->last_summary >= c->o->summary_every) {
             coord_summary(c, 0);
@@ -447,7 +482,13 @@ static ss_status coord_assign(coord *c, int run, int dest) {
         ss_archive_checkpoint_free(&cp);
         return ss_error(SS_ERR_NOMEM, "out of memory for an assignment");
     }
-    memcpy(payload, &c->spec[run]->params, sizeof(ss_params));
+    const ss_run_spec *spec = spec_of(c, run);
+    if (!spec) {
+        free(payload);
+        ss_archive_checkpoint_free(&cp);
+        return ss_error(SS_ERR_INTERNAL, "run %d is not in the manifest", run);
+    }
+    memcpy(payload, &spec->params, sizeof(ss_params));
     ss_msg m = {0};
     m.type = SS_MSG_ASSIGN;
     m.run = run;
@@ -583,7 +624,9 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
         end = SS_SWEEP_ERROR;
     }
     ss_manifest_free(&c.man);
-    free(c.spec);
+    free(c.man_index);
+    free(c.cache);
+    free(c.cache_run);
     free(c.queue);
     free(c.started);
     free(c.busy);
@@ -597,9 +640,30 @@ typedef struct mpi_sink {
     int stop_seen;
 } mpi_sink;
 
+/* A worker's waits for rank 0 (a request until its answer, a send until
+ * rank 0 took it; not the first request, answered once the archive is
+ * made), printed at its end with STYLESWEEP_BENCH_WAITS=1
+ * (scripts/bench_sweep.sh). */
+static struct {
+    long n;
+    double sum, max;
+    int started;
+} worker_waits;
+
+static void count_wait(double t0) {
+    if (!worker_waits.started++) return;
+    double dt = ss_monotonic_seconds() - t0;
+    worker_waits.n++;
+    worker_waits.sum += dt;
+    if (dt > worker_waits.max) worker_waits.max = dt;
+}
+
 static ss_status mpi_emit(void *ctx, const ss_msg *m, const void *payload) {
     (void)ctx;
-    return send_down(0, TAG_UP, m, payload);
+    double t0 = ss_monotonic_seconds();
+    ss_status st = send_down(0, TAG_UP, m, payload);
+    count_wait(t0);
+    return st;
 }
 
 static int mpi_should_stop(void *ctx) {
@@ -642,11 +706,11 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
     unsigned char *buf = NULL;
     size_t cap = 0;
     ss_status st = SS_OK;
-    (void)rank;
     for (;;) {
         ss_msg req = {0};
         req.type = SS_MSG_REQUEST;
         req.run = -1;
+        double t_req = ss_monotonic_seconds();
         SS_TRY_GOTO(st, send_down(0, TAG_UP, &req, NULL), out);
         MPI_Status status;
         int count;
@@ -655,6 +719,7 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
             st = ss_error(SS_ERR_IO, "MPI: lost the coordinator");
             goto out;
         }
+        count_wait(t_req);
         if ((size_t)count > cap) {
             unsigned char *nb = realloc(buf, (size_t)count);
             if (!nb) {
@@ -704,6 +769,10 @@ out:
     }
     free(buf);
     ss_worker_free(w);
+    const char *e = getenv("STYLESWEEP_BENCH_WAITS");
+    if (e && !strcmp(e, "1") && worker_waits.n)
+        fprintf(stderr, "rank %d waited %ld times: mean %.3f ms, max %.3f ms\n", rank, worker_waits.n,
+                worker_waits.sum / worker_waits.n * 1000.0, worker_waits.max * 1000.0);
     return st;
 }
 

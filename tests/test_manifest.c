@@ -36,9 +36,21 @@ static const char *write_file(const char *name, const char *text) {
     return p;
 }
 
+/* Run i of m, rebuilt into one of 8 rotating buffers (valid for the next 7 calls). */
+static const ss_run_spec *nth(const ss_manifest *m, int i) {
+    static ss_run_spec buf[8];
+    static int next;
+    ss_run_spec *r = &buf[next++ % 8];
+    ss_status st = ss_manifest_run(r, m, i);
+    CHECK(st == SS_OK, "no run %d: %s", i, ss_error_message());
+    return r;
+}
+
 static const ss_run_spec *run(const ss_manifest *m, const char *id) {
-    const ss_run_spec *r = ss_manifest_find_run(m, id);
-    CHECK(r != NULL, "no run '%s'", id);
+    int i = ss_manifest_find_run(m, id);
+    CHECK(i >= 0, "no run '%s'", id);
+    const ss_run_spec *r = i >= 0 ? nth(m, i) : NULL;
+    CHECK(!r || !strcmp(r->id, id), "run '%s' found as '%s'", id, r ? r->id : "");
     return r;
 }
 
@@ -130,14 +142,14 @@ static void test_expansion(void) {
     CHECK(m.text && m.text_len == strlen(k_sweep) && !strcmp(m.text, k_sweep), "text kept");
     CHECK(!strcmp(hex, m.sha256), "sha256 %s vs %s", m.sha256, hex);
     /* ids: unique, valid, in order experiment, grid point, sample */
-    CHECK(!strcmp(m.runs[0].id, "a-g001-r001") && !strcmp(m.runs[1].id, "a-g001-r002") &&
-              !strcmp(m.runs[4].id, "a-g002-r001") && !strcmp(m.runs[71].id, "c-g006-r004"),
-          "ids %s %s %s %s", m.runs[0].id, m.runs[1].id, m.runs[4].id, m.runs[71].id);
+    CHECK(!strcmp(nth(&m, 0)->id, "a-g001-r001") && !strcmp(nth(&m, 1)->id, "a-g001-r002") &&
+              !strcmp(nth(&m, 4)->id, "a-g002-r001") && !strcmp(nth(&m, 71)->id, "c-g006-r004"),
+          "ids %s %s %s %s", nth(&m, 0)->id, nth(&m, 1)->id, nth(&m, 4)->id, nth(&m, 71)->id);
     for (int i = 0; i < m.n_runs; i++) {
-        for (const char *c = m.runs[i].id; *c; c++)
+        for (const char *c = nth(&m, i)->id; *c; c++)
             CHECK(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *c), "id %s",
-                  m.runs[i].id);
-        for (int j = 0; j < i; j++) CHECK(strcmp(m.runs[i].id, m.runs[j].id) != 0, "id %s twice", m.runs[i].id);
+                  nth(&m, i)->id);
+        for (int j = 0; j < i; j++) CHECK(strcmp(nth(&m, i)->id, nth(&m, j)->id) != 0, "id %s twice", nth(&m, i)->id);
     }
     /* relative paths are taken from sub/ and usable from here */
     const ss_params *d = &m.defaults;
@@ -169,21 +181,22 @@ static void test_expansion(void) {
     /* grid values: the last axis varies fastest */
     static const char *inits[] = {"gray", "noise", "content"};
     for (int g = 0; g < 6; g++) {
-        const ss_params *p = &m.runs[g * 4].params;
+        const ss_params *p = &nth(&m, g * 4)->params;
         CHECK(p->tv_weight == (g < 3 ? 1e-4 : 5e-4) && !strcmp(p->init, inits[g % 3]), "grid point %d: %g %s", g + 1,
               p->tv_weight, p->init);
     }
     /* random: integers within bounds, the same sample for every experiment and grid point */
     for (int i = 0; i < m.n_runs; i++) {
-        const ss_params *p = &m.runs[i].params;
+        const ss_params *p = &nth(&m, i)->params;
         CHECK(p->lbfgs_history >= 3 && p->lbfgs_history <= 9, "lbfgs_history %d", p->lbfgs_history);
-        CHECK(p->lbfgs_history == m.runs[i % 4].params.lbfgs_history, "sample %d differs across runs", i % 4 + 1);
+        CHECK(p->lbfgs_history == nth(&m, i % 4)->params.lbfgs_history, "sample %d differs across runs", i % 4 + 1);
     }
     /* stable: a second load gives the same runs */
     st = ss_manifest_load(&m2, "sub/m.yaml", NULL, NULL, NULL);
     CHECK(st == SS_OK && m2.n_runs == m.n_runs, "second load");
     for (int i = 0; st == SS_OK && i < m.n_runs; i++)
-        CHECK(!strcmp(m.runs[i].id, m2.runs[i].id) && !memcmp(&m.runs[i].params, &m2.runs[i].params, sizeof(ss_params)),
+        CHECK(!strcmp(nth(&m, i)->id, nth(&m2, i)->id) &&
+                  !memcmp(&nth(&m, i)->params, &nth(&m2, i)->params, sizeof(ss_params)),
               "run %d differs on reload", i);
     ss_manifest_free(&m2);
     ss_manifest_free(&m);
@@ -215,13 +228,13 @@ static void test_implicit_and_random(void) {
         CHECK(st == SS_OK, "random manifest: %s", errors ? errors : "");
         free(errors);
     }
-    CHECK(m[0].n_runs == 40 && !strcmp(m[0].runs[0].id, "run-r001") && !strcmp(m[0].runs[39].id, "run-r040"),
-          "%d runs, %s", m[0].n_runs, m[0].n_runs ? m[0].runs[0].id : "");
+    CHECK(m[0].n_runs == 40 && !strcmp(nth(&m[0], 0)->id, "run-r001") && !strcmp(nth(&m[0], 39)->id, "run-r040"),
+          "%d runs, %s", m[0].n_runs, m[0].n_runs ? nth(&m[0], 0)->id : "");
     CHECK(!strcmp(m[0].sweep, "r0"), "sweep name from the file: %s", m[0].sweep);
     int n_max = 0, same = 0;
     double lo = 1, hi = 0;
     for (int i = 0; i < m[0].n_runs && i < m[1].n_runs && i < m[2].n_runs; i++) {
-        const ss_params *p = &m[0].runs[i].params, *q = &m[1].runs[i].params, *o = &m[2].runs[i].params;
+        const ss_params *p = &nth(&m[0], i)->params, *q = &nth(&m[1], i)->params, *o = &nth(&m[2], i)->params;
         CHECK(p->tv_weight >= 1e-6 && p->tv_weight <= 1e-3, "log_uniform %g", p->tv_weight);
         CHECK(p->content_weight >= 0.1 && p->content_weight <= 10, "uniform %g", p->content_weight);
         CHECK(!strcmp(p->pool, "max") || !strcmp(p->pool, "avg"), "pool %s", p->pool);
@@ -240,12 +253,12 @@ static void test_implicit_and_random(void) {
     snprintf(text, sizeof text, "defaults: {content: img/c.jpg, style: img/s1.jpg}\ngrid: {pool: [max, avg]}\n");
     ss_manifest g;
     CHECK(ss_manifest_load(&g, write_file("g.yaml", text), NULL, NULL, NULL) == SS_OK && g.n_runs == 2 &&
-              !strcmp(g.runs[1].id, "run-g002") && !strcmp(g.runs[1].params.pool, "avg"),
+              !strcmp(nth(&g, 1)->id, "run-g002") && !strcmp(nth(&g, 1)->params.pool, "avg"),
           "implicit experiment with a grid");
     ss_manifest_free(&g);
     snprintf(text, sizeof text, "sweep: one\ndefaults: {content: img/c.jpg, style: img/s1.jpg}\n");
     CHECK(ss_manifest_load(&g, write_file("one.yaml", text), NULL, NULL, NULL) == SS_OK && g.n_runs == 1 &&
-              !strcmp(g.runs[0].id, "run"),
+              !strcmp(nth(&g, 0)->id, "run"),
           "one implicit run");
     ss_manifest_free(&g);
 }
@@ -260,7 +273,7 @@ static void test_shipped(void) {
     for (int i = 0; i < m.n_runs; i++) {
         char want[16];
         snprintf(want, sizeof want, "e%02d", i + 1);
-        CHECK(!strcmp(m.runs[i].id, want), "run %d is %s", i, m.runs[i].id);
+        CHECK(!strcmp(nth(&m, i)->id, want), "run %d is %s", i, nth(&m, i)->id);
     }
     if (m.n_runs == 34) {
         char buf[4096], diff[4096];
@@ -270,11 +283,12 @@ static void test_shipped(void) {
         CHECK(!strcmp(buf, "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1"), "style layers %s", buf);
         CHECK(m.defaults.tv_weight == 8.5e-5 && m.defaults.content_weight == 0.25 && m.defaults.iterations == 100,
               "study defaults");
-        ss_manifest_diff(&m.defaults, &m.runs[1].params, diff, sizeof diff);
+        ss_manifest_diff(&m.defaults, &nth(&m, 1)->params, diff, sizeof diff);
         CHECK(!strcmp(diff, "content_weight=1 style_weight=0.25"), "e02 diff '%s'", diff);
-        CHECK(ss_manifest_diff(&m.defaults, &m.runs[0].params, diff, sizeof diff) == 0 && !diff[0], "e01 = defaults");
-        CHECK(!strcmp(m.runs[23].params.pool, "avg") && m.runs[28].params.image_size == 448, "e24, e29");
-        CHECK(!strcmp(m.runs[33].params.content_layer, "conv5_2") && m.runs[33].params.content_weight == 100, "e34");
+        CHECK(ss_manifest_diff(&m.defaults, &nth(&m, 0)->params, diff, sizeof diff) == 0 && !diff[0], "e01 = defaults");
+        CHECK(!strcmp(nth(&m, 23)->params.pool, "avg") && nth(&m, 28)->params.image_size == 448, "e24, e29");
+        CHECK(!strcmp(nth(&m, 33)->params.content_layer, "conv5_2") && nth(&m, 33)->params.content_weight == 100,
+              "e34");
     }
     ss_manifest_free(&m);
     st = ss_manifest_load(&m, "sweeps/demo.yaml", NULL, &errors, NULL);
@@ -282,9 +296,9 @@ static void test_shipped(void) {
     free(errors);
     CHECK(m.n_runs >= 4 && m.n_runs <= 6, "demo: %d runs", m.n_runs);
     for (int i = 0; i < m.n_runs; i++)
-        CHECK(m.runs[i].params.image_size == 64 && m.runs[i].params.iterations == 5 &&
-                  !strcmp(m.runs[i].params.weights, "random"),
-              "demo run %s", m.runs[i].id);
+        CHECK(nth(&m, i)->params.image_size == 64 && nth(&m, i)->params.iterations == 5 &&
+                  !strcmp(nth(&m, i)->params.weights, "random"),
+              "demo run %s", nth(&m, i)->id);
     ss_manifest_free(&m);
 }
 
@@ -337,7 +351,7 @@ static void test_errors(void) {
     int n = 0;
     ss_status st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG, "status %d", (int)st);
-    CHECK(m.n_runs == 0 && m.runs == NULL && m.text == NULL, "manifest left empty");
+    CHECK(m.n_runs == 0 && m.plan == NULL && m.text == NULL, "manifest left empty");
     want_error(errors, path, 3, "content: cannot read '../img/missing.jpg'");
     want_error(errors, path, 5, "tv_wieght: unknown key (did you mean 'tv_weight'?)");
     want_error(errors, path, 6, "image_size: expected a number, got a mapping");
