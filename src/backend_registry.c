@@ -19,7 +19,7 @@ ss_status ss_backend_new(ss_backend **out, const char *name, int device, int thr
 #else
     (void)device;
     if (!strcmp(name, "cuda"))
-        return ss_error(SS_ERR_ARG, "backend cuda: this stylesweep was built without CUDA (see README: Building)");
+        return ss_error(SS_ERR_ARG, "backend cuda: this stylesweep was built without CUDA (README.md, Build)");
     if (!strcmp(name, "auto")) return ss_backend_cpu_new(out, threads);
 #endif
     return ss_error(SS_ERR_ARG, "unknown backend '%s' (valid: cpu, cuda, auto)", name);
