@@ -111,8 +111,28 @@ def weights():
 FLIPS = [24, 56]
 
 
+def manifests():
+    # 8 axes of 256 values: 2^64 runs (the run count overflowed: "0 runs")
+    axes = {"tv_weight": "%d.0e-6", "style_weight": "%d.5", "content_weight": "%d.25", "learning_rate": "%d.0",
+            "seed": "%d", "iterations": "%d", "evals_per_iteration": "%d", "image_size": "1%03d"}
+    text = ("sweep: big\ndefaults: {content: ../../../../samples/content/chelsea.jpg, "
+            "style: [../../../../samples/style/starry_night.jpg], weights: random}\ngrid:\n")
+    for a, fmt in axes.items():
+        text += "  %s: [%s]\n" % (a, ", ".join(fmt % (v + 1) for v in range(256)))
+    write("manifest", "grid_2_64.yaml", text.encode())
+    # nested aliases: 535 bytes that expanded to 1.5 GB
+    text = "sweep: laughs\na0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 10):
+        text += "a%d: &a%d [%s]\n" % (i, i, ", ".join("*a%d" % (i - 1) for _ in range(9)))
+    text += "experiments:\n  - {id: a, style: *a9}\n"
+    write("manifest", "aliases_nested.yaml", text.encode())
+    # two bytes libfyaml 0.7.12 loops forever on
+    write("manifest", "directive_hang.yaml", b"%\xa7")
+
+
 def main():
     images()
+    manifests()
     if len(sys.argv) > 1 and sys.argv[1] == "--images-only":
         return
     weights()
