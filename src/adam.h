@@ -2,7 +2,7 @@
  *
  * The iterate x, its gradient and the moment estimates m and v are plain
  * backend tensors of one shape. A step uses the backend's adam_step when it
- * has one; otherwise it composes the step on the host (see ss_adam_step). */
+ * has one; otherwise the step is composed on the host (see ss_adam_step). */
 #ifndef SS_ADAM_H
 #define SS_ADAM_H
 
@@ -30,11 +30,10 @@ ss_status ss_adam_reset(ss_adam *a);
 /* One step with gradient g at x (both plain, of the optimiser's shape):
  * t += 1; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  * x -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
- * Uses the backend's adam_step when it is not NULL. Otherwise (the
- * fallback) the element-wise square and square root are not in the backend
- * table, so x, m, v and g are read to host buffers with tensor_read, updated
- * there in double precision and written back with tensor_write (x, m, v):
- * correct on every backend, at the cost of four reads and three writes.
+ * Runs ss_be_adam_step: the backend's adam_step, or for a backend without
+ * one the wrapper's host fallback (x, m, v and g read to the host, updated
+ * with ss_ew_adam of elementwise.h, written back): correct on every
+ * backend, at the cost of four reads and three writes.
  * Returns SS_OK, SS_ERR_ARG for a shape mismatch, or the backend's status
  * (t is then left as it was). */
 ss_status ss_adam_step(ss_adam *a, ss_tensor *x, const ss_tensor *g);

@@ -53,15 +53,13 @@ struct ss_lbfgs {
 /* ---------- thin wrappers over the backend's vector operations ---------- */
 
 static ss_status v_dot(ss_lbfgs *o, double *out, const ss_tensor *a, const ss_tensor *b) {
-    return o->be->iface->vec_dot(o->be, out, a, b);
+    return ss_be_vec_dot(o->be, out, a, b);
 }
 static ss_status v_axpy(ss_lbfgs *o, ss_tensor *y, double alpha, const ss_tensor *x) {
-    return o->be->iface->vec_axpy(o->be, y, alpha, x);
+    return ss_be_vec_axpy(o->be, y, alpha, x);
 }
-static ss_status v_scale(ss_lbfgs *o, ss_tensor *x, double alpha) { return o->be->iface->vec_scale(o->be, x, alpha); }
-static ss_status v_copy(ss_lbfgs *o, ss_tensor *dst, const ss_tensor *src) {
-    return o->be->iface->vec_copy(o->be, dst, src);
-}
+static ss_status v_scale(ss_lbfgs *o, ss_tensor *x, double alpha) { return ss_be_vec_scale(o->be, x, alpha); }
+static ss_status v_copy(ss_lbfgs *o, ss_tensor *dst, const ss_tensor *src) { return ss_be_vec_copy(o->be, dst, src); }
 
 static void swap_tensors(ss_tensor **a, ss_tensor **b) {
     ss_tensor *t = *a;
@@ -138,10 +136,10 @@ ss_status ss_lbfgs_new(ss_lbfgs **out, ss_backend *be, const ss_tensor *like, co
     ss_status st = SS_OK;
     ss_tensor **work[] = {&o->g, &o->gp, &o->gbest, &o->xp, &o->d};
     for (size_t i = 0; i < sizeof work / sizeof work[0] && st == SS_OK; i++)
-        st = be->iface->tensor_new(be, work[i], o->c, o->h, o->w);
+        st = ss_be_tensor_new(be, work[i], o->c, o->h, o->w);
     for (int i = 0; i < m && st == SS_OK; i++) {
-        st = be->iface->tensor_new(be, &o->s[i], o->c, o->h, o->w);
-        if (st == SS_OK) st = be->iface->tensor_new(be, &o->y[i], o->c, o->h, o->w);
+        st = ss_be_tensor_new(be, &o->s[i], o->c, o->h, o->w);
+        if (st == SS_OK) st = ss_be_tensor_new(be, &o->y[i], o->c, o->h, o->w);
     }
     if (st != SS_OK) {
         ss_lbfgs_free(o);
@@ -156,10 +154,10 @@ void ss_lbfgs_free(ss_lbfgs *o) {
     ss_backend *be = o->be;
     ss_tensor *work[] = {o->g, o->gp, o->gbest, o->xp, o->d};
     for (size_t i = 0; i < sizeof work / sizeof work[0]; i++)
-        if (work[i]) be->iface->tensor_free(be, work[i]);
+        if (work[i]) ss_be_tensor_free(be, work[i]);
     for (int i = 0; i < o->p.m; i++) {
-        if (o->s && o->s[i]) be->iface->tensor_free(be, o->s[i]);
-        if (o->y && o->y[i]) be->iface->tensor_free(be, o->y[i]);
+        if (o->s && o->s[i]) ss_be_tensor_free(be, o->s[i]);
+        if (o->y && o->y[i]) ss_be_tensor_free(be, o->y[i]);
     }
     free(o->s);
     free(o->y);
@@ -200,14 +198,14 @@ static void get(const unsigned char **p, void *v, size_t n) {
 
 /* tensor -> buffer (through the host floats tmp) */
 static ss_status put_tensor(ss_lbfgs *o, unsigned char **p, const ss_tensor *t, float *tmp) {
-    SS_TRY(o->be->iface->tensor_read(o->be, tmp, t));
+    SS_TRY(ss_be_tensor_read(o->be, tmp, t));
     put(p, tmp, n_floats(o) * sizeof(float));
     return SS_OK;
 }
 
 static ss_status get_tensor(ss_lbfgs *o, const unsigned char **p, ss_tensor *t, float *tmp) {
     get(p, tmp, n_floats(o) * sizeof(float));
-    return o->be->iface->tensor_write(o->be, t, tmp);
+    return ss_be_tensor_write(o->be, t, tmp);
 }
 
 ss_status ss_lbfgs_state_save(ss_lbfgs *o, unsigned char *buf, size_t size) {

@@ -80,6 +80,8 @@ static const param_def g_params[] = {
     NUM(preserve_color, P_BOOL, 0, 1, "false", "keep the content's colours (YCbCr chrominance)"),
     {"snapshots", P_SNAPSHOTS, OFF(snapshot_first), OFF(snapshot_every), 0, 0, 0, 1000000, NULL, "10,10",
      "FIRST,EVERY: keep iterations 1..FIRST and every EVERY-th (0,0: none)"},
+    STR(precision, "fp32|tf32", "fp32",
+        "fp32, or tf32: TF32 tensor-core math in the convolutions and Gram products (CUDA backend only)"),
 };
 enum { N_PARAMS = sizeof g_params / sizeof g_params[0] };
 

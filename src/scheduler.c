@@ -685,6 +685,10 @@ ss_sweep_end ss_scheduler_run(const ss_sweep_options *o, int rank, int size) {
     int local = local_worker_index(rank);
     if (rank == 0) return coordinator(o, size);
     int device = o->device >= 0 ? o->device : local;
+    if (o->device < 0 && strcmp(o->backend, "cpu") != 0) { /* the i-th worker of a node: GPU i mod count */
+        int n = ss_backend_cuda_devices();
+        if (n > 0) device = local % n;
+    }
     ss_status st = worker_loop(o, rank, device);
     if (st != SS_OK) {
         char host[256] = "";

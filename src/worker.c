@@ -13,6 +13,7 @@ struct ss_worker {
     ss_backend *be;
     ss_setup setup;
     int have_setup;
+    int lost; /* the backend's device context was lost: it is being made again */
 };
 
 typedef struct worker_run {
@@ -132,6 +133,8 @@ ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engi
     worker_run r = {w, run, checkpoint_every, sink, SS_OK};
     ss_msg m = {0};
     ss_status st = worker_prepare(w, p);
+    if (st != SS_OK && w->lost && !w->be) return st; /* no new backend after a lost context: leave the sweep */
+    w->lost = 0;
     if (st == SS_OK) {
         char info[SS_PATH_MAX + 512], host[256] = "";
         gethostname(host, sizeof host - 1);
@@ -175,6 +178,13 @@ ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engi
     if (w->have_setup && st != SS_ERR_INTERRUPTED) { /* do not reuse targets after a failure */
         ss_setup_free(&w->setup);
         w->have_setup = 0;
+    }
+    if (w->be && w->be->lost) { /* a sticky device error: the next run makes a new backend */
+        if (w->have_setup) ss_setup_free(&w->setup);
+        w->have_setup = 0;
+        ss_be_free(w->be);
+        w->be = NULL;
+        w->lost = 1;
     }
     return emit(&r, &m, why);
 }

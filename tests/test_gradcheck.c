@@ -1,5 +1,6 @@
-/* test_gradcheck.c - the gradient of ss_net_eval (src/net.c on the CPU
- * backend) against finite differences, for each loss term alone and for all
+/* test_gradcheck.c - the gradient of ss_net_eval (src/net.c on the backend
+ * STYLESWEEP_TEST_BACKEND names, the CPU by default: backend_env.h)
+ * against finite differences, for each loss term alone and for all
  * of them together, and the loss values against an independent computation
  * in double precision on the host.
  *
@@ -94,6 +95,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "backend_env.h"
 #include "check.h"
 #include "model.h"
 #include "net.h"
@@ -903,8 +905,10 @@ int main(void) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
-    ss_backend *be = NULL;
-    MUST(ss_backend_cpu_new(&be, 0));
+    /* the backend of STYLESWEEP_TEST_BACKEND, always in float32: TF32's
+     * rounding is far above the finite-difference rules below */
+    ss_backend *be = test_backend_new("test_gradcheck", 0);
+    MUST(ss_be_set_precision(be, "fp32"));
     ss_model models[2];
     for (int k = 0; k < 2; k++) {
         memset(&models[k], 0, sizeof models[k]);

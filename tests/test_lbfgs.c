@@ -1,5 +1,6 @@
 /* test_lbfgs.c - the L-BFGS and Adam optimisers (src/lbfgs.c, src/adam.c) on
- * the CPU backend, against liblbfgs (Debian liblbfgs-dev, double precision).
+ * the backend STYLESWEEP_TEST_BACKEND names (the CPU by default), against liblbfgs (Debian liblbfgs-dev, double
+ * precision).
  *
  * Problems: Rosenbrock (n = 2), the extended Rosenbrock of liblbfgs' sample
  * (n = 100, independent pairs, start (-1.2, 1, -1.2, 1, ...)), and two
@@ -32,6 +33,7 @@
 
 #include "adam.h"
 #include "backend.h"
+#include "backend_env.h"
 #include "check.h"
 #include "lbfgs.h"
 #include "status.h"
@@ -588,8 +590,7 @@ static void test_state(ss_backend *be, const problem *p) {
 }
 
 int main(void) {
-    ss_backend *be = NULL;
-    MUST(ss_backend_cpu_new(&be, 2));
+    ss_backend *be = test_backend_new("test_lbfgs", 2);
 
     static problem probs[4];
     problem_rosenbrock(&probs[0], "rosenbrock-2", 2);
