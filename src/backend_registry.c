@@ -39,7 +39,7 @@ ss_status ss_backend_new(ss_backend **out, const char *name, int device, int thr
     }
 #else
     if (!strcmp(name, "cuda"))
-        return ss_error(SS_ERR_ARG, "backend cuda: this stylesweep was built without CUDA (see README: Building)");
+        return ss_error(SS_ERR_ARG, "backend cuda: this stylesweep was built without CUDA (README.md, Build)");
     if (!strcmp(name, "auto")) {
         SS_TRY(ss_backend_cpu_new(out, threads));
         size_t n = strlen((*out)->device);

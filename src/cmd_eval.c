@@ -10,18 +10,7 @@
 #include "evalfile.h"
 #include "setup.h"
 
-enum { EVAL_FLAGS = SS_CLI_PARAMS | SS_CLI_OUTPUT | SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_FORCE | SS_CLI_X };
-
-static void eval_usage(FILE *f) {
-    fprintf(f,
-            "usage: stylesweep eval [OPTIONS] CONTENT STYLE [STYLE...] -o OUT.h5\n\n"
-            "Evaluates the loss and its gradient once and writes loss, content_loss,\n"
-            "style_loss (per style layer), tv_loss, x and grad (3 x H x W, in the pre-processed\n"
-            "domain: BGR minus the mean for Caffe weights). CONTENT, STYLE and --x are image\nfiles or "
-            "FILE.h5:/dataset arrays "
-            "of pre-processed (3, H, W) floats.\n\noptions:\n");
-    ss_cli_print_options(f, EVAL_FLAGS);
-}
+enum { EVAL_FLAGS = SS_CLI_OUTPUT | SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_FORCE | SS_CLI_X };
 
 /* Fills x (3, h, w) from --x (image or dataset) or the --init image. */
 static ss_status eval_input(float *x, const ss_cli *cli, const ss_setup *s) {
@@ -84,8 +73,16 @@ static ss_status eval_run(const ss_cli *cli) {
 
 int ss_cmd_eval(int argc, char **argv) {
     ss_cli cli;
-    int rc = ss_cli_start_images(&cli, argc, argv, EVAL_FLAGS, "OUT.h5", eval_usage);
-    if (rc >= 0) return rc;
+    ss_cli_command cmd = {.name = "eval",
+                          .synopsis = "[OPTIONS] CONTENT STYLE [STYLE...] -o OUT.h5",
+                          .description =
+                              "Evaluates the loss and its gradient once and writes loss, content_loss,\n"
+                              "style_loss (per style layer), tv_loss, x and grad (3 x H x W, in the pre-processed\n"
+                              "domain: BGR minus the mean for Caffe weights). CONTENT, STYLE and --x are image\n"
+                              "files or FILE.h5:/dataset arrays of pre-processed (3, H, W) floats.\n",
+                          .needs = "CONTENT, at least one STYLE and -o OUT.h5"};
+    int rc = ss_cli_start_images(&cli, &cmd, EVAL_FLAGS, argc, argv);
+    if (rc != SS_CLI_GO) return rc;
     if (eval_run(&cli) != SS_OK) {
         fprintf(stderr, "stylesweep eval: %s\n", ss_error_message());
         return SS_EXIT_FAILURE;

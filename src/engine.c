@@ -5,11 +5,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "adam.h"
 #include "check.h"
 #include "lbfgs.h"
+#include "util.h"
 
 enum { ENGINE_TERMS_RING = 64 };
 
@@ -22,12 +22,6 @@ typedef struct engine_run {
     int ring_n;
     ss_terms kept; /* terms at the current image */
 } engine_run;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int ss_engine_is_snapshot(const ss_params *p, int iteration) {
     return iteration <= p->snapshot_first || (p->snapshot_every > 0 && iteration % p->snapshot_every == 0);
@@ -256,7 +250,7 @@ static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_s
         SS_TRY(ss_adam_new(&b->adam, s->be, b->x, p->learning_rate, 0.9, 0.999, 1e-8));
     } else {
         ss_lbfgs_params lp;
-        ss_lbfgs_params_default(&lp);
+        ss_lbfgs_params_defaults(&lp);
         lp.m = p->lbfgs_history;
         /* the loss's scale varies by orders of magnitude between settings: no
          * gradient-norm test; the evaluation budget and min_improvement stop a run */
@@ -274,9 +268,9 @@ static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_s
         r->iteration = it;
         r->evals_this_iteration = 0;
         r->ring_n = 0;
-        double t0 = now_s();
+        double t0 = ss_monotonic_seconds();
         SS_TRY(iterate(r, b));
-        ss_iteration m = {it, r->kept, r->evals_this_iteration, now_s() - t0, 0.0};
+        ss_iteration m = {it, r->kept, r->evals_this_iteration, ss_monotonic_seconds() - t0, 0.0};
         if (!isfinite(m.terms.total)) return ss_error(SS_ERR_NUMERIC, "the loss is not finite at iteration %d", it);
         if (it > 1 && last != 0.0) m.improvement = (last - m.terms.total) / last * 100.0;
         last = m.terms.total;

@@ -69,7 +69,7 @@ static void swap_tensors(ss_tensor **a, ss_tensor **b) {
 
 /* ---------- parameters ---------- */
 
-void ss_lbfgs_params_default(ss_lbfgs_params *p) {
+void ss_lbfgs_params_defaults(ss_lbfgs_params *p) {
     p->m = 10;
     p->epsilon = 1e-5;
     p->delta = 0.0;
@@ -113,7 +113,7 @@ ss_status ss_lbfgs_new(ss_lbfgs **out, ss_backend *be, const ss_tensor *like, co
     if (!like->plain) return ss_error(SS_ERR_ARG, "L-BFGS: the iterate must be a plain tensor");
     ss_lbfgs_params params;
     if (p) params = *p;
-    else ss_lbfgs_params_default(&params);
+    else ss_lbfgs_params_defaults(&params);
     SS_TRY(check_params(&params));
 
     ss_lbfgs *o = calloc(1, sizeof *o);

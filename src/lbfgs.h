@@ -57,7 +57,7 @@ typedef struct ss_lbfgs_result {
 typedef struct ss_lbfgs ss_lbfgs;
 
 /* Fills *p with the defaults listed in ss_lbfgs_params. */
-void ss_lbfgs_params_default(ss_lbfgs_params *p);
+void ss_lbfgs_params_defaults(ss_lbfgs_params *p);
 
 /* Returns a static name for a reason code ("max_evals", "converged", ...). */
 const char *ss_lbfgs_reason_name(ss_lbfgs_reason reason);

@@ -8,8 +8,6 @@
 #include "backend.h"
 #include "model.h"
 
-enum { SS_MAX_STYLES = 8, SS_MAX_STYLE_LAYERS = SS_MODEL_MAX_CONVS };
-
 typedef enum ss_style_norm {
     SS_STYLE_NORM_REFERENCE = 0, /* 1 / (4 * 3^2 * (W*H)^2), W*H the image's pixels */
     SS_STYLE_NORM_GATYS = 1,     /* 1 / (4 * C_l^2 * (h_l*w_l)^2), the layer's size */

@@ -17,8 +17,8 @@
  * images with different weights), TV only (power 1.25 and 2), and all
  * together (weights balanced so that no term hides the others).
  *
- * The host reference (ref_*) is written again from DESIGN.md "What a run
- * computes": the same weights, 3x3 convolutions with ReLU, 2x2 pooling, the
+ * The host reference (ref_*) is written again from the formulas listed in
+ * tests/data/README.md: the same weights, 3x3 convolutions with ReLU, 2x2 pooling, the
  * content, style and TV terms, all in double. It also runs forward-mode
  * along a direction d to find the distance to the nearest *kink*: ReLU and
  * max pooling make the loss only piecewise smooth, and where every
@@ -676,11 +676,11 @@ static void make_direction(double *d, int which, const float *grad, int h, int w
 static void make_config(ss_loss_config *cfg, const gc_case *c, const ss_model *m) {
     memset(cfg, 0, sizeof *cfg);
     cfg->pool = c->pool;
-    MUST(ss_model_lookup_layer(m, c->content_layer, &cfg->content_layer));
+    MUST(ss_model_find_layer(&cfg->content_layer, m, c->content_layer));
     cfg->content_loss_type = c->content_type;
     cfg->content_weight = c->content_weight;
     for (int i = 0; i < 6 && c->style_layers[i]; i++)
-        MUST(ss_model_lookup_layer(m, c->style_layers[i], &cfg->style_layers[cfg->n_style_layers++]));
+        MUST(ss_model_find_layer(&cfg->style_layers[cfg->n_style_layers++], m, c->style_layers[i]));
     cfg->n_styles = c->n_styles;
     for (int s = 0; s < c->n_styles; s++) cfg->style_weight[s] = c->style_weight[s];
     cfg->style_norm = c->norm;

@@ -219,7 +219,7 @@ static int lib_run(const problem *p, double *f, double *x, int *evals) {
 
 static ss_lbfgs *new_opt(ss_backend *be, const ss_tensor *like) {
     ss_lbfgs_params prm;
-    ss_lbfgs_params_default(&prm);
+    ss_lbfgs_params_defaults(&prm);
     ss_lbfgs *opt = NULL;
     MUST(ss_lbfgs_new(&opt, be, like, &prm));
     return opt;
@@ -392,7 +392,7 @@ static void test_errors(ss_backend *be) {
     tensor_set(be, x, p.x0, p.n);
     CHECK(ss_lbfgs_minimize(opt, x, objective_eval, &o, 0, &r) == SS_ERR_ARG, "max_evals 0 was accepted");
     ss_lbfgs_params bad;
-    ss_lbfgs_params_default(&bad);
+    ss_lbfgs_params_defaults(&bad);
     bad.gtol = 1e-5;
     ss_lbfgs *o2 = NULL;
     CHECK(ss_lbfgs_new(&o2, be, x, &bad) == SS_ERR_ARG && !o2, "gtol < ftol was accepted");
@@ -450,7 +450,7 @@ static void test_delta(ss_backend *be, int long_evals) {
     MUST(be->iface->tensor_new(be, &x, 1, 1, p.n));
     tensor_set(be, x, p.x0, p.n);
     ss_lbfgs_params prm;
-    ss_lbfgs_params_default(&prm);
+    ss_lbfgs_params_defaults(&prm);
     prm.delta = 1e-3;
     ss_lbfgs *opt = NULL;
     MUST(ss_lbfgs_new(&opt, be, x, &prm));
