@@ -316,15 +316,17 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
     CUDA_CHECK(be, cudaMemcpyAsync(l->b, bias, (size_t)cout * sizeof(float), cudaMemcpyHostToDevice, c->stream));
     SS_TRY(cuda_tensor_new(be, out, cout, h, w));
 
-    /* one trial of the fused call: where cuDNN does not support it for this
-     * shape, the layer runs convolution, bias and ReLU as three calls */
+    /* one trial of the fused call: where cuDNN refuses it for this shape
+     * (it supports bias + ReLU only with some algorithms, types and
+     * layouts), the layer runs convolution, bias and ReLU as three calls */
     s = cudnnConvolutionBiasActivationForward(c->dnn, &kOne, l->x_desc, in->data, l->w_desc, l->w, l->conv, l->fwd_algo,
                                               c->ws, c->ws_size, &kZero, l->y_desc, (*out)->data, l->bias_desc, l->b,
                                               l->act, l->y_desc, (*out)->data);
-    if (s == CUDNN_STATUS_SUCCESS) l->fused = 1;
-    else if (s == CUDNN_STATUS_NOT_SUPPORTED) l->fused = 0;
-    else CUDNN_CHECK(be, s);
-    if (!l->fused) SS_TRY(conv_run(be, l, (*out)->data, in->data));
+    l->fused = s == CUDNN_STATUS_SUCCESS;
+    if (!l->fused) {
+        cudaGetLastError();
+        SS_TRY(conv_run(be, l, (*out)->data, in->data)); /* its own errors are reported */
+    }
     CUDA_CHECK(be, cudaStreamSynchronize(c->stream));
     return SS_OK;
 }

@@ -1,5 +1,6 @@
-/* backend_cuda.h - the CUDA backend's entry points (kernels/backend_cuda.cu),
- * callable from C (backend_registry.c) and from the CUDA sources. */
+/* backend_cuda.h - the CUDA backend's entry points (kernels/backend_cuda.cu).
+ * They are the exported symbols of the module libstylesweep_cuda.so, which
+ * backend_registry.c loads with dlopen and finds with dlsym by these names. */
 #ifndef SS_BACKEND_CUDA_H
 #define SS_BACKEND_CUDA_H
 

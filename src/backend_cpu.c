@@ -85,7 +85,7 @@ int ss_cpu_count(void) {
 static ss_status tensor_from_md(ss_backend *be, ss_tensor **out, const dnnl_memory_desc_t *md) {
     ss_tensor *t = calloc(1, sizeof *t);
     cpu_tensor *p = calloc(1, sizeof *p);
-    ss_status rs = SS_OK;
+    ss_status rs;
     if (!t || !p) {
         rs = ss_error(SS_ERR_NOMEM, "out of memory for a tensor");
         goto fail;
