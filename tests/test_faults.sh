@@ -9,7 +9,7 @@
 #    the job exits 1.
 # And a worker that dies costs only its run: kill -9 of a worker rank's
 # compute process mid-run under `mpirun -np 3` (each worker rank runs its
-# runs in a child process, scheduler.c): the sweep finishes every other run,
+# runs in a child process, src/sweep.c): the sweep finishes every other run,
 # records that one failed with "worker killed by signal 9 (Killed) during
 # iteration N", exits 4; `--resume --retry-failed` then completes it, and
 # every run ends bit-identical to an uninterrupted sweep, the runs done
@@ -67,7 +67,7 @@ export STYLESWEEP_TEST_FAULT=mpi-error
 sweep "$T/mpierr.out" 3 "$M" -o "$T/mpierr.h5"
 check "failed MPI call: exit 1 (got $RC)" test "$RC" = 1
 CHECK_SHOW=$T/mpierr.out check "failed MPI call: MPI_CHECK's message (call, reason, file:line, rank)" \
-    grep -Eq "^stylesweep run: rank 1 on .*: MPI: MPI_Send\(.*\) failed \(MPI_ERR_RANK: invalid rank\) at .*src/scheduler.c:[0-9]+ on rank 1$" \
+    grep -Eq "^stylesweep run: rank 1 on .*: MPI: MPI_Send\(.*\) failed \(MPI_ERR_RANK: invalid rank\) at .*src/sweep.c:[0-9]+ on rank 1$" \
     "$T/mpierr.out"
 unset STYLESWEEP_TEST_FAULT
 
