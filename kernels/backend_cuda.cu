@@ -34,7 +34,7 @@
 #include "backend_cuda.h"
 #include "ops.h"
 
-/* ---------- errors (the targets of check.h's CUDA_CHECK family) ---------- */
+/* ---- errors (the targets of check.h's CUDA_CHECK family) ---- */
 
 namespace {
 
@@ -156,7 +156,7 @@ static ss_status fetch_sums(ss_backend *be, double *out, int n) {
     return SS_OK;
 }
 
-/* ---------- tensors ---------- */
+/* ---- tensors ---- */
 
 static ss_status cuda_tensor_new(ss_backend *be, ss_tensor **out, int c, int h, int w) {
     ss_tensor *t = (ss_tensor *)calloc(1, sizeof *t);
@@ -209,7 +209,7 @@ static ss_status cuda_tensor_read(ss_backend *be, float *host, const ss_tensor *
     return SS_OK;
 }
 
-/* ---------- layers ---------- */
+/* ---- layers ---- */
 
 struct ss_layer {
     int is_conv;
@@ -414,7 +414,7 @@ static ss_status cuda_pool_backward(ss_backend *be, ss_layer *l, ss_tensor *din,
     return SS_OK;
 }
 
-/* ---------- loss terms ---------- */
+/* ---- loss terms ---- */
 
 /* g (plain c x c) = F F^T for plain f (c, hw): cuBLAS sees F as the
  * column-major hw x c matrix F^T, so G = (F^T)^T F^T is syrk with op T; its
@@ -488,7 +488,7 @@ static ss_status cuda_tv_grad(ss_backend *be, double *loss, ss_tensor *dx, const
     return SS_OK;
 }
 
-/* ---------- vector operations ---------- */
+/* ---- vector operations ---- */
 
 static ss_status cuda_vec_dot(ss_backend *be, double *out, const ss_tensor *a, const ss_tensor *b) {
     cuda_ctx *c = ctx_of(be);
@@ -525,7 +525,7 @@ static ss_status cuda_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_t
     return SS_OK;
 }
 
-/* ---------- precision and images ---------- */
+/* ---- precision and images ---- */
 
 static ss_status cuda_set_precision(ss_backend *be, int tf32) {
     CUBLAS_CHECK(be, cublasSetMathMode(ctx_of(be)->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
@@ -569,7 +569,7 @@ static ss_status cuda_deprocess(ss_backend *be, unsigned char *px, const ss_tens
     return SS_OK;
 }
 
-/* ---------- the backend ---------- */
+/* ---- the backend ---- */
 
 static void cuda_free(ss_backend *be) {
     if (!be) return;

@@ -1,5 +1,5 @@
 /* ops.cu - the CUDA backend's own kernels: ReLU backward, content, style
- * derivative, total variation, the optimisers' vector operations, Adam,
+ * derivative, total variation, the optimizers' vector operations, Adam,
  * pre- and de-processing, and deterministic reductions (see ops.h).
  *
  * One thread per output element where the operation allows it; reductions

@@ -1,4 +1,4 @@
-/* adam.c - the Adam optimiser on backend tensors (the step itself is the
+/* adam.c - the Adam optimizer on backend tensors (the step itself is the
  * backend's, through ss_be_adam_step, which holds the host fallback). */
 #include "adam.h"
 
@@ -72,7 +72,7 @@ ss_status ss_adam_step(ss_adam *a, ss_tensor *x, const ss_tensor *g) {
     for (int i = 0; i < 2; i++)
         if (!ts[i]->plain || ts[i]->c != a->c || ts[i]->h != a->h || ts[i]->w != a->w)
             return ss_error(SS_ERR_ARG,
-                            "Adam: %s is (%d, %d, %d)%s, the optimiser was made for plain "
+                            "Adam: %s is (%d, %d, %d)%s, the optimizer was made for plain "
                             "(%d, %d, %d)",
                             i ? "the gradient" : "the iterate", ts[i]->c, ts[i]->h, ts[i]->w,
                             ts[i]->plain ? "" : " not plain", a->c, a->h, a->w);
@@ -119,7 +119,7 @@ ss_status ss_adam_state_load(ss_adam *a, const unsigned char *buf, size_t size) 
     if (u[0] != ADAM_STATE_VERSION)
         return ss_error(SS_ERR_FORMAT, "Adam state: version %u, this program reads %d", u[0], ADAM_STATE_VERSION);
     if (u[1] != (uint32_t)a->n || size != ss_adam_state_size(a) || t < 0)
-        return ss_error(SS_ERR_FORMAT, "Adam state: %zu bytes for %u floats and step %d, the optimiser has %zu floats",
+        return ss_error(SS_ERR_FORMAT, "Adam state: %zu bytes for %u floats and step %d, the optimizer has %zu floats",
                         size, u[1], (int)t, a->n);
     float *tmp = malloc(a->n * sizeof(float));
     SS_ALLOC_CHECK(tmp);

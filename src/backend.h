@@ -1,6 +1,6 @@
 /* backend.h - the compute backend interface: a table of function pointers.
  *
- * The network code (net.c) and the optimisers (lbfgs.c, adam.c) call only this
+ * The network code (net.c) and the optimizers (lbfgs.c, adam.c) call only this
  * table; the CPU backend (backend_cpu.c: oneDNN + OpenBLAS) and the CUDA
  * backend (kernels/backend_cuda.cu) each fill one. Signatures put outputs
  * first, then inputs, then sizes; shapes are given as (C, H, W).
@@ -103,7 +103,7 @@ typedef struct ss_backend_i {
      * and dx += its gradient. */
     ss_status (*tv_grad)(ss_backend *be, double *loss, ss_tensor *dx, const ss_tensor *x, double scale, double power);
 
-    /* ---- vector operations (the optimisers' only access to the image) ---- */
+    /* ---- vector operations (the optimizers' only access to the image) ---- */
     /* *out = sum(a * b) accumulated in double. */
     ss_status (*vec_dot)(ss_backend *be, double *out, const ss_tensor *a, const ss_tensor *b);
     /* y += alpha * x */
@@ -117,7 +117,7 @@ typedef struct ss_backend_i {
     /* Adam step, element-wise over plain tensors (t >= 1):
      * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
      * x -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
-     * Optional: NULL means the optimiser composes it on the host. */
+     * Optional: NULL means the optimizer composes it on the host. */
     ss_status (*adam_step)(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v, const ss_tensor *g, double lr,
                            double b1, double b2, double eps, int t);
 
@@ -164,8 +164,8 @@ int ss_cpu_count(void);
  * applies); 0 when built without CUDA or without a usable driver or device. */
 int ss_backend_cuda_devices(void);
 
-/* ---- the wrappers: every caller's way into a backend (backend.c) ----
- * Each checks its arguments (NULL, shapes, plain layouts, matching sizes)
+/* ---- the wrappers: every caller's way into a backend (backend.c) ---- */
+/* Each checks its arguments (NULL, shapes, plain layouts, matching sizes)
  * and returns SS_ERR_ARG naming the operation and the mismatch, or
  * SS_ERR_BACKEND when be->lost; then calls the slot (or the fallback of an
  * optional slot). Semantics are those of the slot of the same name above. */

@@ -80,7 +80,7 @@ int ss_cpu_count(void) {
     return 1;
 }
 
-/* ---------- tensors ---------- */
+/* ---- tensors ---- */
 
 static ss_status tensor_from_md(ss_backend *be, ss_tensor **out, const dnnl_memory_desc_t *md) {
     ss_tensor *t = calloc(1, sizeof *t);
@@ -222,7 +222,7 @@ static ss_status cpu_tensor_read(ss_backend *be, float *host, const ss_tensor *s
     return run_reorder(be, &priv_of(src)->md, src->data, &md, host, 0);
 }
 
-/* ---------- layers ---------- */
+/* ---- layers ---- */
 
 static void cpu_layer_free(ss_backend *be, ss_layer *l) {
     (void)be;
@@ -454,7 +454,7 @@ static ss_status cpu_pool_backward(ss_backend *be, ss_layer *l, ss_tensor *din, 
     return execute(be, l->bwd, l->workspace ? 3 : 2, args);
 }
 
-/* ---------- loss terms ---------- */
+/* ---- loss terms ---- */
 
 static ss_status scratch(cpu_ctx *c, int i, size_t n, float **out) {
     if (c->scratch_size[i] < n) {
@@ -598,7 +598,7 @@ static ss_status cpu_tv_grad(ss_backend *be, double *loss, ss_tensor *dx, const 
     return SS_OK;
 }
 
-/* ---------- vector operations ---------- */
+/* ---- vector operations ---- */
 
 static ss_status cpu_vec_dot(ss_backend *be, double *out, const ss_tensor *a, const ss_tensor *b) {
     (void)be;
@@ -656,7 +656,7 @@ static ss_status cpu_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_te
     return SS_OK;
 }
 
-/* ---------- the backend ---------- */
+/* ---- the backend ---- */
 
 static void cpu_free(ss_backend *be) {
     if (!be) return;

@@ -35,8 +35,8 @@ SS_EW double ss_ew_content(float *df, float f, float p, float two_scale) {
     return (double)d * (double)d;
 }
 
-/* ---- style loss ----
- * With G the Gram matrix and targets T_s of scale s_s: the loss is
+/* ---- style loss ---- */
+/* With G the Gram matrix and targets T_s of scale s_s: the loss is
  * sum_s s_s sum (G - T_s)^2 and its derivative D = sum_s 4 s_s (G - T_s). */
 
 /* (a - b)^2 in double. */
@@ -50,8 +50,8 @@ SS_EW float ss_ew_style_d(float d, float g, float t, double scale) {
     return d + (float)(4.0 * scale * ((double)g - (double)t));
 }
 
-/* ---- total variation ----
- * A cell (c, i, j) with i < H-1 and j < W-1 has a = x[i,j] - x[i+1,j] and
+/* ---- total variation ---- */
+/* A cell (c, i, j) with i < H-1 and j < W-1 has a = x[i,j] - x[i+1,j] and
  * b = x[i,j] - x[i,j+1]; its term is (a^2 + b^2)^power. Its gradient touches
  * three pixels: +k(a+b) at (i,j), -ka at (i+1,j), -kb at (i,j+1), with
  * k = 2 scale power (a^2+b^2)^(power-1). */
@@ -80,7 +80,7 @@ SS_EW double ss_ew_tv_cell(double *ka, double *kb, float x00, float x10, float x
  * 0 when j = 0). */
 SS_EW double ss_ew_tv_gather(double ka, double kb, double ka_up, double kb_left) { return (ka + kb) - ka_up - kb_left; }
 
-/* ---- the optimisers' vector operations ---- */
+/* ---- the optimizers' vector operations ---- */
 
 /* y + alpha x, rounded to float. */
 SS_EW float ss_ew_axpy(float y, double alpha, float x) { return (float)(y + alpha * x); }
@@ -100,8 +100,8 @@ SS_EW void ss_ew_adam(float *x, float *m, float *v, float g, double lr, double b
     *x = (float)(*x - lr * (mi / c1) / (sqrt(vi / c2) + eps));
 }
 
-/* ---- pre- and de-processing ----
- * A pixel value v (0..255) of tensor channel c becomes (v scale - mean[c]) / std[c];
+/* ---- pre- and de-processing ---- */
+/* A pixel value v (0..255) of tensor channel c becomes (v scale - mean[c]) / std[c];
  * de-processing inverts it, rounds half up and clips to 0..255 (NaN to 0). */
 
 SS_EW float ss_ew_preprocess(unsigned char v, float scale, float mean, float std) {

@@ -39,7 +39,7 @@ static ss_status objective(void *ctx, double *f, ss_tensor *grad, const ss_tenso
     return SS_OK;
 }
 
-/* Finds the terms of the evaluation whose total is f (the point the optimiser kept). */
+/* Finds the terms of the evaluation whose total is f (the point the optimizer kept). */
 static void keep_terms(engine_run *r, double f) {
     int n = r->ring_n < ENGINE_TERMS_RING ? r->ring_n : ENGINE_TERMS_RING;
     for (int i = 0; i < n; i++)
@@ -171,7 +171,7 @@ ss_status ss_engine_save_state(const ss_engine_state *state, unsigned char **blo
 }
 
 /* Restores what a resume blob holds besides the image: *last, r->kept and the
- * optimiser's state. */
+ * optimizer's state. */
 static ss_status load_state(engine_run *r, engine_buffers *b, const ss_engine_state *resume, double *last) {
     const unsigned char *q = resume->blob;
     size_t size = resume->blob_size;
@@ -213,11 +213,11 @@ static ss_status load_state(engine_run *r, engine_buffers *b, const ss_engine_st
     memcpy(r->kept.style, q, n_style * sizeof(double)), q += n_style * sizeof(double);
     memcpy(&opt, q, 8), q += 8;
     if (opt != size - (size_t)(q - resume->blob))
-        return ss_error(SS_ERR_FORMAT, "checkpoint state: %zu bytes, the header says %llu of optimiser state after %zu",
+        return ss_error(SS_ERR_FORMAT, "checkpoint state: %zu bytes, the header says %llu of optimizer state after %zu",
                         size, (unsigned long long)opt, (size_t)(q - resume->blob));
     if (kind == KIND_ADAM) SS_TRY(ss_adam_state_load(b->adam, q, (size_t)opt));
     else if (kind == KIND_LBFGS) SS_TRY(ss_lbfgs_state_load(b->lbfgs, q, (size_t)opt));
-    else if (opt != 0) return ss_error(SS_ERR_FORMAT, "checkpoint state: optimiser state for restarted L-BFGS");
+    else if (opt != 0) return ss_error(SS_ERR_FORMAT, "checkpoint state: optimizer state for restarted L-BFGS");
     return SS_OK;
 }
 

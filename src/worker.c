@@ -133,7 +133,7 @@ static ss_status worker_prepare(ss_worker *w, const ss_params *p) {
  * of a real run of its parameters, of the real sizes: STARTED, one METRICS
  * row per iteration with every style layer's value, the snapshots of its
  * schedule, a checkpoint every checkpoint_every iterations (image and a
- * state blob of the default optimiser's size) and DONE with the final
+ * state blob of the default optimizer's size) and DONE with the final
  * image. Its numbers are meaningless; it measures rank 0. */
 static ss_status bench_run(worker_run *r, const ss_params *p, const ss_engine_state *resume) {
     int sw, sh, ch, w, h;

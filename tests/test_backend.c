@@ -28,8 +28,8 @@
 
 #include "backend.h"
 #include "backend_env.h"
-#include "check.h"
 #include "elementwise.h"
+#include "testlib.h"
 
 static uint64_t g_rng = 0x5eed;
 static double g_tol_mm = 1e-5; /* convolutions, pooling, Gram: widened for TF32 */

@@ -96,13 +96,13 @@
 
 #include "backend.h"
 #include "backend_env.h"
-#include "check.h"
 #include "model.h"
 #include "net.h"
 #include "rng.h"
 #include "status.h"
+#include "testlib.h"
 
-/* ---------- reporting ---------- */
+/* ---- reporting ---- */
 
 static int g_verbose;
 static int g_fail_value, g_fail_fd32, g_fail_fd64; /* failures by kind of check */
@@ -121,7 +121,7 @@ enum { G_CONTENT, G_STYLE, G_TV, G_ALL, N_GROUPS };
 static const char *const group_names[N_GROUPS] = {"content", "style", "tv", "all"};
 static double worst_value[N_GROUPS], worst_fd[N_GROUPS], worst_ref[N_GROUPS];
 
-/* ---------- tolerances ---------- */
+/* ---- tolerances ---- */
 
 #define VALUE_TOL 1e-5
 #define FD_TOL 1e-2
@@ -134,7 +134,7 @@ static double worst_value[N_GROUPS], worst_fd[N_GROUPS], worst_ref[N_GROUPS];
 #define KINK_MIN 2e-3
 enum { MAX_X_TRIES = 16 };
 
-/* ---------- cases ---------- */
+/* ---- cases ---- */
 
 typedef struct gc_case {
     int group;
@@ -201,7 +201,7 @@ static const gc_case cases[] = {
 /* clang-format on */
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 
-/* ---------- images ---------- */
+/* ---- images ---- */
 
 /* A smooth-ish (3, h, w) field in about [-100, 100]: per channel, three
  * random plane waves of decreasing amplitude plus uniform noise of +-5. */
@@ -225,7 +225,7 @@ static void make_image(float *img, int h, int w, uint64_t seed, uint64_t stream)
     }
 }
 
-/* ---------- host reference in double ---------- */
+/* ---- host reference in double ---- */
 
 /* time spent in, and number of, evaluations (GC_VERBOSE) */
 static double g_sut_time, g_ref_time;
@@ -508,7 +508,7 @@ static double ref_kink(const ref_ctx *r, const double *x, const double *d) {
     return k;
 }
 
-/* ---------- the program under test ---------- */
+/* ---- the program under test ---- */
 
 typedef struct sut {
     ss_backend *be;
@@ -543,7 +543,7 @@ static void sut_close(sut *s) {
     ss_net_free(s->net);
 }
 
-/* ---------- checks ---------- */
+/* ---- checks ---- */
 
 static double rel_err(double got, double want) {
     double d = fabs(got - want), s = fabs(want);

@@ -22,11 +22,11 @@
 
 #include "backend.h"
 #include "backend_env.h"
-#include "check.h"
 #include "h5util.h"
 #include "model.h"
 #include "net.h"
 #include "params.h"
+#include "testlib.h"
 
 #define REF_VERSION 1
 /* float32 (CPU, and CUDA without TF32); TF32 rounds products to 10 mantissa bits */

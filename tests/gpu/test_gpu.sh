@@ -11,7 +11,7 @@
 #   2. a sweep of 2 workers sharing the device (mpirun -np 3): every run
 #      done, each run's device is the GPU ("GPU-" UUID in the archive).
 #   3. resume on CUDA: one rank, interrupted with SIGINT mid-run (Adam and
-#      continuous L-BFGS, whose optimiser state is checkpointed), resumed, and
+#      continuous L-BFGS, whose optimizer state is checkpointed), resumed, and
 #      bit-identical to an uninterrupted run (tests/resume_check.py compare).
 #   4. `eval --backend cpu` with precision tf32: refused with one clear line.
 # Small sizes (narrow VGG16, 32 px) keep it to seconds on a GPU.
