@@ -35,7 +35,7 @@
 
 const char *const ar_status_names[SS_RUN_STATUS_COUNT] = {"pending", "running", "done", "failed", "interrupted"};
 
-/* ------------------------------------------------------------------ shared helpers */
+/* ---- shared helpers ---- */
 
 double ar_now(void) {
     struct timespec ts;
@@ -147,7 +147,7 @@ ss_status ar_open_run(hid_t *g, const ss_archive *a, int i, const char *func) {
     return SS_OK;
 }
 
-/* ------------------------------------------------------------------ types */
+/* ---- types ---- */
 
 typedef enum { F_STR, F_ENUM, F_INT, F_DOUBLE } field_kind;
 static const struct {
@@ -241,7 +241,7 @@ hid_t ar_metrics_type(int file) {
     return t; /* -1 when HDF5 failed: the read or write using it fails */
 }
 
-/* ------------------------------------------------------------------ run table */
+/* ---- run table ---- */
 
 /* Writes the fields `only` (NULL-terminated) of row i from *row. */
 ss_status ar_table_write(ss_archive *a, int i, const table_row *row, const char *const *only) {
@@ -352,7 +352,7 @@ static ss_status load_ids(ss_archive *a) {
     return SS_OK;
 }
 
-/* ------------------------------------------------------------------ open / create */
+/* ---- open / create ---- */
 
 static hid_t make_fapl(int writer) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);

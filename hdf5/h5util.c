@@ -200,7 +200,7 @@ int ss_h5_exists(hid_t loc, const char *name) { return H5Lexists(loc, name, H5P_
 
 static char *strdup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
-/* ------------------------------------------------------------------ attributes */
+/* ---- attributes ---- */
 
 /* Opens attribute name of obj for writing, creating it with file_type if absent. */
 static hid_t attr_for_write(hid_t obj, const char *name, hid_t file_type) {
@@ -274,7 +274,7 @@ ss_status ss_h5_attr_get_str(hid_t obj, const char *name, char **out, const char
     return SS_OK;
 }
 
-/* ------------------------------------------------------------------ extendible datasets */
+/* ---- extendible datasets ---- */
 
 /* Creates an extendible chunked dataset with first dimension 0 (unlimited). */
 hid_t ss_h5_create_extendible(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,

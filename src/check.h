@@ -44,6 +44,39 @@
                             __FILE__, __LINE__);                                                                 \
     } while (0)
 
+/* oneDNN, for functions that own resources: records the error in `st` (an
+ * ss_status) and jumps to `label`, where they are released. */
+#define DNNL_CHECK_GOTO(st, expr, label)                                                                         \
+    do {                                                                                                         \
+        dnnl_status_t dnnl_st_ = (expr);                                                                         \
+        if (dnnl_st_ != dnnl_success) {                                                                          \
+            (st) = ss_error(SS_ERR_BACKEND, "oneDNN: %s failed (%s) at %s:%d", #expr, dnnl_status2str(dnnl_st_), \
+                            __FILE__, __LINE__);                                                                 \
+            goto label;                                                                                          \
+        }                                                                                                        \
+    } while (0)
+
+/* CUDA, cuDNN and cuBLAS (kernels/ only): `be` is the CUDA backend. On
+ * failure the message names the library, the expression, file:line, the
+ * rank and the device (ss_cuda_fail and friends in kernels/backend_cuda.cu);
+ * running out of device memory reads "out of GPU memory (...)", and a
+ * sticky error (the context is lost) sets be->lost. */
+#define CUDA_CHECK(be, expr)                                                                           \
+    do {                                                                                               \
+        cudaError_t ss_cu_st_ = (expr);                                                                \
+        if (ss_cu_st_ != cudaSuccess) return ss_cuda_fail((be), ss_cu_st_, #expr, __FILE__, __LINE__); \
+    } while (0)
+#define CUDNN_CHECK(be, expr)                                                                                      \
+    do {                                                                                                           \
+        cudnnStatus_t ss_dnn_st_ = (expr);                                                                         \
+        if (ss_dnn_st_ != CUDNN_STATUS_SUCCESS) return ss_cudnn_fail((be), ss_dnn_st_, #expr, __FILE__, __LINE__); \
+    } while (0)
+#define CUBLAS_CHECK(be, expr)                                                                                         \
+    do {                                                                                                               \
+        cublasStatus_t ss_blas_st_ = (expr);                                                                           \
+        if (ss_blas_st_ != CUBLAS_STATUS_SUCCESS) return ss_cublas_fail((be), ss_blas_st_, #expr, __FILE__, __LINE__); \
+    } while (0)
+
 /* Allocation: ptr is the result of malloc/calloc/aligned_alloc. */
 #define SS_ALLOC_CHECK(ptr)                                                                                \
     do {                                                                                                   \

@@ -10,7 +10,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "scheduler.h"
+#include "sweep.h"
 
 static void on_signal(int sig) {
     (void)sig;
@@ -131,7 +131,7 @@ int ss_cmd_run(int argc, char **argv) {
         else if (rank == 0)
             fprintf(stderr, "stylesweep run: --ready-file %s: %s (going on)\n", ready_file, strerror(errno));
     }
-    ss_sweep_end end = ss_scheduler_run(&o, rank, size);
+    ss_sweep_end end = ss_sweep_run(&o, rank, size);
     if (end == SS_SWEEP_ERROR && ss_sweep_need_abort) {
         /* a rank that cannot go on takes the job down, so that no rank hangs */
         fflush(stdout);

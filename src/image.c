@@ -20,6 +20,7 @@
 #include <stb_image_write.h>
 
 #include "check.h"
+#include "elementwise.h"
 #include "util.h"
 
 const ss_preproc ss_image_preproc_caffe = {
@@ -204,7 +205,8 @@ ss_status ss_image_resize(ss_image *out, const ss_image *in, int w, int h) {
 /* lut[c][v]: the pre-processed value of pixel value v in tensor channel c. */
 static void make_lut(float lut[3][256], const ss_preproc *pp) {
     for (int c = 0; c < 3; c++)
-        for (int v = 0; v < 256; v++) lut[c][v] = (float)(((double)v * pp->scale - pp->mean[c]) / pp->std[c]);
+        for (int v = 0; v < 256; v++)
+            lut[c][v] = ss_ew_preprocess((unsigned char)v, pp->scale, pp->mean[c], pp->std[c]);
 }
 
 void ss_image_to_tensor(float *out, const ss_image *img, const ss_preproc *pp) {
@@ -231,8 +233,8 @@ ss_status ss_image_from_tensor(ss_image *out, const float *x, int w, int h, cons
     for (int c = 0; c < 3; c++) {
         int dst = pp->bgr ? 2 - c : c;
         const float *xc = x + (size_t)c * np;
-        double sd = pp->std[c], m = pp->mean[c], sc = pp->scale;
-        for (size_t i = 0; i < np; i++) out->px[3 * i + dst] = clip_round(((double)xc[i] * sd + m) / sc);
+        for (size_t i = 0; i < np; i++)
+            out->px[3 * i + dst] = ss_ew_deprocess(xc[i], pp->scale, pp->mean[c], pp->std[c]);
     }
     return SS_OK;
 }

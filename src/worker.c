@@ -13,6 +13,7 @@ struct ss_worker {
     ss_backend *be;
     ss_setup setup;
     int have_setup;
+    int lost; /* the backend's device context was lost: it is being made again */
 };
 
 typedef struct worker_run {
@@ -132,7 +133,7 @@ static ss_status worker_prepare(ss_worker *w, const ss_params *p) {
  * of a real run of its parameters, of the real sizes: STARTED, one METRICS
  * row per iteration with every style layer's value, the snapshots of its
  * schedule, a checkpoint every checkpoint_every iterations (image and a
- * state blob of the default optimiser's size) and DONE with the final
+ * state blob of the default optimizer's size) and DONE with the final
  * image. Its numbers are meaningless; it measures rank 0. */
 static ss_status bench_run(worker_run *r, const ss_params *p, const ss_engine_state *resume) {
     int sw, sh, ch, w, h;
@@ -195,6 +196,8 @@ ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engi
     const char *bench = getenv("STYLESWEEP_BENCH_NO_COMPUTE");
     if (bench && !strcmp(bench, "1")) return bench_run(&r, p, resume);
     ss_status st = worker_prepare(w, p);
+    if (st != SS_OK && w->lost && !w->be) return st; /* no new backend after a lost context: leave the sweep */
+    w->lost = 0;
     if (st == SS_OK) {
         char info[SS_PATH_MAX + 512], host[256] = "";
         gethostname(host, sizeof host - 1);
@@ -238,6 +241,13 @@ ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engi
     if (w->have_setup && st != SS_ERR_INTERRUPTED) { /* do not reuse targets after a failure */
         ss_setup_free(&w->setup);
         w->have_setup = 0;
+    }
+    if (w->be && w->be->lost) { /* a sticky device error: the next run makes a new backend */
+        if (w->have_setup) ss_setup_free(&w->setup);
+        w->have_setup = 0;
+        ss_be_free(w->be);
+        w->be = NULL;
+        w->lost = 1;
     }
     return emit(&r, &m, why);
 }

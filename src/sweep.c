@@ -1,5 +1,5 @@
-/* scheduler.c - the sweep's coordinator and workers over MPI (see scheduler.h). */
-#include "scheduler.h"
+/* sweep.c - the sweep's coordinator and workers over MPI (see sweep.h). */
+#include "sweep.h"
 
 #include <math.h>
 #include <mpi.h>
@@ -33,8 +33,7 @@ enum { TAG_UP = 1, TAG_DOWN = 2, TAG_STOP_NOW = 3 };
         }                                                                                                    \
     } while (0)
 
-/* ------------------------------------------------------------------ */
-/* coordinator (rank 0)                                                */
+/* ---- coordinator (rank 0) ---- */
 
 typedef struct coord {
     const ss_sweep_options *o;
@@ -633,8 +632,7 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     return end;
 }
 
-/* ------------------------------------------------------------------ */
-/* worker ranks                                                        */
+/* ---- worker ranks ---- */
 
 typedef struct mpi_sink {
     int stop_seen;
@@ -776,10 +774,14 @@ out:
     return st;
 }
 
-ss_sweep_end ss_scheduler_run(const ss_sweep_options *o, int rank, int size) {
+ss_sweep_end ss_sweep_run(const ss_sweep_options *o, int rank, int size) {
     int local = local_worker_index(rank);
     if (rank == 0) return coordinator(o, size);
     int device = o->device >= 0 ? o->device : local;
+    if (o->device < 0 && strcmp(o->backend, "cpu") != 0) { /* the i-th worker of a node: GPU i mod count */
+        int n = ss_backend_cuda_devices();
+        if (n > 0) device = local % n;
+    }
     ss_status st = worker_loop(o, rank, device);
     if (st != SS_OK) {
         char host[256] = "";
