@@ -8,7 +8,12 @@
  * are off) and every writing call ends with H5Fflush, so when a call returns
  * the file on disk is consistent and holds that update. Another process may
  * open it read-only at any time and sees the state as of the last completed
- * call; a read that races a flush can fail, and ss_archive_open retries.
+ * call; a read that races a flush can fail: every reading function then
+ * reopens the file and reads again (for about a second, and only while the
+ * file keeps changing: a damaged archive fails at once). When the cache
+ * holds more than a working set after a flush, the writer reopens the file
+ * (see SCHEMA.md, "Consistency"), so an update costs the same in a large
+ * archive as in a small one.
  * One writer at a time: a writable handle holds an exclusive lock (an open
  * file description lock, not HDF5's flock), so h5py readers still open it.
  *
@@ -77,7 +82,7 @@ typedef struct ss_archive_run_info {
 } ss_archive_run_info;
 
 /* A checkpoint: the optimised image at an outer-iteration boundary, the
- * number of metrics rows that belong to it and the optimiser/RNG state as an
+ * number of metrics rows that belong to it and the optimizer/RNG state as an
  * opaque blob. For writing, the caller owns the buffers; a checkpoint read by
  * ss_archive_read_checkpoint owns them: free with ss_archive_checkpoint_free. */
 typedef struct ss_archive_checkpoint {
@@ -85,7 +90,7 @@ typedef struct ss_archive_checkpoint {
     int n_metrics; /* metrics rows recorded up to this checkpoint */
     int w, h;
     float *image;         /* (3, h, w), the pre-processed image being optimised */
-    unsigned char *state; /* opaque optimiser/RNG state */
+    unsigned char *state; /* opaque optimizer/RNG state */
     size_t state_size;
     long long generation; /* set by write/read: increases with each checkpoint of a run */
 } ss_archive_checkpoint;
@@ -119,7 +124,11 @@ ss_status ss_archive_create(ss_archive **a, const char *path, const char *sweep,
  * writer; retries briefly when it races a flush). Checks that the file is an
  * archive: SS_ERR_IO if missing or unreadable, SS_ERR_FORMAT for a file that
  * is not HDF5, an HDF5 file without format = "stylesweep-archive", a schema
- * version newer than this program reads, or a damaged run table. */
+ * version newer than this program reads, or a damaged run table. A
+ * read-only open first reads the run table in a child process with a time
+ * limit (30 s; STYLESWEEP_ARCHIVE_PROBE_SECONDS, 0 = off), so that damaged
+ * bytes on which HDF5 crashes or hangs give SS_ERR_FORMAT ("damaged
+ * archive ...") instead of a dead or stuck reader. */
 ss_status ss_archive_open(ss_archive **a, const char *path, int writable);
 
 /* Flushes (when writable), closes the file, releases the lock and frees a.
@@ -147,6 +156,11 @@ ss_status ss_archive_add_runs(ss_archive *a, int n, const char *const *ids, cons
 /* Replaces the stored manifest text and hash (on resume with a changed
  * manifest); the previous ones move to /manifest_history/<n>. */
 ss_status ss_archive_set_manifest(ss_archive *a, const char *manifest_text, const char *manifest_sha256);
+
+/* Records on /manifest what the command line changed of it (`run --set`):
+ * overrides, the KEY=VALUE lines, and effective_defaults, every default
+ * parameter after them (YAML). They move with /manifest to the history. */
+ss_status ss_archive_set_overrides(ss_archive *a, const char *overrides, const char *effective_defaults);
 
 /* Discards everything run i recorded and gives it new parameters (resume
  * with --force after the run's parameters changed in the manifest): the
@@ -205,8 +219,17 @@ ss_status ss_archive_write_checkpoint(ss_archive *a, int i, ss_archive_checkpoin
 /* Returns the number of runs. */
 int ss_archive_run_count(const ss_archive *a);
 
-/* Sets *index to the index of the run with this id; SS_ERR_ARG if none. */
+/* Sets *index to the index of the run with this id; SS_ERR_ARG if none.
+ * Constant time (a hash of the ids, built at the first call). */
 ss_status ss_archive_find_run(const ss_archive *a, const char *id, int *index);
+
+/* Returns the id of run i (valid until the archive is refreshed, runs are
+ * added or it is closed), or NULL when i is out of range. */
+const char *ss_archive_run_id(const ss_archive *a, int i);
+
+/* Reads the status of every run from the run table in one read: out has
+ * ss_archive_run_count(a) elements. */
+ss_status ss_archive_read_statuses(ss_run_status *out, ss_archive *a);
 
 /* Reads everything about run i into *out (free with ss_archive_run_info_free,
  * also after a failure). */
@@ -219,23 +242,27 @@ void ss_archive_run_info_free(ss_archive_run_info *info);
 const char *ss_archive_status_name(ss_run_status status);
 
 /* Sets *status from its name; SS_ERR_ARG for an unknown name. */
-ss_status ss_archive_status_parse(const char *name, ss_run_status *status);
+ss_status ss_archive_status_parse(ss_run_status *status, const char *name);
 
 /* Reads the sweep name, manifest text and its hash: malloc'ed strings (any
  * out pointer may be NULL to skip it). */
 ss_status ss_archive_manifest(ss_archive *a, char **sweep, char **manifest_text, char **manifest_sha256);
+
+/* Reads the overrides recorded by ss_archive_set_overrides into *overrides
+ * (malloc'ed; "" when none were recorded). */
+ss_status ss_archive_overrides(ss_archive *a, char **overrides);
 
 /* Reads the metrics table of run i: *rows is malloc'ed (NULL when *n = 0). */
 ss_status ss_archive_read_metrics(ss_archive *a, int i, ss_archive_metrics **rows, int *n);
 
 /* Reads the per-style-layer values of run i: *values is *n_rows x *n_layers
  * (row-major, malloc'ed), *names the layer names (free with
- * ss_archive_free_strings). All zero/NULL when the run has none. */
+ * ss_archive_strings_free). All zero/NULL when the run has none. */
 ss_status ss_archive_read_style_layers(ss_archive *a, int i, double **values, int *n_rows, int *n_layers,
                                        char ***names);
 
 /* Frees a string array returned by this module. */
-void ss_archive_free_strings(char **s, int n);
+void ss_archive_strings_free(char **s, int n);
 
 /* Reads all snapshots of run i: *rgb holds *n images of *h x *w x 3 uint8
  * one after the other, *iterations their iteration numbers (both malloc'ed,

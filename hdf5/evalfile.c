@@ -8,26 +8,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "h5util.h"
+#include "paths.h"
+#include "util.h"
 
-int ss_evalfile_is_dataset_spec(const char *spec) {
-    const char *colon = strstr(spec, ".h5:");
-    if (!colon) colon = strstr(spec, ".hdf5:");
-    return colon != NULL;
-}
+int ss_evalfile_is_dataset_spec(const char *spec) { return ss_path_file_part(spec) < strlen(spec); }
 
 ss_status ss_evalfile_read_image(float **out, int *h, int *w, const char *spec) {
     *out = NULL;
-    const char *sep = strstr(spec, ".h5:");
-    size_t ext = 3;
-    if (!sep) sep = strstr(spec, ".hdf5:"), ext = 5;
-    if (!sep) return ss_error(SS_ERR_ARG, "'%s' is not FILE.h5:/dataset", spec);
+    size_t len = ss_path_file_part(spec);
+    if (len == strlen(spec)) return ss_error(SS_ERR_ARG, "'%s' is not FILE.h5:/dataset", spec);
     char path[4096];
-    size_t len = (size_t)(sep - spec) + ext;
     if (len >= sizeof path) return ss_error(SS_ERR_ARG, "path too long in '%s'", spec);
     memcpy(path, spec, len);
     path[len] = '\0';
-    const char *dset = sep + ext + 1;
+    const char *dset = spec + len + 1;
     if (!*dset) return ss_error(SS_ERR_ARG, "'%s' names no dataset after the colon", spec);
     hid_t f;
     ss_status st = ss_h5_open_read(&f, path);
@@ -87,17 +83,14 @@ ss_status ss_evalfile_write(const char *path, const ss_eval_output *o, int overw
     ss_h5_quiet();
     if (!overwrite && access(path, F_OK) == 0)
         return ss_error(SS_ERR_IO, "%s exists; give --force to overwrite it", path);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    char *tmp;
+    SS_TRY(ss_file_tmp_name(&tmp, path));
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return ss_error(SS_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-    ss_status st = write_all(f, o);
-    if (H5Fclose(f) < 0 && st == SS_OK) st = ss_error(SS_ERR_IO, "cannot close %s (disk full?)", path);
-    if (st == SS_OK && rename(tmp, path) != 0)
-        st = ss_error(SS_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (st != SS_OK) {
-        unlink(tmp);
-        return ss_error(st, "%s: %s", path, ss_error_message());
-    }
+    ss_status st = f < 0 ? ss_error(SS_ERR_IO, "cannot create %s: %s", path, strerror(errno)) : write_all(f, o);
+    if (f >= 0 && H5Fclose(f) < 0 && st == SS_OK) st = ss_error(SS_ERR_IO, "cannot close %s (disk full?)", path);
+    if (st == SS_OK) st = ss_file_commit_rename(tmp, path); /* removes tmp on failure */
+    else unlink(tmp);
+    free(tmp);
+    if (st != SS_OK) return ss_error(st, "%s: %s", path, ss_error_message());
     return SS_OK;
 }

@@ -8,7 +8,7 @@ conv5_1), every content_loss_type (0, 1, 2) and both poolings (max, avg):
 runs `stylesweep eval` on pre-processed inputs given as FILE.h5:/dataset (so
 that image decoding and pre-processing are out of the loop), computes the
 same loss and its gradient with PyTorch in float64 by the formulas of
-DESIGN.md ("What a run computes"), and prints per case the relative errors:
+src/net.c (listed in tests/data/README.md), and prints per case the relative errors:
 of the total, the content term, the worst style layer's term and the TV
 term (|ours - ref| / |ref|), and of the gradient (||ours - ref||_2 /
 ||ref||_2). Exits 1 if any exceeds --tol (default 1e-4), 0 otherwise.

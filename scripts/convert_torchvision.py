@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Convert a torchvision VGG16/VGG19 state dict to a Keras-layout "notop"
-HDF5 weights file that stylesweep reads (see DESIGN.md, "Weights").
+HDF5 weights file that stylesweep reads (see README.md, "Weights").
 
 usage: scripts/convert_torchvision.py [--model vgg16|vgg19] [--force] INPUT.pth [-o] OUTPUT.h5
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fetch_weights.sh - downloads the Keras VGG16/VGG19 "notop" weights that
-# stylesweep uses when `weights: auto` (see DESIGN.md, "Weights").
+# stylesweep uses when `weights: auto` (see README.md, "Weights").
 # Run `scripts/fetch_weights.sh --help` for the options.
 set -u
 

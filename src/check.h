@@ -4,7 +4,19 @@
  * ss_status: on failure they record "<library>: <expression> failed (<reason>)
  * at file:line" with ss_error and return from the enclosing function (the
  * rank and device are added by the top level, which is the only place that
- * exits or calls MPI_Abort). SS_TRY propagates a status unchanged. */
+ * exits or calls MPI_Abort). SS_TRY propagates a status unchanged.
+ *
+ * What a function's return value means, public or static:
+ *  - a function that can fail returns ss_status (SS_OK, or the failure with
+ *    its one-line message recorded by ss_error); results go through
+ *    pointer arguments, outputs first;
+ *  - a function that answers a question and cannot fail returns int, 1 for
+ *    yes and 0 for no (named as the question: is_*, has_*, *_ok), and
+ *    records no message;
+ *  - a function that counts or finds returns the count or the index, with
+ *    -1 for "none" or "too many" as its comment says;
+ *  - a helper that wraps a system call without a message returns 0 or an
+ *    errno value (ss_file_read_all), and its caller makes the message. */
 #ifndef SS_CHECK_H
 #define SS_CHECK_H
 
@@ -23,9 +35,6 @@
         if ((st) != SS_OK) goto label; \
     } while (0)
 
-#define SS_LIB_CHECK(lib, ok, reason, expr_text, code) \
-    return ss_error((code), "%s: %s failed (%s) at %s:%d", (lib), (expr_text), (reason), __FILE__, __LINE__)
-
 /* oneDNN: expr returns dnnl_status_t. */
 #define DNNL_CHECK(expr)                                                                                         \
     do {                                                                                                         \
@@ -35,10 +44,37 @@
                             __FILE__, __LINE__);                                                                 \
     } while (0)
 
-/* HDF5: expr returns a negative value on failure (herr_t or hid_t). */
-#define H5_CHECK(expr, code)                                                                            \
-    do {                                                                                                \
-        if ((expr) < 0) return ss_error((code), "HDF5: %s failed at %s:%d", #expr, __FILE__, __LINE__); \
+/* oneDNN, for functions that own resources: records the error in `st` (an
+ * ss_status) and jumps to `label`, where they are released. */
+#define DNNL_CHECK_GOTO(st, expr, label)                                                                         \
+    do {                                                                                                         \
+        dnnl_status_t dnnl_st_ = (expr);                                                                         \
+        if (dnnl_st_ != dnnl_success) {                                                                          \
+            (st) = ss_error(SS_ERR_BACKEND, "oneDNN: %s failed (%s) at %s:%d", #expr, dnnl_status2str(dnnl_st_), \
+                            __FILE__, __LINE__);                                                                 \
+            goto label;                                                                                          \
+        }                                                                                                        \
+    } while (0)
+
+/* CUDA, cuDNN and cuBLAS (kernels/ only): `be` is the CUDA backend. On
+ * failure the message names the library, the expression, file:line, the
+ * rank and the device (ss_cuda_fail and friends in kernels/backend_cuda.cu);
+ * running out of device memory reads "out of GPU memory (...)", and a
+ * sticky error (the context is lost) sets be->lost. */
+#define CUDA_CHECK(be, expr)                                                                           \
+    do {                                                                                               \
+        cudaError_t ss_cu_st_ = (expr);                                                                \
+        if (ss_cu_st_ != cudaSuccess) return ss_cuda_fail((be), ss_cu_st_, #expr, __FILE__, __LINE__); \
+    } while (0)
+#define CUDNN_CHECK(be, expr)                                                                                      \
+    do {                                                                                                           \
+        cudnnStatus_t ss_dnn_st_ = (expr);                                                                         \
+        if (ss_dnn_st_ != CUDNN_STATUS_SUCCESS) return ss_cudnn_fail((be), ss_dnn_st_, #expr, __FILE__, __LINE__); \
+    } while (0)
+#define CUBLAS_CHECK(be, expr)                                                                                         \
+    do {                                                                                                               \
+        cublasStatus_t ss_blas_st_ = (expr);                                                                           \
+        if (ss_blas_st_ != CUBLAS_STATUS_SUCCESS) return ss_cublas_fail((be), ss_blas_st_, #expr, __FILE__, __LINE__); \
     } while (0)
 
 /* Allocation: ptr is the result of malloc/calloc/aligned_alloc. */

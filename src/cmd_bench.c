@@ -1,23 +1,19 @@
 /* cmd_bench.c - `stylesweep bench`: the median time of one evaluation with
  * random weights and random images, printed as ms_per_eval=<number> (the
- * format of shared/anchors/torch_vgg_eval.py, to compare in one command). */
+ * line scripts/bench_vs_torch.sh reads from this and from PyTorch's script,
+ * to compare in one command). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "check.h"
 #include "cli.h"
 #include "commands.h"
+#include "net.h"
 #include "rng.h"
+#include "util.h"
 
-enum { BENCH_FLAGS = SS_CLI_PARAMS | SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_REPEAT };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+enum { BENCH_FLAGS = SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_REPEAT };
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -34,11 +30,11 @@ typedef struct bench_state {
 
 static void bench_free(bench_state *b) {
     if (b->be) {
-        b->be->iface->tensor_free(b->be, b->x);
-        b->be->iface->tensor_free(b->be, b->g);
+        ss_be_tensor_free(b->be, b->x);
+        ss_be_tensor_free(b->be, b->g);
     }
     ss_net_free(b->net);
-    if (b->be) b->be->iface->free(b->be);
+    if (b->be) ss_be_free(b->be);
     ss_model_free(&b->model);
     free(b->host);
 }
@@ -53,6 +49,7 @@ static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms)
     SS_TRY(ss_params_resolve(p, &b->model, &cfg));
     SS_TRY(ss_model_load_weights(&b->model, "random", ss_net_deepest_layer(&cfg) + 1));
     SS_TRY(ss_backend_new(&b->be, cli->backend, cli->device, cli->threads));
+    SS_TRY(ss_be_set_precision(b->be, p->precision));
     int s = p->image_size;
     size_t n = 3 * (size_t)s * s;
     b->host = malloc(n * sizeof(float));
@@ -65,44 +62,38 @@ static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms)
     fill_random(b->host, n, &r);
     SS_TRY(ss_net_set_style(b->net, 0, b->host));
     fill_random(b->host, n, &r);
-    const ss_backend_i *B = b->be->iface;
-    SS_TRY(B->tensor_new(b->be, &b->x, 3, s, s));
-    SS_TRY(B->tensor_new(b->be, &b->g, 3, s, s));
-    SS_TRY(B->tensor_write(b->be, b->x, b->host));
+    SS_TRY(ss_be_tensor_new(b->be, &b->x, 3, s, s));
+    SS_TRY(ss_be_tensor_new(b->be, &b->g, 3, s, s));
+    SS_TRY(ss_be_tensor_write(b->be, b->x, b->host));
     ss_terms t;
     for (int i = 0; i < 2; i++) SS_TRY(ss_net_eval(b->net, &t, b->g, b->x));
-    double times[1000];
+    double times[1000] = {0};
     int reps = cli->repeat < 1000 ? cli->repeat : 1000;
     for (int i = 0; i < reps; i++) {
-        double t0 = now_s();
+        double t0 = ss_monotonic_seconds();
         SS_TRY(ss_net_eval(b->net, &t, b->g, b->x));
-        times[i] = (now_s() - t0) * 1000.0;
+        times[i] = (ss_monotonic_seconds() - t0) * 1000.0;
     }
     qsort(times, (size_t)reps, sizeof times[0], cmp_double);
     *median_ms = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
-    printf("stylesweep=%s arch=%s size=%d threads=%d backend=%s ms_per_eval=%.1f\n", SS_VERSION_STRING, p->model, s,
-           b->be->threads, B->name, *median_ms);
+    printf("stylesweep=%s arch=%s size=%d threads=%d backend=%s precision=%s ms_per_eval=%.1f device=%s\n",
+           SS_VERSION_STRING, p->model, s, b->be->threads, b->be->iface->name, p->precision, *median_ms, b->be->device);
     return SS_OK;
 }
 
 int ss_cmd_bench(int argc, char **argv) {
     ss_cli cli;
-    if (ss_cli_parse(&cli, argc, argv, BENCH_FLAGS) != SS_OK) {
-        fprintf(stderr, "stylesweep bench: %s\n", ss_error_message());
-        return SS_EXIT_USAGE;
-    }
-    if (cli.help) {
-        printf(
-            "usage: stylesweep bench [--model vgg19] [--size 224] [--threads N] [OPTIONS]\n\n"
-            "Times one evaluation (forward to the deepest used layer, losses, gradient to the\n"
-            "image) with random weights and random images; prints the median as ms_per_eval=.\n\noptions:\n");
-        ss_cli_print_options(stdout, BENCH_FLAGS);
-        return SS_EXIT_OK;
-    }
-    if (cli.n_positional) {
-        fprintf(stderr, "stylesweep bench: unexpected argument '%s'\n", cli.positional[0]);
-        return SS_EXIT_USAGE;
-    }
+    ss_cli_option opts[SS_CLI_MAX_OPTIONS];
+    ss_cli_command cmd = {.name = "bench",
+                          .synopsis = "[--model vgg19] [--size 224] [--threads N] [OPTIONS]",
+                          .description =
+                              "Times one evaluation (forward to the deepest used layer, losses, gradient to the\n"
+                              "image) with random weights and random images; prints the median as ms_per_eval=.\n",
+                          .options = opts,
+                          .n_options = ss_cli_common_options(opts, &cli, BENCH_FLAGS),
+                          .params = &cli.params};
+    int rc = ss_cli_parse(&cli.args, &cmd, argc, argv);
+    if (rc != SS_CLI_GO) return rc;
     cli.params.n_styles = 1; /* the random style image */
     bench_state b = {0};
     double ms;

@@ -10,18 +10,7 @@
 #include "evalfile.h"
 #include "setup.h"
 
-enum { EVAL_FLAGS = SS_CLI_PARAMS | SS_CLI_OUTPUT | SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_FORCE | SS_CLI_X };
-
-static void eval_usage(FILE *f) {
-    fprintf(f,
-            "usage: stylesweep eval [OPTIONS] CONTENT STYLE [STYLE...] -o OUT.h5\n\n"
-            "Evaluates the loss and its gradient once and writes loss, content_loss,\n"
-            "style_loss (per style layer), tv_loss, x and grad (3 x H x W, in the pre-processed\n"
-            "domain: BGR minus the mean for Caffe weights). CONTENT, STYLE and --x are image\nfiles or "
-            "FILE.h5:/dataset arrays "
-            "of pre-processed (3, H, W) floats.\n\noptions:\n");
-    ss_cli_print_options(f, EVAL_FLAGS);
-}
+enum { EVAL_FLAGS = SS_CLI_OUTPUT | SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_FORCE | SS_CLI_X };
 
 /* Fills x (3, h, w) from --x (image or dataset) or the --init image. */
 static ss_status eval_input(float *x, const ss_cli *cli, const ss_setup *s) {
@@ -53,20 +42,19 @@ static ss_status eval_run(const ss_cli *cli) {
     float *x = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
     ss_tensor *tx = NULL, *tg = NULL;
     ss_terms terms;
-    const ss_backend_i *B = s.be->iface;
     if (!x || !g) st = ss_error(SS_ERR_NOMEM, "out of memory");
     if (st == SS_OK) st = eval_input(x, cli, &s);
-    if (st == SS_OK) st = B->tensor_new(s.be, &tx, 3, h, w);
-    if (st == SS_OK) st = B->tensor_new(s.be, &tg, 3, h, w);
-    if (st == SS_OK) st = B->tensor_write(s.be, tx, x);
+    if (st == SS_OK) st = ss_be_tensor_new(s.be, &tx, 3, h, w);
+    if (st == SS_OK) st = ss_be_tensor_new(s.be, &tg, 3, h, w);
+    if (st == SS_OK) st = ss_be_tensor_write(s.be, tx, x);
     if (st == SS_OK) st = ss_net_eval(s.net, &terms, tg, tx);
-    if (st == SS_OK) st = B->tensor_read(s.be, g, tg);
+    if (st == SS_OK) st = ss_be_tensor_read(s.be, g, tg);
     if (st == SS_OK) {
         const char *names[SS_MAX_STYLE_LAYERS];
         for (int l = 0; l < s.params.n_style_layers; l++) names[l] = s.params.style_layers[l];
         const char *keys[] = {"model", "weights", "pool", "content_layer", "backend", "device"};
-        const char *values[] = {s.params.model,         s.weights, s.params.pool,
-                                s.params.content_layer, B->name,   s.be->device};
+        const char *values[] = {s.params.model,         s.weights,         s.params.pool,
+                                s.params.content_layer, s.be->iface->name, s.be->device};
         ss_eval_output o = {
             terms.total, terms.content, terms.tv, s.params.n_style_layers, terms.style, names, x, g, h, w,
             keys,        values,        6};
@@ -75,8 +63,8 @@ static ss_status eval_run(const ss_cli *cli) {
             printf("loss=%.9g content=%.9g style=%.9g tv=%.9g -> %s\n", terms.total, terms.content,
                    terms.total - terms.content - terms.tv, terms.tv, cli->output);
     }
-    if (tx) B->tensor_free(s.be, tx);
-    if (tg) B->tensor_free(s.be, tg);
+    if (tx) ss_be_tensor_free(s.be, tx);
+    if (tg) ss_be_tensor_free(s.be, tg);
     free(x);
     free(g);
     ss_setup_free(&s);
@@ -85,8 +73,16 @@ static ss_status eval_run(const ss_cli *cli) {
 
 int ss_cmd_eval(int argc, char **argv) {
     ss_cli cli;
-    int rc = ss_cli_start_images(&cli, argc, argv, EVAL_FLAGS, "OUT.h5", eval_usage);
-    if (rc >= 0) return rc;
+    ss_cli_command cmd = {.name = "eval",
+                          .synopsis = "[OPTIONS] CONTENT STYLE [STYLE...] -o OUT.h5",
+                          .description =
+                              "Evaluates the loss and its gradient once and writes loss, content_loss,\n"
+                              "style_loss (per style layer), tv_loss, x and grad (3 x H x W, in the pre-processed\n"
+                              "domain: BGR minus the mean for Caffe weights). CONTENT, STYLE and --x are image\n"
+                              "files or FILE.h5:/dataset arrays of pre-processed (3, H, W) floats.\n",
+                          .needs = "CONTENT, at least one STYLE and -o OUT.h5"};
+    int rc = ss_cli_start_images(&cli, &cmd, EVAL_FLAGS, argc, argv);
+    if (rc != SS_CLI_GO) return rc;
     if (eval_run(&cli) != SS_OK) {
         fprintf(stderr, "stylesweep eval: %s\n", ss_error_message());
         return SS_EXIT_FAILURE;

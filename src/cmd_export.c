@@ -10,21 +10,14 @@
 
 #include "archive.h"
 #include "check.h"
+#include "cli.h"
 #include "commands.h"
 #include "image.h"
+#include "util.h"
 
+/* Writes text to path durably (util.h). */
 static ss_status write_text(const char *path, const char *text) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return ss_error(SS_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    fputs(text, f);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return ss_error(SS_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return SS_OK;
+    return ss_file_write_durable(path, text, strlen(text));
 }
 
 /* Writes s as a YAML double-quoted scalar (escaping quotes, backslashes and
@@ -119,34 +112,26 @@ static ss_status export_run(ss_archive *a, int i, const char *dir, int *n_files)
 }
 
 int ss_cmd_export(int argc, char **argv) {
-    const char *path = NULL, *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf(
-                "usage: stylesweep export ARCHIVE.h5 -o DIR\n\n"
-                "Writes per run DIR/<id>/ with iteration_NNNN.png (the snapshots), final.png,\n"
-                "metrics.csv and parameters.yaml. Existing files of the same names are replaced.\n\n"
-                "options:\n  -o, --output DIR  where to write (made if missing)\n  -h, --help        this help\n");
-            return SS_EXIT_OK;
-        } else if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "stylesweep export: %s needs a value\n", argv[i]);
-                return SS_EXIT_USAGE;
-            }
-            dir = argv[++i];
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "stylesweep export: unknown option %s (see --help)\n", argv[i]);
-            return SS_EXIT_USAGE;
-        } else if (!path) path = argv[i];
-        else {
-            fprintf(stderr, "stylesweep export: unexpected argument '%s'\n", argv[i]);
-            return SS_EXIT_USAGE;
-        }
-    }
-    if (!path || !dir || !dir[0]) {
-        fprintf(stderr, "stylesweep export: needs ARCHIVE.h5 and -o DIR (see --help)\n");
-        return SS_EXIT_USAGE;
-    }
+    const char *dir = NULL, *only = NULL;
+    const ss_cli_option opts[] = {
+        {"--output", "-o", SS_CLI_TEXT, &dir, "DIR", 0, 0, NULL, "where to write (made if missing; required)"},
+        {"--only", NULL, SS_CLI_TEXT, &only, "ID[,ID...]", 0, 0, NULL, "export only these runs"},
+    };
+    const ss_cli_command cmd = {.name = "export",
+                                .synopsis = "ARCHIVE.h5 -o DIR",
+                                .description =
+                                    "Writes per run DIR/<id>/ with iteration_NNNN.png (the snapshots), final.png,\n"
+                                    "metrics.csv and parameters.yaml. Existing files of the same names are replaced.\n",
+                                .options = opts,
+                                .n_options = (int)(sizeof opts / sizeof opts[0]),
+                                .min_positional = 1,
+                                .max_positional = 1,
+                                .needs = "ARCHIVE.h5 and -o DIR"};
+    ss_cli_args args;
+    int rc = ss_cli_parse(&args, &cmd, argc, argv);
+    if (rc != SS_CLI_GO) return rc;
+    const char *path = args.positional[0];
+    if (!dir) return ss_cli_usage_error(&cmd, "needs %s (see --help)", cmd.needs);
     ss_archive *a;
     if (ss_archive_open(&a, path, 0) != SS_OK) {
         fprintf(stderr, "stylesweep export: %s\n", ss_error_message());
@@ -155,17 +140,25 @@ int ss_cmd_export(int argc, char **argv) {
     ss_status st = SS_OK;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) st = ss_error(SS_ERR_IO, "cannot make %s: %s", dir, strerror(errno));
     int n = ss_archive_run_count(a), files = 0;
-    for (int i = 0; st == SS_OK && i < n; i++) {
-        /* a read that races one of a running sweep's flushes can fail
-         * (hdf5/SCHEMA.md, "Consistency"): reopen the archive and try again */
-        for (int attempt = 0;; attempt++) {
-            int run_files = 0;
-            st = export_run(a, i, dir, &run_files);
-            if (st == SS_OK) files += run_files;
-            if (st != SS_ERR_FORMAT || attempt >= 20) break;
-            usleep(50000);
-            if (ss_archive_refresh(a) != SS_OK || ss_archive_run_count(a) <= i) break;
+    /* the archive's readers retry a read that races one of a running sweep's
+     * flushes themselves (hdf5/SCHEMA.md, "Consistency") */
+    if (only && only[0]) {
+        n = 0;
+        for (const char *s = only; st == SS_OK && *s;) {
+            size_t len = strcspn(s, ",");
+            char id[512];
+            snprintf(id, sizeof id, "%.*s", (int)(len < sizeof id ? len : sizeof id - 1), s);
+            int i = -1, run_files = 0;
+            st = ss_archive_find_run(a, id, &i);
+            if (st == SS_OK) st = export_run(a, i, dir, &run_files);
+            if (st == SS_OK) files += run_files, n++;
+            s += len + (s[len] == ',');
         }
+    }
+    for (int i = 0; !(only && only[0]) && st == SS_OK && i < n; i++) {
+        int run_files = 0;
+        st = export_run(a, i, dir, &run_files);
+        if (st == SS_OK) files += run_files;
     }
     ss_archive_close(a);
     if (st != SS_OK) {

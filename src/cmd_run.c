@@ -5,15 +5,12 @@
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
-#include "scheduler.h"
-
-extern volatile sig_atomic_t ss_sweep_archive_busy;
+#include "sweep.h"
 
 static void on_signal(int sig) {
     (void)sig;
@@ -44,117 +41,97 @@ static void install_signals(void) {
     sigaction(SIGUSR2, &sa, NULL);
 }
 
-static void run_usage(FILE *f) {
-    fprintf(f,
-            "usage: [mpirun -np N] stylesweep run MANIFEST -o ARCHIVE.h5 [OPTIONS]\n\n"
+int ss_cmd_run(int argc, char **argv) {
+    /* first of all: a signal from now on is a clean stop (batch systems may
+     * signal a job at any moment, also while its ranks start) */
+    install_signals();
+    /* whole lines reach a log file even when the job is killed (scancel) */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    ss_sweep_options o = {0};
+    const char *ready_file = NULL;
+    o.backend = "auto";
+    o.device = -1;
+    o.checkpoint_every = 1;
+    o.summary_every = 30;
+    ss_cli_sets sets = {0};
+    const ss_cli_option opts[] = {
+        {"--output", "-o", SS_CLI_TEXT, &o.archive, "ARCHIVE", 0, 0, NULL, "the archive (required); never overwritten"},
+        {"--resume", NULL, SS_CLI_FLAG, &o.resume, NULL, 0, 0, NULL,
+         "continue ARCHIVE: done runs are skipped, unfinished runs\n"
+         "continue from their last checkpoint, new runs are added"},
+        {"--retry-failed", NULL, SS_CLI_FLAG, &o.retry_failed, NULL, 0, 0, NULL,
+         "with --resume: run failed runs again (attempts are counted)"},
+        {"--force", NULL, SS_CLI_FLAG, &o.force, NULL, 0, 0, NULL,
+         "with --resume: runs whose parameters changed in the manifest\n"
+         "lose their stored results and run again (else refused)"},
+        {"--set", NULL, SS_CLI_SET, &sets, "KEY=VALUE", 0, 0, NULL,
+         "replace a default for every run (repeatable); a value the run's\n"
+         "experiment, grid point or sample sets itself wins (sweeps/README.md);\n"
+         "recorded in the archive; --resume with other values is a changed manifest"},
+        {"--only", NULL, SS_CLI_TEXT, &o.only, "ID[,ID...]", 0, 0, NULL,
+         "only these runs (run or experiment ids); --resume without it adds the rest"},
+        {"--checkpoint-every", NULL, SS_CLI_INT, &o.checkpoint_every, "N", 0, 100000, NULL,
+         "checkpoint every N iterations [default: 1]"},
+        {"--summary-every", NULL, SS_CLI_NUMBER, &o.summary_every, "S", 0, 1e9, NULL,
+         "seconds between progress summaries [default: 30]"},
+        {"--backend", NULL, SS_CLI_CHOICE, &o.backend, "NAME", 0, 0, "cpu|cuda|auto",
+         "cpu, cuda or auto [default: auto]"},
+        {"--device", NULL, SS_CLI_INT, &o.device, "N", 0, 100000, NULL,
+         "GPU of every worker [default: a worker's index on its node]"},
+        {"--threads", NULL, SS_CLI_INT, &o.threads, "N", 0, 100000, NULL,
+         "CPU threads per worker; 0: its affinity mask [default: 0]"},
+        {"--ready-file", NULL, SS_CLI_TEXT, &ready_file, "PATH", 0, 0, NULL,
+         "rank 0 creates PATH once every rank handles signals (a batch\n"
+         "script passes signals on only then: slurm/README.md)"},
+        {"--quiet", "-q", SS_CLI_FLAG, &o.quiet, NULL, 0, 0, NULL, "print only errors"},
+    };
+    const ss_cli_command cmd = {
+        .name = "run",
+        .synopsis =
+            "MANIFEST -o ARCHIVE.h5 [--set KEY=VALUE]... [--only ID[,ID...]] [OPTIONS]\n"
+            "       (alone, or under mpirun -np N)",
+        .description =
             "Runs every configuration of a sweep manifest (sweeps/README.md) and keeps\n"
             "everything in one HDF5 archive (hdf5/SCHEMA.md). Rank 0 coordinates and\n"
-            "writes the archive; ranks 1..N-1 run configurations. One rank works alone.\n\n"
-            "options:\n"
-            "  -o, --output ARCHIVE     the archive (required); never overwritten\n"
-            "  --resume                 continue ARCHIVE: done runs are skipped, unfinished runs\n"
-            "                           continue from their last checkpoint, new runs are added\n"
-            "  --retry-failed           with --resume: run failed runs again (attempts are counted)\n"
-            "  --force                  with --resume: runs whose parameters changed in the manifest\n"
-            "                           lose their stored results and run again (else refused)\n"
-            "  --checkpoint-every N     checkpoint every N iterations [default: 1]\n"
-            "  --summary-every S        seconds between progress summaries [default: 30]\n"
-            "  --backend NAME           cpu, cuda or auto [default: auto]\n"
-            "  --device N               GPU of every worker [default: a worker's index on its node]\n"
-            "  --threads N              CPU threads per worker; 0: its affinity mask [default: 0]\n"
-            "  -q, --quiet              print only errors\n"
-            "  -h, --help               this help\n\n"
+            "writes the archive; ranks 1..N-1 run configurations. One rank works alone.\n",
+        .epilog =
             "SIGINT, SIGTERM, SIGUSR2: every run checkpoints at its next iteration boundary and\n"
             "the archive is closed; a second signal stops at once (the archive stays readable).\n"
             "Under mpirun send SIGUSR2: mpirun kills its ranks within seconds of a SIGTERM or\n"
             "SIGINT (README.md, \"Stopping and resuming\").\n\n"
             "exit codes: 0 every run done; 1 error; 2 usage; 3 interrupted (SIGINT, SIGTERM,\n"
-            "SIGUSR2: run again with --resume); 4 finished with failed runs.\n");
-}
-
-static int parse_nonneg(const char *opt, const char *v, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (!*v || *end || errno || !(x >= 0) || x > 1e9) {
-        fprintf(stderr, "stylesweep run: %s: '%s' is not a number >= 0\n", opt, v);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-int ss_cmd_run(int argc, char **argv) {
-    ss_sweep_options o = {0};
-    o.backend = "auto";
-    o.device = -1;
-    o.checkpoint_every = 1;
-    o.summary_every = 30;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            run_usage(stdout);
-            return SS_EXIT_OK;
-        } else if (!strcmp(a, "--resume")) o.resume = 1;
-        else if (!strcmp(a, "--retry-failed")) o.retry_failed = 1;
-        else if (!strcmp(a, "--force")) o.force = 1;
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o.quiet = 1;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--backend") || !strcmp(a, "--device") ||
-                 !strcmp(a, "--threads") || !strcmp(a, "--checkpoint-every") || !strcmp(a, "--summary-every")) {
-            if (!v) {
-                fprintf(stderr, "stylesweep run: option %s needs a value\n", a);
-                return SS_EXIT_USAGE;
-            }
-            i++;
-            if (!strcmp(a, "-o") || !strcmp(a, "--output")) o.archive = v;
-            else if (!strcmp(a, "--backend")) {
-                if (strcmp(v, "cpu") && strcmp(v, "cuda") && strcmp(v, "auto")) {
-                    fprintf(stderr, "stylesweep run: --backend: '%s' is not cpu, cuda or auto\n", v);
-                    return SS_EXIT_USAGE;
-                }
-                o.backend = v;
-            } else {
-                if (parse_nonneg(a, v, &x)) return SS_EXIT_USAGE;
-                if (!strcmp(a, "--summary-every")) o.summary_every = x;
-                else if (x != (int)x || x > 100000) {
-                    fprintf(stderr, "stylesweep run: %s: '%s' is not an integer from 0 to 100000\n", a, v);
-                    return SS_EXIT_USAGE;
-                } else if (!strcmp(a, "--device")) o.device = (int)x;
-                else if (!strcmp(a, "--threads")) o.threads = (int)x;
-                else o.checkpoint_every = (int)x;
-            }
-        } else if (a[0] == '-') {
-            fprintf(stderr, "stylesweep run: unknown option %s (see --help)\n", a);
-            return SS_EXIT_USAGE;
-        } else if (!o.manifest) o.manifest = a;
-        else {
-            fprintf(stderr, "stylesweep run: unexpected argument '%s'\n", a);
-            return SS_EXIT_USAGE;
-        }
-    }
-    if (!o.manifest || !o.archive) {
-        fprintf(stderr, "stylesweep run: needs MANIFEST and -o ARCHIVE.h5 (see --help)\n");
-        return SS_EXIT_USAGE;
-    }
-    if (o.retry_failed && !o.resume) {
-        fprintf(stderr, "stylesweep run: --retry-failed needs --resume\n");
-        return SS_EXIT_USAGE;
-    }
-    if (o.force && !o.resume) {
-        fprintf(stderr, "stylesweep run: --force needs --resume (an archive is never overwritten)\n");
-        return SS_EXIT_USAGE;
-    }
+            "SIGUSR2: run again with --resume); 4 finished with failed runs.\n",
+        .options = opts,
+        .n_options = (int)(sizeof opts / sizeof opts[0]),
+        .min_positional = 1,
+        .max_positional = 1,
+        .needs = "MANIFEST and -o ARCHIVE.h5"};
+    ss_cli_args args;
+    int rc = ss_cli_parse(&args, &cmd, argc, argv);
+    if (rc != SS_CLI_GO) return rc;
+    o.manifest = args.positional[0];
+    o.set = sets.item;
+    o.n_set = sets.n;
+    if (!o.archive) return ss_cli_usage_error(&cmd, "needs %s (see --help)", cmd.needs);
+    if (o.retry_failed && !o.resume) return ss_cli_usage_error(&cmd, "--retry-failed needs --resume");
+    if (o.force && !o.resume)
+        return ss_cli_usage_error(&cmd, "--force needs --resume (an archive is never overwritten)");
     int provided, rank = 0, size = 1;
-    install_signals(); /* before MPI_Init: a signal while it starts is a clean stop too */
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "stylesweep run: MPI_Init failed\n");
         return SS_EXIT_FAILURE;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    ss_sweep_end end = ss_scheduler_run(&o, rank, size);
+    if (ready_file) {
+        /* every rank is past install_signals(): a batch script may pass signals on now */
+        MPI_Barrier(MPI_COMM_WORLD);
+        FILE *f = rank == 0 ? fopen(ready_file, "w") : NULL;
+        if (f) fclose(f);
+        else if (rank == 0)
+            fprintf(stderr, "stylesweep run: --ready-file %s: %s (going on)\n", ready_file, strerror(errno));
+    }
+    ss_sweep_end end = ss_sweep_run(&o, rank, size);
     if (end == SS_SWEEP_ERROR && ss_sweep_need_abort) {
         /* a rank that cannot go on takes the job down, so that no rank hangs */
         fflush(stdout);

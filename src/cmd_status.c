@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "cli.h"
 #include "commands.h"
 #include "params.h"
 
@@ -16,31 +17,25 @@ static int parse_iterations(const char *params) {
 }
 
 int ss_cmd_status(int argc, char **argv) {
-    const char *path = NULL;
     int quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf(
-                "usage: stylesweep status ARCHIVE.h5 [--summary]\n\n"
-                "Prints the number of runs in each state, then one line per run: its id,\n"
-                "state, iterations done of all, attempts, final loss, host and device, and the\n"
-                "error of a failed run. Safe to use while the sweep runs.\n\n"
-                "options:\n  --summary   only the counts\n  -h, --help  this help\n");
-            return SS_EXIT_OK;
-        } else if (!strcmp(argv[i], "--summary")) quiet = 1;
-        else if (argv[i][0] == '-') {
-            fprintf(stderr, "stylesweep status: unknown option %s (see --help)\n", argv[i]);
-            return SS_EXIT_USAGE;
-        } else if (!path) path = argv[i];
-        else {
-            fprintf(stderr, "stylesweep status: unexpected argument '%s'\n", argv[i]);
-            return SS_EXIT_USAGE;
-        }
-    }
-    if (!path) {
-        fprintf(stderr, "stylesweep status: needs ARCHIVE.h5 (see --help)\n");
-        return SS_EXIT_USAGE;
-    }
+    const ss_cli_option opts[] = {
+        {"--summary", NULL, SS_CLI_FLAG, &quiet, NULL, 0, 0, NULL, "only the counts"},
+    };
+    const ss_cli_command cmd = {.name = "status",
+                                .synopsis = "ARCHIVE.h5 [--summary]",
+                                .description =
+                                    "Prints the number of runs in each state, then one line per run: its id,\n"
+                                    "state, iterations done of all, attempts, final loss, host and device, and the\n"
+                                    "error of a failed run. Safe to use while the sweep runs.\n",
+                                .options = opts,
+                                .n_options = (int)(sizeof opts / sizeof opts[0]),
+                                .min_positional = 1,
+                                .max_positional = 1,
+                                .needs = "ARCHIVE.h5"};
+    ss_cli_args args;
+    int rc_parse = ss_cli_parse(&args, &cmd, argc, argv);
+    if (rc_parse != SS_CLI_GO) return rc_parse;
+    const char *path = args.positional[0];
     ss_archive *a;
     if (ss_archive_open(&a, path, 0) != SS_OK) {
         fprintf(stderr, "stylesweep status: %s\n", ss_error_message());
@@ -51,37 +46,21 @@ int ss_cmd_status(int argc, char **argv) {
     int n = 0, counts[SS_RUN_STATUS_COUNT] = {0};
     ss_archive_run_info *info = NULL;
     int rc = SS_EXIT_OK;
-    /* A read that races one of the writer's flushes can fail (hdf5/SCHEMA.md,
-     * "Consistency"): reopen (ss_archive_refresh) and read everything again. */
-    for (int attempt = 0;; attempt++) {
-        n = ss_archive_run_count(a);
-        memset(counts, 0, sizeof counts);
-        info = calloc((size_t)n + 1, sizeof *info);
-        if (!info) {
-            fprintf(stderr, "stylesweep status: out of memory\n");
-            rc = SS_EXIT_FAILURE;
-            break;
-        }
-        ss_status st = SS_OK;
-        for (int i = 0; st == SS_OK && i < n; i++) {
-            st = ss_archive_get_run(a, i, &info[i]);
-            if (st == SS_OK) counts[info[i].status]++;
-        }
-        if (st == SS_OK) break;
-        for (int i = 0; i < n; i++) ss_archive_run_info_free(&info[i]);
-        free(info);
-        info = NULL;
-        if (attempt >= 20 || st == SS_ERR_NOMEM) {
-            fprintf(stderr, "stylesweep status: %s: %s\n", path, ss_error_message());
-            rc = SS_EXIT_FAILURE;
-            break;
-        }
-        usleep(50000);
-        if (ss_archive_refresh(a) != SS_OK) {
-            fprintf(stderr, "stylesweep status: %s\n", ss_error_message());
-            rc = SS_EXIT_FAILURE;
-            break;
-        }
+    /* the archive's readers retry a read that races one of the writer's
+     * flushes themselves (hdf5/SCHEMA.md, "Consistency"); --summary reads
+     * only the run table's status column */
+    n = ss_archive_run_count(a);
+    info = calloc((size_t)n + 1, sizeof *info);
+    ss_run_status *status = malloc(sizeof *status * ((size_t)n + 1));
+    ss_status st = info && status ? ss_archive_read_statuses(status, a) : SS_ERR_NOMEM;
+    for (int i = 0; st == SS_OK && i < n; i++) {
+        counts[status[i]]++;
+        if (!quiet) st = ss_archive_get_run(a, i, &info[i]);
+    }
+    free(status);
+    if (st != SS_OK) {
+        fprintf(stderr, "stylesweep status: %s\n", st == SS_ERR_NOMEM ? "out of memory" : ss_error_message());
+        rc = SS_EXIT_FAILURE;
     }
     if (rc == SS_EXIT_OK) {
         printf("%s: sweep %s, %d runs:", path, sweep ? sweep : "?", n);

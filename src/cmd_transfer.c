@@ -10,11 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "cli.h"
 #include "commands.h"
 #include "engine.h"
+#include "util.h"
 
-enum { TRANSFER_FLAGS = SS_CLI_PARAMS | SS_CLI_OUTPUT | SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_FORCE | SS_CLI_QUIET };
+enum { TRANSFER_FLAGS = SS_CLI_OUTPUT | SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_FORCE | SS_CLI_QUIET };
 
 typedef struct transfer_ctx {
     const ss_cli *cli;
@@ -24,20 +26,6 @@ typedef struct transfer_ctx {
     int tty;
     double seconds;
 } transfer_ctx;
-
-static void transfer_usage(FILE *f) {
-    fprintf(f,
-            "usage: stylesweep transfer [OPTIONS] CONTENT STYLE [STYLE...] -o OUT.png\n\n"
-            "Stylises CONTENT with the STYLE image(s) and writes OUT (.png, or .jpg/.jpeg).\n"
-            "Prints per iteration the loss, each term, the improvement and the time.\n"
-            "Snapshots go next to the output as OUT_iterNNNN.png by the --snapshots schedule;\n"
-            "OUT.params.yaml records every parameter and the weights used.\n"
-            "An existing output is never overwritten without --force.\n\n"
-            "example:\n"
-            "  stylesweep transfer samples/content/chelsea.jpg samples/style/starry_night.jpg \\\n"
-            "      -o out.png --image-size 128 --iterations 10\n\noptions:\n");
-    ss_cli_print_options(f, TRANSFER_FLAGS);
-}
 
 static ss_status on_iteration(void *vctx, const ss_iteration *it) {
     transfer_ctx *c = vctx;
@@ -105,23 +93,18 @@ static ss_status check_output(transfer_ctx *c, const char *out) {
 
 /* Writes every parameter (and what ran) next to the output, atomically. */
 static ss_status write_params(const transfer_ctx *c, const ss_setup *s, const ss_engine_result *r) {
-    char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
+    char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s.params.yaml", c->stem);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return ss_error(SS_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    ss_file_tmp t;
+    SS_TRY(ss_file_tmp_open(&t, path));
+    FILE *f = t.f;
     fprintf(f, "# stylesweep %s transfer\n", SS_VERSION_STRING);
     ss_params_write(&s->params, f);
     fprintf(f, "weights_used: %s%s\n", s->weights, s->weights_fell_back ? "  # no weights file found" : "");
     fprintf(f, "backend: %s\ndevice: %s\n", s->be->iface->name, s->be->device);
     fprintf(f, "iterations_done: %d\nevaluations: %d\nfinal_loss: %.17g\nseconds: %.3f\n", r->iterations,
             r->evaluations, r->loss, c->seconds);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return ss_error(SS_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return SS_OK;
+    return ss_file_tmp_commit(&t);
 }
 
 static ss_status transfer_run(const ss_cli *cli) {
@@ -160,8 +143,20 @@ static ss_status transfer_run(const ss_cli *cli) {
 
 int ss_cmd_transfer(int argc, char **argv) {
     ss_cli cli;
-    int rc = ss_cli_start_images(&cli, argc, argv, TRANSFER_FLAGS, "OUT.png", transfer_usage);
-    if (rc >= 0) return rc;
+    ss_cli_command cmd = {.name = "transfer",
+                          .synopsis = "[OPTIONS] CONTENT STYLE [STYLE...] -o OUT.png",
+                          .description =
+                              "Stylises CONTENT with the STYLE image(s) and writes OUT (.png, or .jpg/.jpeg).\n"
+                              "Prints per iteration the loss, each term, the improvement and the time.\n"
+                              "Snapshots go next to the output as OUT_iterNNNN.png by the --snapshots schedule;\n"
+                              "OUT.params.yaml records every parameter and the weights used.\n"
+                              "An existing output is never overwritten without --force.\n\n"
+                              "example:\n"
+                              "  stylesweep transfer samples/content/chelsea.jpg samples/style/starry_night.jpg \\\n"
+                              "      -o out.png --image-size 128 --iterations 10\n",
+                          .needs = "CONTENT, at least one STYLE and -o OUT.png"};
+    int rc = ss_cli_start_images(&cli, &cmd, TRANSFER_FLAGS, argc, argv);
+    if (rc != SS_CLI_GO) return rc;
     ss_status st = transfer_run(&cli);
     if (st != SS_OK) {
         fflush(stdout);

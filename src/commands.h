@@ -3,13 +3,8 @@
 #ifndef SS_COMMANDS_H
 #define SS_COMMANDS_H
 
-#define SS_VERSION_STRING "0.1.0"
-
-enum {
-    SS_EXIT_OK = 0,
-    SS_EXIT_FAILURE = 1, /* the work failed (bad input, I/O, numerical) */
-    SS_EXIT_USAGE = 2    /* the command line is wrong */
-};
+#include "exitcode.h"
+#include "version.h"
 
 /* Each takes argc/argv with argv[0] the command's name. */
 int ss_cmd_eval(int argc, char **argv);

@@ -19,6 +19,10 @@
 #include <stb_image_resize.h>
 #include <stb_image_write.h>
 
+#include "check.h"
+#include "elementwise.h"
+#include "util.h"
+
 const ss_preproc ss_image_preproc_caffe = {
     .bgr = 1,
     .scale = 1.0f,
@@ -71,47 +75,22 @@ void ss_image_free(ss_image *img) {
     img->w = img->h = 0;
 }
 
-/* Reads the whole file f into a malloc'd buffer. Returns 0 with *buf, *len
- * set, or an errno value (EFBIG when it exceeds INT_MAX bytes, which
- * stb_image cannot take). */
-static int read_all(FILE *f, unsigned char **buf, size_t *len) {
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *b = malloc(cap);
-    if (!b) return ENOMEM;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= (size_t)INT_MAX) {
-                free(b);
-                return EFBIG;
-            }
-            size_t ncap = cap * 2 > (size_t)INT_MAX ? (size_t)INT_MAX : cap * 2;
-            unsigned char *nb = realloc(b, ncap);
-            if (!nb) {
-                free(b);
-                return ENOMEM;
-            }
-            b = nb;
-            cap = ncap;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                int e = errno ? errno : EIO;
-                free(b);
-                return e;
-            }
-            break;
-        }
-    }
-    *buf = b;
-    *len = n;
-    return 0;
-}
-
 static const char *stb_reason(void) {
     const char *r = stbi_failure_reason();
     return r ? r : "unknown reason";
+}
+
+ss_status ss_image_probe(int *w, int *h, int *channels, const char *path) {
+    *w = *h = *channels = 0;
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f) return ss_error(SS_ERR_IO, "cannot read image %s: %s", path ? path : "(none)", strerror(errno));
+    int ok = stbi_info_from_file(f, w, h, channels);
+    fclose(f);
+    if (!ok || *w < 1 || *h < 1) {
+        *w = *h = *channels = 0;
+        return ss_error(SS_ERR_FORMAT, "%s: not an image stylesweep reads (%s)", path, stb_reason());
+    }
+    return SS_OK;
 }
 
 ss_status ss_image_load(ss_image *out, const char *path) {
@@ -126,9 +105,10 @@ ss_status ss_image_load(ss_image *out, const char *path) {
         fclose(f);
         return ss_error(SS_ERR_IO, "cannot read image %s: %s", path, strerror(EISDIR));
     }
-    unsigned char *buf = NULL;
+    char *text = NULL;
     size_t len = 0;
-    int e = read_all(f, &buf, &len);
+    int e = ss_file_read_all(&text, &len, f, INT_MAX); /* stb_image takes an int size */
+    unsigned char *buf = (unsigned char *)text;
     fclose(f);
     if (e == ENOMEM) return ss_error(SS_ERR_NOMEM, "cannot read image %s: out of memory", path);
     if (e == EFBIG) return ss_error(SS_ERR_FORMAT, "cannot read image %s: file larger than %d bytes", path, INT_MAX);
@@ -225,7 +205,8 @@ ss_status ss_image_resize(ss_image *out, const ss_image *in, int w, int h) {
 /* lut[c][v]: the pre-processed value of pixel value v in tensor channel c. */
 static void make_lut(float lut[3][256], const ss_preproc *pp) {
     for (int c = 0; c < 3; c++)
-        for (int v = 0; v < 256; v++) lut[c][v] = (float)(((double)v * pp->scale - pp->mean[c]) / pp->std[c]);
+        for (int v = 0; v < 256; v++)
+            lut[c][v] = ss_ew_preprocess((unsigned char)v, pp->scale, pp->mean[c], pp->std[c]);
 }
 
 void ss_image_to_tensor(float *out, const ss_image *img, const ss_preproc *pp) {
@@ -252,17 +233,10 @@ ss_status ss_image_from_tensor(ss_image *out, const float *x, int w, int h, cons
     for (int c = 0; c < 3; c++) {
         int dst = pp->bgr ? 2 - c : c;
         const float *xc = x + (size_t)c * np;
-        double sd = pp->std[c], m = pp->mean[c], sc = pp->scale;
-        for (size_t i = 0; i < np; i++) out->px[3 * i + dst] = clip_round(((double)xc[i] * sd + m) / sc);
+        for (size_t i = 0; i < np; i++)
+            out->px[3 * i + dst] = ss_ew_deprocess(xc[i], pp->scale, pp->mean[c], pp->std[c]);
     }
     return SS_OK;
-}
-
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
 }
 
 static unsigned char luma601(const unsigned char *p) {
@@ -291,7 +265,7 @@ ss_status ss_image_init_tensor(float *out, const char *mode, const ss_image *con
         for (int c = 0; c < 3; c++) {
             double k = (double)pp->scale / pp->std[c];
             for (size_t i = 0; i < np; i++) {
-                double u = (double)(splitmix64(&state) >> 11) * 0x1.0p-53;
+                double u = (double)(ss_splitmix64(&state) >> 11) * 0x1.0p-53;
                 out[(size_t)c * np + i] = (float)((u * 255.0 - 128.0) * k);
             }
         }
@@ -330,24 +304,6 @@ static int save_kind(const char *path) {
     return 0;
 }
 
-/* The process umask, read without changing it (umask(2) is not thread-safe
- * to query); 022 when /proc is unavailable. */
-static mode_t current_umask(void) {
-    mode_t m = 022;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return m;
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        unsigned v;
-        if (sscanf(line, "Umask: %o", &v) == 1) {
-            m = (mode_t)(v & 0777);
-            break;
-        }
-    }
-    fclose(f);
-    return m;
-}
-
 typedef struct save_sink {
     FILE *f;
     int err; /* first errno seen, 0 if none */
@@ -368,44 +324,15 @@ ss_status ss_image_save(const char *path, const ss_image *img) {
     if (!img || !img->px || !size_ok(img->w, img->h))
         return ss_error(SS_ERR_ARG, "cannot write image %s: the image is empty", path);
 
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
-    if (!tmp) return ss_error(SS_ERR_NOMEM, "cannot write image %s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return ss_error(SS_ERR_IO, "cannot write image %s: %s", path, strerror(e));
-    }
-    (void)fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; best effort */
-    save_sink sink = {fdopen(fd, "wb"), 0};
-    if (!sink.f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return ss_error(SS_ERR_IO, "cannot write image %s: %s", path, strerror(e));
-    }
+    ss_file_tmp t;
+    SS_TRY(ss_file_tmp_open(&t, path));
+    save_sink sink = {t.f, 0};
     int ok = kind == 1 ? stbi_write_png_to_func(sink_write, &sink, img->w, img->h, 3, img->px, img->w * 3)
                        : stbi_write_jpg_to_func(sink_write, &sink, img->w, img->h, 3, img->px, 95);
-    int err = sink.err;
-    if (!err && fflush(sink.f) != 0) err = errno ? errno : EIO;
-    if (!err && fsync(fileno(sink.f)) != 0 && errno != EINVAL && errno != EROFS) err = errno ? errno : EIO;
-    if (fclose(sink.f) != 0 && !err) err = errno ? errno : EIO;
-    if (!ok && !err) {
-        unlink(tmp);
-        free(tmp);
+    if (sink.err || !ok) {
+        ss_file_tmp_abort(&t);
+        if (sink.err) return ss_error(SS_ERR_IO, "cannot write image %s: %s", path, strerror(sink.err));
         return ss_error(SS_ERR_IO, "cannot write image %s: the %s encoder failed", path, kind == 1 ? "PNG" : "JPEG");
     }
-    if (!err && rename(tmp, path) != 0) err = errno ? errno : EIO;
-    if (err) {
-        unlink(tmp);
-        free(tmp);
-        return ss_error(SS_ERR_IO, "cannot write image %s: %s", path, strerror(err));
-    }
-    free(tmp);
-    return SS_OK;
+    return ss_file_tmp_commit(&t);
 }

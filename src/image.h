@@ -80,6 +80,12 @@ void ss_image_free(ss_image *img);
  * an empty image. */
 ss_status ss_image_load(ss_image *out, const char *path);
 
+/* Reads only the header of the image file at path (stb_image's stbi_info,
+ * nothing decoded): its declared width, height and channels (1..4).
+ * SS_ERR_IO when the file cannot be opened, SS_ERR_FORMAT (naming path)
+ * when no format stb_image reads recognises the header. */
+ss_status ss_image_probe(int *w, int *h, int *channels, const char *path);
+
 /* Computes the size an image of src_w x src_h is resized to for the
  * image_size parameter. KEEP: the long side becomes image_size and the
  * short side src_short * image_size / src_long rounded to nearest (at

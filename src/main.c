@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "params.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -26,24 +27,33 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return SS_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
-        return 0;
+        return SS_EXIT_OK;
     }
     if (!strcmp(cmd, "--version")) {
         printf("stylesweep %s\n", SS_VERSION_STRING);
-        return 0;
+        return SS_EXIT_OK;
     }
-    if (!strcmp(cmd, "eval")) return ss_cmd_eval(argc - 1, argv + 1);
-    if (!strcmp(cmd, "bench")) return ss_cmd_bench(argc - 1, argv + 1);
-    if (!strcmp(cmd, "transfer")) return ss_cmd_transfer(argc - 1, argv + 1);
-    if (!strcmp(cmd, "plan")) return ss_cmd_plan(argc - 1, argv + 1);
-    if (!strcmp(cmd, "run")) return ss_cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "status")) return ss_cmd_status(argc - 1, argv + 1);
-    if (!strcmp(cmd, "export")) return ss_cmd_export(argc - 1, argv + 1);
-    fprintf(stderr, "stylesweep: unknown command '%s' (try stylesweep --help)\n", cmd);
-    return 2;
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } commands[] = {{"transfer", ss_cmd_transfer}, {"eval", ss_cmd_eval}, {"bench", ss_cmd_bench},
+                    {"plan", ss_cmd_plan},         {"run", ss_cmd_run},   {"status", ss_cmd_status},
+                    {"export", ss_cmd_export}};
+    enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    int best = 0;
+    size_t best_d = (size_t)-1;
+    for (int i = 0; i < N_COMMANDS; i++) {
+        size_t d = ss_params_edit_distance(cmd, commands[i].name);
+        if (d < best_d) best_d = d, best = i;
+    }
+    if (best_d <= 2) fprintf(stderr, "stylesweep: unknown command '%s' (did you mean %s?)\n", cmd, commands[best].name);
+    else fprintf(stderr, "stylesweep: unknown command '%s' (try stylesweep --help)\n", cmd);
+    return SS_EXIT_USAGE;
 }

@@ -46,12 +46,6 @@ ss_status ss_model_init(ss_model *m, ss_model_kind kind, int channels_div) {
     return SS_OK;
 }
 
-int ss_model_find_layer(const ss_model *m, const char *name) {
-    for (int i = 0; i < m->n_convs; i++)
-        if (strcmp(m->conv[i].name, name) == 0) return i;
-    return -1;
-}
-
 int ss_model_reaches(const ss_model *m, int conv, int w, int h, int *min_side) {
     if (min_side) *min_side = 0;
     if (conv < 0 || conv >= m->n_convs) return 0;
@@ -66,9 +60,10 @@ int ss_model_reaches(const ss_model *m, int conv, int w, int h, int *min_side) {
     return ok;
 }
 
-ss_status ss_model_lookup_layer(const ss_model *m, const char *name, int *index) {
-    *index = ss_model_find_layer(m, name);
-    if (*index >= 0) return SS_OK;
+ss_status ss_model_find_layer(int *index, const ss_model *m, const char *name) {
+    for (*index = 0; *index < m->n_convs; ++*index)
+        if (strcmp(m->conv[*index].name, name) == 0) return SS_OK;
+    *index = -1;
     char list[256] = "";
     for (int i = 0; i < m->n_convs; i++) {
         strncat(list, m->conv[i].name, sizeof list - strlen(list) - 1);

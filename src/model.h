@@ -3,9 +3,8 @@
 #ifndef SS_MODEL_H
 #define SS_MODEL_H
 
+#include "sizes.h"
 #include "status.h"
-
-enum { SS_MODEL_MAX_CONVS = 16 };
 
 typedef enum ss_model_kind { SS_MODEL_VGG16 = 0, SS_MODEL_VGG19 = 1 } ss_model_kind;
 
@@ -45,12 +44,9 @@ const char *ss_model_kind_name(ss_model_kind kind);
  * (1, 2, 4 or 8); no weights are loaded. */
 ss_status ss_model_init(ss_model *m, ss_model_kind kind, int channels_div);
 
-/* Returns the index of convolution `name` ("conv4_2") in m, or -1. */
-int ss_model_find_layer(const ss_model *m, const char *name);
-
-/* Resolves a layer name or fails with SS_ERR_ARG naming it and listing the
- * model's valid layer names. *index receives the convolution index. */
-ss_status ss_model_lookup_layer(const ss_model *m, const char *name, int *index);
+/* Finds convolution `name` ("conv4_2") of m: *index receives its index, or
+ * -1 with SS_ERR_ARG naming it and listing the model's layer names. */
+ss_status ss_model_find_layer(int *index, const ss_model *m, const char *name);
 
 /* Image sizes and layers. A convolution (3x3, padding 1) keeps a feature
  * map's size; the 2x2 stride-2 pooling after each block (pool_after) halves
@@ -63,7 +59,7 @@ ss_status ss_model_lookup_layer(const ss_model *m, const char *name, int *index)
  * when conv is not an index of m (0..n_convs-1). *min_side (when not NULL)
  * receives that smallest side, 2^(poolings before conv) (1 for block 1), or
  * 0 for a conv out of range. The one rule of ss_net_new and of the manifest
- * check (src/manifest.c). */
+ * check (src/manifest_expand.c). */
 int ss_model_reaches(const ss_model *m, int conv, int w, int h, int *min_side);
 
 /* Loads weights for the first n_convs convolutions. spec is "random" or

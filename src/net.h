@@ -1,14 +1,12 @@
 /* net.h - one style-transfer evaluation: forward through the VGG stack to
  * the deepest layer a loss uses, the content, style and total-variation
  * losses, and the gradient with respect to the image, all through the
- * backend table. Knows nothing of images on disk, optimisers, MPI or HDF5. */
+ * backend table. Knows nothing of images on disk, optimizers, MPI or HDF5. */
 #ifndef SS_NET_H
 #define SS_NET_H
 
 #include "backend.h"
 #include "model.h"
-
-enum { SS_MAX_STYLES = 8, SS_MAX_STYLE_LAYERS = SS_MODEL_MAX_CONVS };
 
 typedef enum ss_style_norm {
     SS_STYLE_NORM_REFERENCE = 0, /* 1 / (4 * 3^2 * (W*H)^2), W*H the image's pixels */

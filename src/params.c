@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "check.h"
+#include "net.h"
+#include "util.h"
 
 typedef enum {
     P_STR,     /* char[size] */
@@ -57,7 +59,7 @@ static const param_def g_params[] = {
     NUM(evals_per_iteration, P_INT, 1, 100000, "20", "evaluations per outer iteration (L-BFGS: at most; Adam: steps)"),
     NUM(lbfgs_restart, P_BOOL, 0, 1, "true",
         "restart L-BFGS every outer iteration, as the reference did (false: keep the history: continuous L-BFGS)"),
-    STR(optimizer, "lbfgs|adam", "lbfgs", "optimiser"),
+    STR(optimizer, "lbfgs|adam", "lbfgs", "optimizer"),
     NUM(lbfgs_history, P_INT, 1, 1000, "10", "L-BFGS history (pairs kept)"),
     NUM(learning_rate, P_DOUBLE, 1e-12, 1e6, "2.0", "Adam's learning rate (pre-processed pixel units)"),
     NUM(min_improvement, P_DOUBLE, 0, 100, "0",
@@ -80,18 +82,14 @@ static const param_def g_params[] = {
     NUM(preserve_color, P_BOOL, 0, 1, "false", "keep the content's colours (YCbCr chrominance)"),
     {"snapshots", P_SNAPSHOTS, OFF(snapshot_first), OFF(snapshot_every), 0, 0, 0, 1000000, NULL, "10,10",
      "FIRST,EVERY: keep iterations 1..FIRST and every EVERY-th (0,0: none)"},
+    STR(precision, "fp32|tf32", "fp32",
+        "fp32, or tf32: TF32 tensor-core math in the convolutions and Gram products (CUDA backend only)"),
 };
 enum { N_PARAMS = sizeof g_params / sizeof g_params[0] };
 
-static void normalise_key(char *out, size_t size, const char *key) {
-    size_t i = 0;
-    for (; key[i] && i + 1 < size; i++) out[i] = key[i] == '-' ? '_' : key[i];
-    out[i] = '\0';
-}
-
 static const param_def *find_def(const char *key) {
     char k[64];
-    normalise_key(k, sizeof k, key);
+    ss_normalise_key(k, sizeof k, key);
     for (int i = 0; i < N_PARAMS; i++)
         if (strcmp(g_params[i].name, k) == 0) return &g_params[i];
     return NULL;
@@ -119,7 +117,7 @@ size_t ss_params_edit_distance(const char *a, const char *b) {
 
 const char *ss_params_nearest_key(const char *key) {
     char k[64];
-    normalise_key(k, sizeof k, key);
+    ss_normalise_key(k, sizeof k, key);
     const char *best = g_params[0].name;
     size_t bd = (size_t)-1;
     for (int i = 0; i < N_PARAMS; i++) {
@@ -203,7 +201,7 @@ ss_status ss_params_set(ss_params *p, const char *key, const char *value) {
         return SS_OK;
     }
     case P_STRLIST: {
-        static char items[SS_MAX_STYLE_LAYERS + SS_MAX_STYLES][SS_PATH_MAX];
+        char items[SS_MAX_STYLE_LAYERS + SS_MAX_STYLES][SS_PATH_MAX];
         int n = split_list(value, items, d->max_items);
         if (n < 0) return ss_error(SS_ERR_ARG, "%s: more than %d items", d->name, d->max_items);
         if (n == 0 && d->def[0]) return ss_error(SS_ERR_ARG, "%s: the list is empty", d->name);
@@ -233,7 +231,7 @@ ss_status ss_params_set(ss_params *p, const char *key, const char *value) {
         return SS_OK;
     }
     case P_DOUBLELIST: {
-        static char items[SS_MAX_STYLES][SS_PATH_MAX];
+        char items[SS_MAX_STYLES][SS_PATH_MAX];
         int n = split_list(value, items, d->max_items);
         if (n < 0) return ss_error(SS_ERR_ARG, "%s: more than %d values", d->name, d->max_items);
         if (n == 0) return ss_error(SS_ERR_ARG, "%s: no value given", d->name);
@@ -256,7 +254,7 @@ ss_status ss_params_set(ss_params *p, const char *key, const char *value) {
         return SS_OK;
     }
     case P_SNAPSHOTS: {
-        static char items[2][SS_PATH_MAX];
+        char items[2][SS_PATH_MAX];
         long long a, b;
         if (split_list(value, items, 2) != 2 || !parse_llong(items[0], &a) || !parse_llong(items[1], &b))
             return ss_error(SS_ERR_ARG, "%s: '%s' is not FIRST,EVERY (two integers)", d->name, value);
@@ -317,15 +315,15 @@ void ss_params_write(const ss_params *p, FILE *f) {
     }
 }
 
-void ss_params_print_help(FILE *f) {
+void ss_params_print_help(FILE *f, int column) {
     for (int i = 0; i < N_PARAMS; i++) {
         const param_def *d = &g_params[i];
         if (!strcmp(d->name, "content") || !strcmp(d->name, "style")) continue;
         char opt[64];
         size_t j = 0;
-        for (; d->name[j] && j < sizeof opt - 1; j++) opt[j] = d->name[j] == '_' ? '-' : d->name[j];
+        for (; j < sizeof opt - 1 && d->name[j]; j++) opt[j] = d->name[j] == '_' ? '-' : d->name[j];
         opt[j] = '\0';
-        fprintf(f, "  --%-22s %s", opt, d->help);
+        fprintf(f, "  --%-*s %s", column - 2, opt, d->help);
         if (d->choices) fprintf(f, " (%s)", d->choices);
         fprintf(f, " [default: %s]\n", d->def);
     }
@@ -338,13 +336,13 @@ ss_status ss_params_resolve(const ss_params *p, ss_model *m, ss_loss_config *cfg
         return ss_error(SS_ERR_ARG, "channels_div: %d is not 1, 2, 4 or 8", p->channels_div);
     memset(cfg, 0, sizeof *cfg);
     cfg->pool = strcmp(p->pool, "avg") == 0 ? SS_POOL_AVG : SS_POOL_MAX;
-    if (ss_model_lookup_layer(m, p->content_layer, &cfg->content_layer) != SS_OK)
+    if (ss_model_find_layer(&cfg->content_layer, m, p->content_layer) != SS_OK)
         return ss_error(SS_ERR_ARG, "content_layer: %s", ss_error_message());
     cfg->content_loss_type = p->content_loss_type;
     cfg->content_weight = p->content_weight;
     cfg->n_style_layers = p->n_style_layers;
     for (int i = 0; i < p->n_style_layers; i++)
-        if (ss_model_lookup_layer(m, p->style_layers[i], &cfg->style_layers[i]) != SS_OK)
+        if (ss_model_find_layer(&cfg->style_layers[i], m, p->style_layers[i]) != SS_OK)
             return ss_error(SS_ERR_ARG, "style_layers: %s", ss_error_message());
     cfg->n_styles = p->n_styles;
     if (p->n_style_weights != 1 && p->n_style_weights != p->n_styles)

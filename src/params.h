@@ -6,9 +6,11 @@
 
 #include <stdio.h>
 
-#include "net.h"
+#include "sizes.h"
+#include "status.h"
 
-enum { SS_PATH_MAX = 1024, SS_NAME_MAX = 32 };
+struct ss_model;
+struct ss_loss_config;
 
 typedef struct ss_params {
     char content[SS_PATH_MAX];
@@ -42,6 +44,7 @@ typedef struct ss_params {
     int preserve_color;
     int snapshot_first;
     int snapshot_every;
+    char precision[SS_NAME_MAX];
 } ss_params;
 
 /* Fills p with the defaults (those of the founding study). */
@@ -70,8 +73,9 @@ void ss_params_format(const ss_params *p, const char *key, char *buf, size_t siz
 /* Writes every parameter as "key: value" lines (YAML) to f. */
 void ss_params_write(const ss_params *p, FILE *f);
 
-/* Prints one line per option: --key-name VALUE, its help and default. */
-void ss_params_print_help(FILE *f);
+/* Prints one line per option: --key-name (padded to column characters),
+ * its help and default. */
+void ss_params_print_help(FILE *f, int column);
 
 /* Returns the number of keys and the name of key i (for iteration). */
 int ss_params_count(void);
@@ -80,6 +84,6 @@ const char *ss_params_key(int i);
 /* Checks the values that do not need files (ranges, names), and resolves
  * them: *kind, the loss configuration (layer names to indices via a model
  * table) and the pooling. SS_ERR_ARG naming the key at fault. */
-ss_status ss_params_resolve(const ss_params *p, ss_model *m, ss_loss_config *cfg);
+ss_status ss_params_resolve(const ss_params *p, struct ss_model *m, struct ss_loss_config *cfg);
 
 #endif

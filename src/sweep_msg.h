@@ -1,6 +1,6 @@
 /* sweep_msg.h - the messages between the sweep's coordinator (rank 0) and
  * its workers: a fixed header and a byte payload, packed into one buffer.
- * Shared by the worker (worker.c) and the scheduler (scheduler.c); with one
+ * Shared by the worker (worker.c) and the scheduler (sweep.c); with one
  * rank they are handed over in memory, with several they travel over MPI. */
 #ifndef SS_SWEEP_MSG_H
 #define SS_SWEEP_MSG_H

@@ -13,6 +13,7 @@ struct ss_worker {
     ss_backend *be;
     ss_setup setup;
     int have_setup;
+    int lost; /* the backend's device context was lost: it is being made again */
 };
 
 typedef struct worker_run {
@@ -127,11 +128,76 @@ static ss_status worker_prepare(ss_worker *w, const ss_params *p) {
     return SS_OK;
 }
 
+/* Benchmark mode (scripts/bench_sweep.sh): with STYLESWEEP_BENCH_NO_COMPUTE=1
+ * in the environment a run computes nothing but sends exactly the messages
+ * of a real run of its parameters, of the real sizes: STARTED, one METRICS
+ * row per iteration with every style layer's value, the snapshots of its
+ * schedule, a checkpoint every checkpoint_every iterations (image and a
+ * state blob of the default optimizer's size) and DONE with the final
+ * image. Its numbers are meaningless; it measures rank 0. */
+static ss_status bench_run(worker_run *r, const ss_params *p, const ss_engine_state *resume) {
+    int sw, sh, ch, w, h;
+    SS_TRY(ss_image_probe(&sw, &sh, &ch, p->content));
+    SS_TRY(ss_image_target_size(&w, &h, sw, sh, p->image_size,
+                                strcmp(p->aspect, "square") == 0 ? SS_ASPECT_SQUARE : SS_ASPECT_KEEP));
+    size_t img = sizeof(float) * 3 * (size_t)w * h, blob = 64 + 8 * (size_t)p->n_style_layers;
+    unsigned char *buf = calloc(img + blob, 1);
+    SS_ALLOC_CHECK(buf);
+    double layers[SS_MAX_STYLE_LAYERS] = {0};
+    ss_msg m = {0};
+    m.type = SS_MSG_STARTED;
+    m.payload_size = 4;
+    ss_status st = emit(r, &m, "\0\0\0");
+    for (int it = resume ? resume->iteration + 1 : 1; st == SS_OK && it <= p->iterations; it++) {
+        memset(&m, 0, sizeof m);
+        m.type = SS_MSG_METRICS;
+        m.iteration = it;
+        m.count = p->evals_per_iteration;
+        m.n_layers = p->n_style_layers;
+        m.values[0] = 1.0 / it;
+        m.payload_size = sizeof(double) * (size_t)m.n_layers;
+        st = emit(r, &m, layers);
+        if (st == SS_OK && (it <= p->snapshot_first || (p->snapshot_every > 0 && it % p->snapshot_every == 0))) {
+            memset(&m, 0, sizeof m);
+            m.type = SS_MSG_SNAPSHOT;
+            m.iteration = it;
+            m.w = w;
+            m.h = h;
+            m.payload_size = 3 * (size_t)w * h;
+            st = emit(r, &m, buf);
+        }
+        if (st == SS_OK && it < p->iterations && r->checkpoint_every > 0 && it % r->checkpoint_every == 0) {
+            memset(&m, 0, sizeof m);
+            m.type = SS_MSG_CHECKPOINT;
+            m.iteration = m.count = it;
+            m.w = w;
+            m.h = h;
+            m.payload_size = img + blob;
+            st = emit(r, &m, buf);
+        }
+    }
+    if (st == SS_OK) {
+        memset(&m, 0, sizeof m);
+        m.type = SS_MSG_DONE;
+        m.iteration = p->iterations;
+        m.w = w;
+        m.h = h;
+        m.payload_size = 3 * (size_t)w * h;
+        st = emit(r, &m, buf);
+    }
+    free(buf);
+    return st;
+}
+
 ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engine_state *resume, int checkpoint_every,
                         const ss_worker_sink *sink) {
     worker_run r = {w, run, checkpoint_every, sink, SS_OK};
     ss_msg m = {0};
+    const char *bench = getenv("STYLESWEEP_BENCH_NO_COMPUTE");
+    if (bench && !strcmp(bench, "1")) return bench_run(&r, p, resume);
     ss_status st = worker_prepare(w, p);
+    if (st != SS_OK && w->lost && !w->be) return st; /* no new backend after a lost context: leave the sweep */
+    w->lost = 0;
     if (st == SS_OK) {
         char info[SS_PATH_MAX + 512], host[256] = "";
         gethostname(host, sizeof host - 1);
@@ -175,6 +241,13 @@ ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engi
     if (w->have_setup && st != SS_ERR_INTERRUPTED) { /* do not reuse targets after a failure */
         ss_setup_free(&w->setup);
         w->have_setup = 0;
+    }
+    if (w->be && w->be->lost) { /* a sticky device error: the next run makes a new backend */
+        if (w->have_setup) ss_setup_free(&w->setup);
+        w->have_setup = 0;
+        ss_be_free(w->be);
+        w->be = NULL;
+        w->lost = 1;
     }
     return emit(&r, &m, why);
 }

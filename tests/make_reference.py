@@ -13,8 +13,8 @@ deterministic (fixed seeds; the reference is computed in float64 on the CPU).
 Before writing, the script checks autograd's gradient against central finite
 differences in float64 on a few pixels of two cases and stops if they disagree.
 
-The formulas are those of DESIGN.md, "What a run computes" (the Keras script
-Network.py of titu1994/Neural-Style-Transfer):
+The formulas are those of src/net.c, listed in tests/data/README.md (after
+the Keras script Network.py of titu1994/Neural-Style-Transfer):
   content  k * sum((F - P)^2), k = 1 | 1/(2 sqrt(C) sqrt(W*H)) | 1/(C*W*H)
   style    sum((G_s - G_x)^2) / (4 * 3^2 * (W*H)^2)          (norm "reference")
            sum((G_s - G_x)^2) / (4 * C_l^2 * (h_l*w_l)^2)    (norm "gatys")

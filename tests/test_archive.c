@@ -1,4 +1,4 @@
-/* test_archive.c - tests of the sweep archive (hdf5/archive.c): create,
+/* test_archive.c - tests of the sweep archive (hdf5/archive*.c): create,
  * write, close, reopen and read back exactly; a second process reading while
  * the writer holds the file; refusals (existing file, text file, foreign HDF5
  * file, newer schema, second writer, read-only writes); checkpoints (round
@@ -27,12 +27,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "evalfile.h"
 #include "h5util.h"
 #include "params.h"
+#include "testlib.h"
 
-/* ---------------------------------------------------------------- the sample */
+/* ---- the sample ---- */
 
 static const char *MANIFEST =
     "sweep: sample\ndefaults:\n  iterations: 12\nexperiments:\n  - {id: t01}\n"
@@ -176,7 +176,7 @@ static int write_sample(ss_archive **a, const char *path) {
 
 static const ss_run_status SAMPLE_STATUS[3] = {SS_RUN_DONE, SS_RUN_INTERRUPTED, SS_RUN_FAILED};
 
-/* ---------------------------------------------------------------- modes */
+/* ---- modes ---- */
 
 static int mode_write(const char *path, int hold) {
     ss_archive *a = NULL;
@@ -222,7 +222,7 @@ static int mode_read(const char *path, int n) {
     return g_failures ? 1 : 0;
 }
 
-/* ---------------------------------------------------------------- tests */
+/* ---- tests ---- */
 
 static void expect_fail(ss_status st, ss_status want, const char *needle, const char *what) {
     CHECK(st == want && strstr(ss_error_message(), needle), "%s: got %s '%s', want %s with '%s'", what, ss_strerror(st),
@@ -300,7 +300,7 @@ static void verify_sample(ss_archive *a, int expect_runs) {
                 }
         }
         free(vals);
-        ss_archive_free_strings(names, nl);
+        ss_archive_strings_free(names, nl);
 
         unsigned char *rgb = NULL, want_img[IMG_W * IMG_H * 3];
         int *its = NULL, n = -1, w = 0, h = 0;
@@ -611,7 +611,7 @@ static void test_append_and_truncate(void) {
     CHECK_OK(ss_archive_read_style_layers(a, 0, &vals, &nrows, &nl, &names));
     CHECK(nrows == 10 && nl == 3, "style layers truncated: %d", nrows);
     free(vals);
-    ss_archive_free_strings(names, nl);
+    ss_archive_strings_free(names, nl);
     unsigned char *rgb = NULL;
     int *its = NULL, n = 0, w = 0, h = 0, found = 0;
     CHECK_OK(ss_archive_read_snapshots(a, 0, &rgb, &its, &n, &w, &h));
@@ -627,6 +627,33 @@ static void test_append_and_truncate(void) {
     free(text);
     free(sha);
     CHECK_OK(ss_archive_close(a));
+    /* a /manifest that is an array of strings is refused before it is read */
+    const char *bad = tmp_path("manifest_array.h5");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", path, bad);
+    CHECK(system(cmd) == 0, "copy the archive");
+    hid_t f = H5Fopen(bad, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t t = ss_h5_vlen_str_type();
+    hsize_t three = 3;
+    hid_t sp = H5Screate_simple(1, &three, NULL);
+    const char *strs[3] = {"a", "b", "c"};
+    hid_t d = f < 0 || H5Ldelete(f, "/manifest", H5P_DEFAULT) < 0
+                  ? -1
+                  : H5Dcreate2(f, "/manifest", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    CHECK(d >= 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, strs) >= 0, "make a manifest array");
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+    if (f >= 0) H5Fclose(f);
+    a = NULL;
+    CHECK_OK(ss_archive_open(&a, bad, 0));
+    text = NULL;
+    if (a) {
+        CHECK(ss_archive_manifest(a, NULL, &text, NULL) == SS_ERR_FORMAT &&
+                  strstr(ss_error_message(), "/manifest is not one string") && !text,
+              "manifest array: %s", ss_error_message());
+        CHECK_OK(ss_archive_close(a));
+    }
 }
 
 /* --force: a run's results discarded and its parameters replaced; a
@@ -662,7 +689,7 @@ static void test_reset_and_readonly(void) {
     CHECK_OK(ss_archive_read_style_layers(a, 0, &vals, &nrows, &nl, &names));
     CHECK(nrows == 0 && nl == 0, "reset run 0 has no style layers");
     free(vals);
-    ss_archive_free_strings(names, nl);
+    ss_archive_strings_free(names, nl);
     CHECK_OK(ss_archive_get_run(a, 4, &r));
     CHECK(r.n_metrics == 1, "other runs untouched by the reset");
     ss_archive_run_info_free(&r);

@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "image.h"
 #include "manifest.h"
 #include "model.h"
 #include "sha256.h"
+#include "testlib.h"
 
 /* Writes text to g_dir/name (creating sub-folders one level deep); returns the path. */
 static const char *write_file(const char *name, const char *text) {
@@ -36,9 +36,21 @@ static const char *write_file(const char *name, const char *text) {
     return p;
 }
 
+/* Run i of m, rebuilt into one of 8 rotating buffers (valid for the next 7 calls). */
+static const ss_run_spec *nth(const ss_manifest *m, int i) {
+    static ss_run_spec buf[8];
+    static int next;
+    ss_run_spec *r = &buf[next++ % 8];
+    ss_status st = ss_manifest_run(r, m, i);
+    CHECK(st == SS_OK, "no run %d: %s", i, ss_error_message());
+    return r;
+}
+
 static const ss_run_spec *run(const ss_manifest *m, const char *id) {
-    const ss_run_spec *r = ss_manifest_find_run(m, id);
-    CHECK(r != NULL, "no run '%s'", id);
+    int i = ss_manifest_find_run(m, id);
+    CHECK(i >= 0, "no run '%s'", id);
+    const ss_run_spec *r = i >= 0 ? nth(m, i) : NULL;
+    CHECK(!r || !strcmp(r->id, id), "run '%s' found as '%s'", id, r ? r->id : "");
     return r;
 }
 
@@ -119,7 +131,7 @@ static void test_expansion(void) {
     ss_manifest m, m2;
     char *errors = NULL;
     int n_errors = -1;
-    ss_status st = ss_manifest_load(&m, "sub/m.yaml", &errors, &n_errors);
+    ss_status st = ss_manifest_load(&m, "sub/m.yaml", NULL, &errors, &n_errors);
     CHECK(st == SS_OK && n_errors == 0 && !errors, "load: %d errors:\n%s", n_errors, errors ? errors : "");
     free(errors);
     CHECK(m.n_runs == 3 * 6 * 4, "%d runs, want 72", m.n_runs);
@@ -130,14 +142,14 @@ static void test_expansion(void) {
     CHECK(m.text && m.text_len == strlen(k_sweep) && !strcmp(m.text, k_sweep), "text kept");
     CHECK(!strcmp(hex, m.sha256), "sha256 %s vs %s", m.sha256, hex);
     /* ids: unique, valid, in order experiment, grid point, sample */
-    CHECK(!strcmp(m.runs[0].id, "a-g001-r001") && !strcmp(m.runs[1].id, "a-g001-r002") &&
-              !strcmp(m.runs[4].id, "a-g002-r001") && !strcmp(m.runs[71].id, "c-g006-r004"),
-          "ids %s %s %s %s", m.runs[0].id, m.runs[1].id, m.runs[4].id, m.runs[71].id);
+    CHECK(!strcmp(nth(&m, 0)->id, "a-g001-r001") && !strcmp(nth(&m, 1)->id, "a-g001-r002") &&
+              !strcmp(nth(&m, 4)->id, "a-g002-r001") && !strcmp(nth(&m, 71)->id, "c-g006-r004"),
+          "ids %s %s %s %s", nth(&m, 0)->id, nth(&m, 1)->id, nth(&m, 4)->id, nth(&m, 71)->id);
     for (int i = 0; i < m.n_runs; i++) {
-        for (const char *c = m.runs[i].id; *c; c++)
+        for (const char *c = nth(&m, i)->id; *c; c++)
             CHECK(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *c), "id %s",
-                  m.runs[i].id);
-        for (int j = 0; j < i; j++) CHECK(strcmp(m.runs[i].id, m.runs[j].id) != 0, "id %s twice", m.runs[i].id);
+                  nth(&m, i)->id);
+        for (int j = 0; j < i; j++) CHECK(strcmp(nth(&m, i)->id, nth(&m, j)->id) != 0, "id %s twice", nth(&m, i)->id);
     }
     /* relative paths are taken from sub/ and usable from here */
     const ss_params *d = &m.defaults;
@@ -169,21 +181,22 @@ static void test_expansion(void) {
     /* grid values: the last axis varies fastest */
     static const char *inits[] = {"gray", "noise", "content"};
     for (int g = 0; g < 6; g++) {
-        const ss_params *p = &m.runs[g * 4].params;
+        const ss_params *p = &nth(&m, g * 4)->params;
         CHECK(p->tv_weight == (g < 3 ? 1e-4 : 5e-4) && !strcmp(p->init, inits[g % 3]), "grid point %d: %g %s", g + 1,
               p->tv_weight, p->init);
     }
     /* random: integers within bounds, the same sample for every experiment and grid point */
     for (int i = 0; i < m.n_runs; i++) {
-        const ss_params *p = &m.runs[i].params;
+        const ss_params *p = &nth(&m, i)->params;
         CHECK(p->lbfgs_history >= 3 && p->lbfgs_history <= 9, "lbfgs_history %d", p->lbfgs_history);
-        CHECK(p->lbfgs_history == m.runs[i % 4].params.lbfgs_history, "sample %d differs across runs", i % 4 + 1);
+        CHECK(p->lbfgs_history == nth(&m, i % 4)->params.lbfgs_history, "sample %d differs across runs", i % 4 + 1);
     }
     /* stable: a second load gives the same runs */
-    st = ss_manifest_load(&m2, "sub/m.yaml", NULL, NULL);
+    st = ss_manifest_load(&m2, "sub/m.yaml", NULL, NULL, NULL);
     CHECK(st == SS_OK && m2.n_runs == m.n_runs, "second load");
     for (int i = 0; st == SS_OK && i < m.n_runs; i++)
-        CHECK(!strcmp(m.runs[i].id, m2.runs[i].id) && !memcmp(&m.runs[i].params, &m2.runs[i].params, sizeof(ss_params)),
+        CHECK(!strcmp(nth(&m, i)->id, nth(&m2, i)->id) &&
+                  !memcmp(&nth(&m, i)->params, &nth(&m2, i)->params, sizeof(ss_params)),
               "run %d differs on reload", i);
     ss_manifest_free(&m2);
     ss_manifest_free(&m);
@@ -211,17 +224,17 @@ static void test_implicit_and_random(void) {
         snprintf(with_seed, sizeof with_seed, text, k == 2 ? 1 : 0);
         const char *path = write_file(k == 2 ? "r1.yaml" : "r0.yaml", with_seed);
         char *errors = NULL;
-        ss_status st = ss_manifest_load(&m[k], path, &errors, NULL);
+        ss_status st = ss_manifest_load(&m[k], path, NULL, &errors, NULL);
         CHECK(st == SS_OK, "random manifest: %s", errors ? errors : "");
         free(errors);
     }
-    CHECK(m[0].n_runs == 40 && !strcmp(m[0].runs[0].id, "run-r001") && !strcmp(m[0].runs[39].id, "run-r040"),
-          "%d runs, %s", m[0].n_runs, m[0].n_runs ? m[0].runs[0].id : "");
+    CHECK(m[0].n_runs == 40 && !strcmp(nth(&m[0], 0)->id, "run-r001") && !strcmp(nth(&m[0], 39)->id, "run-r040"),
+          "%d runs, %s", m[0].n_runs, m[0].n_runs ? nth(&m[0], 0)->id : "");
     CHECK(!strcmp(m[0].sweep, "r0"), "sweep name from the file: %s", m[0].sweep);
     int n_max = 0, same = 0;
     double lo = 1, hi = 0;
     for (int i = 0; i < m[0].n_runs && i < m[1].n_runs && i < m[2].n_runs; i++) {
-        const ss_params *p = &m[0].runs[i].params, *q = &m[1].runs[i].params, *o = &m[2].runs[i].params;
+        const ss_params *p = &nth(&m[0], i)->params, *q = &nth(&m[1], i)->params, *o = &nth(&m[2], i)->params;
         CHECK(p->tv_weight >= 1e-6 && p->tv_weight <= 1e-3, "log_uniform %g", p->tv_weight);
         CHECK(p->content_weight >= 0.1 && p->content_weight <= 10, "uniform %g", p->content_weight);
         CHECK(!strcmp(p->pool, "max") || !strcmp(p->pool, "avg"), "pool %s", p->pool);
@@ -239,13 +252,13 @@ static void test_implicit_and_random(void) {
     /* no experiments, one grid: run-gNNN; nothing: one run "run" */
     snprintf(text, sizeof text, "defaults: {content: img/c.jpg, style: img/s1.jpg}\ngrid: {pool: [max, avg]}\n");
     ss_manifest g;
-    CHECK(ss_manifest_load(&g, write_file("g.yaml", text), NULL, NULL) == SS_OK && g.n_runs == 2 &&
-              !strcmp(g.runs[1].id, "run-g002") && !strcmp(g.runs[1].params.pool, "avg"),
+    CHECK(ss_manifest_load(&g, write_file("g.yaml", text), NULL, NULL, NULL) == SS_OK && g.n_runs == 2 &&
+              !strcmp(nth(&g, 1)->id, "run-g002") && !strcmp(nth(&g, 1)->params.pool, "avg"),
           "implicit experiment with a grid");
     ss_manifest_free(&g);
     snprintf(text, sizeof text, "sweep: one\ndefaults: {content: img/c.jpg, style: img/s1.jpg}\n");
-    CHECK(ss_manifest_load(&g, write_file("one.yaml", text), NULL, NULL) == SS_OK && g.n_runs == 1 &&
-              !strcmp(g.runs[0].id, "run"),
+    CHECK(ss_manifest_load(&g, write_file("one.yaml", text), NULL, NULL, NULL) == SS_OK && g.n_runs == 1 &&
+              !strcmp(nth(&g, 0)->id, "run"),
           "one implicit run");
     ss_manifest_free(&g);
 }
@@ -253,14 +266,14 @@ static void test_implicit_and_random(void) {
 static void test_shipped(void) {
     ss_manifest m;
     char *errors = NULL;
-    ss_status st = ss_manifest_load(&m, "sweeps/dlai2018.yaml", &errors, NULL);
+    ss_status st = ss_manifest_load(&m, "sweeps/dlai2018.yaml", NULL, &errors, NULL);
     CHECK(st == SS_OK, "dlai2018.yaml:\n%s", errors ? errors : "");
     free(errors);
     CHECK(m.n_runs == 34, "dlai2018: %d runs", m.n_runs);
     for (int i = 0; i < m.n_runs; i++) {
         char want[16];
         snprintf(want, sizeof want, "e%02d", i + 1);
-        CHECK(!strcmp(m.runs[i].id, want), "run %d is %s", i, m.runs[i].id);
+        CHECK(!strcmp(nth(&m, i)->id, want), "run %d is %s", i, nth(&m, i)->id);
     }
     if (m.n_runs == 34) {
         char buf[4096], diff[4096];
@@ -270,21 +283,22 @@ static void test_shipped(void) {
         CHECK(!strcmp(buf, "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1"), "style layers %s", buf);
         CHECK(m.defaults.tv_weight == 8.5e-5 && m.defaults.content_weight == 0.25 && m.defaults.iterations == 100,
               "study defaults");
-        ss_manifest_diff(&m.defaults, &m.runs[1].params, diff, sizeof diff);
+        ss_manifest_diff(&m.defaults, &nth(&m, 1)->params, diff, sizeof diff);
         CHECK(!strcmp(diff, "content_weight=1 style_weight=0.25"), "e02 diff '%s'", diff);
-        CHECK(ss_manifest_diff(&m.defaults, &m.runs[0].params, diff, sizeof diff) == 0 && !diff[0], "e01 = defaults");
-        CHECK(!strcmp(m.runs[23].params.pool, "avg") && m.runs[28].params.image_size == 448, "e24, e29");
-        CHECK(!strcmp(m.runs[33].params.content_layer, "conv5_2") && m.runs[33].params.content_weight == 100, "e34");
+        CHECK(ss_manifest_diff(&m.defaults, &nth(&m, 0)->params, diff, sizeof diff) == 0 && !diff[0], "e01 = defaults");
+        CHECK(!strcmp(nth(&m, 23)->params.pool, "avg") && nth(&m, 28)->params.image_size == 448, "e24, e29");
+        CHECK(!strcmp(nth(&m, 33)->params.content_layer, "conv5_2") && nth(&m, 33)->params.content_weight == 100,
+              "e34");
     }
     ss_manifest_free(&m);
-    st = ss_manifest_load(&m, "sweeps/demo.yaml", &errors, NULL);
+    st = ss_manifest_load(&m, "sweeps/demo.yaml", NULL, &errors, NULL);
     CHECK(st == SS_OK, "demo.yaml:\n%s", errors ? errors : "");
     free(errors);
     CHECK(m.n_runs >= 4 && m.n_runs <= 6, "demo: %d runs", m.n_runs);
     for (int i = 0; i < m.n_runs; i++)
-        CHECK(m.runs[i].params.image_size == 64 && m.runs[i].params.iterations == 5 &&
-                  !strcmp(m.runs[i].params.weights, "random"),
-              "demo run %s", m.runs[i].id);
+        CHECK(nth(&m, i)->params.image_size == 64 && nth(&m, i)->params.iterations == 5 &&
+                  !strcmp(nth(&m, i)->params.weights, "random"),
+              "demo run %s", nth(&m, i)->id);
     ss_manifest_free(&m);
 }
 
@@ -335,9 +349,9 @@ static void test_errors(void) {
     ss_manifest m;
     char *errors = NULL;
     int n = 0;
-    ss_status st = ss_manifest_load(&m, path, &errors, &n);
+    ss_status st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG, "status %d", (int)st);
-    CHECK(m.n_runs == 0 && m.runs == NULL && m.text == NULL, "manifest left empty");
+    CHECK(m.n_runs == 0 && m.plan == NULL && m.text == NULL, "manifest left empty");
     want_error(errors, path, 3, "content: cannot read '../img/missing.jpg'");
     want_error(errors, path, 5, "tv_wieght: unknown key (did you mean 'tv_weight'?)");
     want_error(errors, path, 6, "image_size: expected a number, got a mapping");
@@ -373,19 +387,19 @@ static void test_errors(void) {
              "experiments:\n  - {id: a}\n  - {id: b}\n  - {id: c, content_layer: conv4_2}\n",
              g_dir, g_dir);
     path = write_file("layer.yaml", text);
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG && n == 1, "%d errors:\n%s", n, errors ? errors : "");
     want_error(errors, path, 4, "content_layer: runs a and 1 more: unknown layer 'conv4_9'");
     free(errors);
 
     /* YAML syntax errors come with libfyaml's line */
     path = write_file("syntax.yaml", "sweep: s\ndefaults:\n  pool: max\n  pool: avg\n");
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG && n == 1, "duplicate key: %d errors", n);
     want_error(errors, path, 4, "YAML syntax error: duplicate key");
     free(errors);
     path = write_file("syntax2.yaml", "sweep: s\ndefaults:\n  style: [a.jpg\n\n  content: 'x\n");
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG && n >= 1 && errors && strstr(errors, "YAML syntax error"), "syntax: %s",
           errors ? errors : "");
     free(errors);
@@ -402,7 +416,7 @@ static void test_errors(void) {
              "random: {count: 2, parameters: {pool: {values: [avg]}}}\n",              /* 8 */
              g_dir, g_dir);
     path = write_file("rules.yaml", text);
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG, "rules: status %d", (int)st);
     want_error(errors, path, 1, "tv_weight: no value given");
     want_error(errors, path, 4, "snapshots: unknown key 'last'");
@@ -412,7 +426,7 @@ static void test_errors(void) {
     free(errors);
 
     /* a missing manifest */
-    st = ss_manifest_load(&m, "no/such/manifest.yaml", &errors, &n);
+    st = ss_manifest_load(&m, "no/such/manifest.yaml", NULL, &errors, &n);
     CHECK(st == SS_ERR_IO && n == 1 && errors && strstr(errors, "no/such/manifest.yaml"), "missing file: %d", (int)st);
     free(errors);
 }
@@ -440,8 +454,14 @@ static void test_image_size(void) {
     CHECK(ss_model_init(&vgg16, SS_MODEL_VGG16, 8) == SS_OK && ss_model_init(&vgg19, SS_MODEL_VGG19, 8) == SS_OK,
           "init");
     int ms = -1;
-    int c11 = ss_model_find_layer(&vgg16, "conv1_1"), c21 = ss_model_find_layer(&vgg16, "conv2_1");
-    int c43 = ss_model_find_layer(&vgg16, "conv4_3"), c51 = ss_model_find_layer(&vgg16, "conv5_1");
+    int c11, c21, c43, c51, c54;
+    CHECK(ss_model_find_layer(&c11, &vgg16, "conv1_1") == SS_OK &&
+              ss_model_find_layer(&c21, &vgg16, "conv2_1") == SS_OK &&
+              ss_model_find_layer(&c43, &vgg16, "conv4_3") == SS_OK &&
+              ss_model_find_layer(&c51, &vgg16, "conv5_1") == SS_OK &&
+              ss_model_find_layer(&c54, &vgg19, "conv5_4") == SS_OK,
+          "layers found");
+    CHECK(ss_model_find_layer(&ms, &vgg16, "conv5_4") == SS_ERR_ARG && ms == -1, "vgg16 has no conv5_4");
     CHECK(ss_model_reaches(&vgg16, c11, 1, 1, &ms) && ms == 1, "conv1_1 from 1x1 (min %d)", ms);
     CHECK(!ss_model_reaches(&vgg16, c21, 1, 5, &ms) && ms == 2, "conv2_1 from 1x5 (min %d)", ms);
     CHECK(ss_model_reaches(&vgg16, c21, 2, 3, NULL), "conv2_1 from 2x3");
@@ -450,7 +470,7 @@ static void test_image_size(void) {
     CHECK(ss_model_reaches(&vgg16, c51, 16, 16, NULL) && ss_model_reaches(&vgg16, c51, 31, 17, NULL),
           "conv5_1 from 16x16");
     CHECK(!ss_model_reaches(&vgg16, c51, 15, 400, NULL), "conv5_1 from 15x400");
-    CHECK(ss_model_reaches(&vgg19, ss_model_find_layer(&vgg19, "conv5_4"), 16, 16, &ms) && ms == 16, "vgg19 conv5_4");
+    CHECK(ss_model_reaches(&vgg19, c54, 16, 16, &ms) && ms == 16, "vgg19 conv5_4");
     CHECK(!ss_model_reaches(&vgg16, 13, 64, 64, &ms) && ms == 0, "vgg16 has no convolution 13");
     CHECK(!ss_model_reaches(&vgg16, c11, 0, 4, NULL), "an empty image");
     for (int side = 1; side <= 40; side++)
@@ -491,7 +511,7 @@ static void test_image_size(void) {
     ss_manifest m;
     char *errors = NULL;
     int n = 0;
-    ss_status st = ss_manifest_load(&m, path, &errors, &n);
+    ss_status st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG && n == 2, "small: status %d, %d errors:\n%s", (int)st, n, errors ? errors : "");
     want_error(
         errors, path, 12,
@@ -516,7 +536,7 @@ static void test_image_size(void) {
              img, g_dir);
     path = write_file("limit.yaml", text);
     errors = NULL;
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_OK && n == 0 && m.n_runs == 4, "at the limit: %d errors:\n%s", n, errors ? errors : "");
     free(errors);
     ss_manifest_free(&m);
@@ -526,7 +546,7 @@ static void test_image_size(void) {
              "defaults:\n  content: %s\n  style: %s/img/s1.jpg\n  content_layer: conv5_1\n  image_size: 23\n", img,
              g_dir);
     path = write_file("below.yaml", text);
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_ERR_ARG && n == 1, "below the limit: %d errors:\n%s", n, errors ? errors : "");
     want_error(errors, path, 5, "image_size: run run: a 23x15 image is too small to reach conv5_1 (at least 16 px");
     free(errors);
@@ -535,7 +555,7 @@ static void test_image_size(void) {
     snprintf(text, sizeof text, "defaults:\n  content: %s\n  style: %s/img/s1.jpg\n  style_layers: [conv5_1]\n", img,
              g_dir);
     path = write_file("builtin.yaml", text);
-    st = ss_manifest_load(&m, path, &errors, &n);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
     CHECK(st == SS_OK, "built-in image_size: %s", errors ? errors : "");
     free(errors);
     ss_manifest_free(&m);

@@ -1,5 +1,5 @@
-/* scheduler.c - the sweep's coordinator and workers over MPI (see scheduler.h). */
-#include "scheduler.h"
+/* sweep.c - the sweep's coordinator and workers over MPI (see sweep.h). */
+#include "sweep.h"
 
 #include <math.h>
 #include <mpi.h>
@@ -12,6 +12,7 @@
 #include "archive.h"
 #include "check.h"
 #include "manifest.h"
+#include "util.h"
 #include "worker.h"
 
 volatile sig_atomic_t ss_sweep_stop_requested = 0;
@@ -32,22 +33,17 @@ enum { TAG_UP = 1, TAG_DOWN = 2, TAG_STOP_NOW = 3 };
         }                                                                                                    \
     } while (0)
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* ------------------------------------------------------------------ */
-/* coordinator (rank 0)                                                */
+/* ---- coordinator (rank 0) ---- */
 
 typedef struct coord {
     const ss_sweep_options *o;
     ss_manifest man;
     int have_man;
     ss_archive *ar;
-    int n_runs;               /* runs in the archive */
-    const ss_run_spec **spec; /* per archive run: its manifest entry (NULL: not in the manifest) */
+    int n_runs;         /* runs in the archive */
+    int *man_index;     /* per archive run: its index in the manifest (-1: not in the manifest) */
+    ss_run_spec *cache; /* n_cache runs rebuilt from the manifest (spec_of) */
+    int *cache_run, n_cache;
     int *queue, q_head, q_len;
     double *started; /* per run: when it was assigned */
     int *busy;       /* per rank: run index or -1 */
@@ -60,7 +56,24 @@ typedef struct coord {
     int stop_sent;
 } coord;
 
-static const char *run_id(const coord *c, int run) { return c->spec[run] ? c->spec[run]->id : "?"; }
+/* The manifest entry of archive run `run` (NULL: not in the manifest):
+ * rebuilt on demand into a small cache, valid until spec_of is called for
+ * another run of the same slot. */
+static const ss_run_spec *spec_of(coord *c, int run) {
+    if (run < 0 || run >= c->n_runs || c->man_index[run] < 0) return NULL;
+    int slot = run % c->n_cache;
+    if (c->cache_run[slot] != run) {
+        c->cache_run[slot] = -1;
+        if (ss_manifest_run(&c->cache[slot], &c->man, c->man_index[run]) != SS_OK) return NULL;
+        c->cache_run[slot] = run;
+    }
+    return &c->cache[slot];
+}
+
+static const char *run_id(coord *c, int run) {
+    const ss_run_spec *r = spec_of(c, run);
+    return r ? r->id : "?";
+}
 
 /* Every archive call goes through here, so that a second signal never cuts
  * one: the handler then only marks it (ss_sweep_stop_requested = 2), and the
@@ -87,18 +100,30 @@ static char *params_yaml(const ss_params *p) {
     return buf;
 }
 
+/* Records the --set items and the defaults they make on the archive's manifest. */
+static ss_status record_overrides(coord *c) {
+    char *defaults = params_yaml(&c->man.defaults);
+    if (!defaults) return ss_error(SS_ERR_NOMEM, "out of memory");
+    ss_status st = AR_CALL(ss_archive_set_overrides(c->ar, c->man.overrides, defaults));
+    free(defaults);
+    return st;
+}
+
 /* Creates the archive, or opens it for --resume and reconciles it with the manifest. */
 static ss_status coord_open_archive(coord *c) {
     const ss_sweep_options *o = c->o;
     const ss_manifest *m = &c->man;
     char **yaml = calloc((size_t)m->n_runs + 1, sizeof *yaml);
-    const char **ids = calloc((size_t)m->n_runs + 1, sizeof *ids);
+    char **ids = calloc((size_t)m->n_runs + 1, sizeof *ids);
+    ss_run_spec *r = malloc(sizeof *r);
     ss_status st = SS_OK;
-    if (!yaml || !ids) st = ss_error(SS_ERR_NOMEM, "out of memory");
+    if (!yaml || !ids || !r) st = ss_error(SS_ERR_NOMEM, "out of memory");
     for (int i = 0; st == SS_OK && i < m->n_runs; i++) {
-        ids[i] = m->runs[i].id;
-        if (!(yaml[i] = params_yaml(&m->runs[i].params))) st = ss_error(SS_ERR_NOMEM, "out of memory");
+        st = ss_manifest_run(r, m, i);
+        if (st == SS_OK && (!(ids[i] = strdup(r->id)) || !(yaml[i] = params_yaml(&r->params))))
+            st = ss_error(SS_ERR_NOMEM, "out of memory");
     }
+    free(r);
     if (st == SS_OK && !o->resume) {
         if (access(o->archive, F_OK) == 0)
             st = ss_error(SS_ERR_IO,
@@ -106,8 +131,9 @@ static ss_status coord_open_archive(coord *c) {
                           "another -o (an archive is never overwritten)",
                           o->archive);
         else
-            st = AR_CALL(ss_archive_create(&c->ar, o->archive, m->sweep, m->text, m->sha256, m->n_runs, ids,
-                                           (const char *const *)yaml));
+            st = AR_CALL(ss_archive_create(&c->ar, o->archive, m->sweep, m->text, m->sha256, m->n_runs,
+                                           (const char *const *)ids, (const char *const *)yaml));
+        if (st == SS_OK && m->overrides) st = record_overrides(c);
     } else if (st == SS_OK) {
         st = AR_CALL(ss_archive_open(&c->ar, o->archive, 1));
         /* runs whose parameters changed are refused (or, with --force, reset);
@@ -155,19 +181,24 @@ static ss_status coord_open_archive(coord *c) {
             if (st == SS_OK && !o->quiet) printf("resume: %d new run(s) appended from the manifest\n", n_new);
         }
         if (st == SS_OK) {
-            char *sha = NULL;
+            char *sha = NULL, *set = NULL;
             st = ss_archive_manifest(c->ar, NULL, NULL, &sha);
-            /* the archive keeps the manifest last used (earlier ones in /manifest_history) */
-            if (st == SS_OK && strcmp(sha, m->sha256) != 0)
+            if (st == SS_OK) st = ss_archive_overrides(c->ar, &set);
+            /* the archive keeps the manifest last used (earlier ones in /manifest_history);
+             * other --set values make another manifest */
+            if (st == SS_OK && (strcmp(sha, m->sha256) != 0 || strcmp(set, m->overrides ? m->overrides : "") != 0)) {
                 st = AR_CALL(ss_archive_set_manifest(c->ar, m->text, m->sha256));
+                if (st == SS_OK && m->overrides) st = record_overrides(c);
+            }
             free(sha);
+            free(set);
         }
         free(new_ids);
         free(new_yaml);
         free(changed_idx);
         free(changed_man);
     }
-    for (int i = 0; yaml && i < m->n_runs; i++) free(yaml[i]);
+    for (int i = 0; yaml && ids && i < m->n_runs; i++) free(yaml[i]), free(ids[i]);
     free(yaml);
     free(ids);
     return st;
@@ -176,33 +207,40 @@ static ss_status coord_open_archive(coord *c) {
 /* Builds the queue of runs to do and the bookkeeping arrays. */
 static ss_status coord_plan(coord *c, int size) {
     c->n_runs = ss_archive_run_count(c->ar);
-    c->spec = calloc((size_t)c->n_runs + 1, sizeof *c->spec);
+    c->man_index = calloc((size_t)c->n_runs + 1, sizeof *c->man_index);
     c->queue = calloc((size_t)c->n_runs + 1, sizeof *c->queue);
     c->started = calloc((size_t)c->n_runs + 1, sizeof *c->started);
     c->busy = malloc(sizeof(int) * (size_t)size);
-    SS_ALLOC_CHECK(c->spec);
+    c->n_cache = 2 * size;
+    c->cache = malloc(sizeof *c->cache * (size_t)c->n_cache);
+    c->cache_run = malloc(sizeof(int) * (size_t)c->n_cache);
+    ss_run_status *status = malloc(sizeof *status * ((size_t)c->n_runs + 1));
+    if (!c->man_index || !c->cache || !c->cache_run || !status) {
+        free(status);
+        return ss_error(SS_ERR_NOMEM, "out of memory planning %d runs", c->n_runs);
+    }
+    for (int k = 0; k < c->n_cache; k++) c->cache_run[k] = -1;
     SS_ALLOC_CHECK(c->queue);
     SS_ALLOC_CHECK(c->started);
     SS_ALLOC_CHECK(c->busy);
     for (int r = 0; r < size; r++) c->busy[r] = -1;
     int skipped_failed = 0;
+    ss_status st = ss_archive_read_statuses(status, c->ar);
+    if (st != SS_OK) {
+        free(status);
+        return st;
+    }
     for (int i = 0; i < c->n_runs; i++) {
-        ss_archive_run_info info = {0};
-        ss_status st = ss_archive_get_run(c->ar, i, &info);
-        if (st != SS_OK) {
-            ss_archive_run_info_free(&info);
-            return st;
-        }
-        c->spec[i] = ss_manifest_find_run(&c->man, info.id);
-        ss_run_status rs = info.status;
-        ss_archive_run_info_free(&info);
-        if (!c->spec[i]) continue; /* in the archive, no longer in the manifest: left alone */
+        c->man_index[i] = ss_manifest_find_run(&c->man, ss_archive_run_id(c->ar, i));
+        ss_run_status rs = status[i];
+        if (c->man_index[i] < 0) continue; /* in the archive, no longer in the manifest: left alone */
         if (rs == SS_RUN_DONE) c->n_done++;
         else if (rs == SS_RUN_FAILED && !c->o->retry_failed) {
             c->n_failed++;
             skipped_failed++;
         } else c->queue[c->q_len++] = i;
     }
+    free(status);
     if (skipped_failed && !c->o->quiet)
         printf("resume: %d failed run(s) left as they are (--retry-failed runs them again)\n", skipped_failed);
     return SS_OK;
@@ -211,7 +249,7 @@ static ss_status coord_plan(coord *c, int size) {
 static void coord_summary(coord *c, int final) {
     if (c->o->quiet) return;
     int pending = c->q_len - c->q_head;
-    double elapsed = now_s() - c->t0;
+    double elapsed = ss_monotonic_seconds() - c->t0;
     char eta[64] = "";
     if (c->done_this_session > 0 && pending + c->n_running > 0) {
         double per = c->done_seconds / c->done_this_session;
@@ -250,7 +288,7 @@ static ss_status coord_prepare(coord *c, int run, ss_archive_checkpoint *cp, int
         AR(ss_archive_truncate_snapshots(c->ar, run, keep_iter));
     }
     AR(ss_archive_set_status(c->ar, run, SS_RUN_RUNNING, NULL));
-    c->started[run] = now_s();
+    c->started[run] = ss_monotonic_seconds();
     c->n_running++;
     if (!c->o->quiet && *has_cp) printf("%s: resuming after iteration %d\n", run_id(c, run), cp->iteration);
     return SS_OK;
@@ -261,18 +299,18 @@ static void coord_finished(coord *c, int run, ss_run_status status) {
     if (status == SS_RUN_DONE) {
         c->n_done++;
         c->done_this_session++;
-        c->done_seconds += now_s() - c->started[run];
+        c->done_seconds += ss_monotonic_seconds() - c->started[run];
     } else if (status == SS_RUN_FAILED) c->n_failed++;
     else if (status == SS_RUN_INTERRUPTED) c->n_interrupted++;
 }
 
 /* Handles one message from rank src about its run. */
 static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
-    double t0 = now_s();
+    double t0 = ss_monotonic_seconds();
     int run = m->run;
-    if (run < 0 || run >= c->n_runs || !c->spec[run])
-        return ss_error(SS_ERR_INTERNAL, "rank %d sent a message about unknown run %d", src, run);
-    const ss_params *p = &c->spec[run]->params;
+    const ss_run_spec *spec = spec_of(c, run);
+    if (!spec) return ss_error(SS_ERR_INTERNAL, "rank %d sent a message about unknown run %d", src, run);
+    const ss_params *p = &spec->params;
     switch (m->type) {
     case SS_MSG_STARTED: {
         const char *s[4] = {"", "", "", ""};
@@ -317,7 +355,7 @@ static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
         coord_finished(c, run, SS_RUN_DONE);
         if (!c->o->quiet)
             printf("%s done: loss %.6g after %d iterations, %.1fs (rank %d)\n", run_id(c, run), m->values[0],
-                   m->iteration, now_s() - c->started[run], src);
+                   m->iteration, ss_monotonic_seconds() - c->started[run], src);
         break;
     case SS_MSG_FAILED: {
         const char *why = m->payload ? (const char *)m->payload : "unknown error";
@@ -334,7 +372,7 @@ static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
     default: return ss_error(SS_ERR_INTERNAL, "rank %d sent a message of unknown type %d", src, m->type);
     }
     c->messages++;
-    c->message_seconds += now_s() - t0;
+    c->message_seconds += ss_monotonic_seconds() - t0;
     return SS_OK;
 }
 
@@ -369,11 +407,17 @@ static ss_status coord_run_local(coord *c) {
         st = coord_prepare(c, run, &cp, &has_cp);
         if (st != SS_OK) break;
         ss_engine_state resume = {cp.iteration, 0.0, cp.image, cp.h, cp.w, 0, cp.state, cp.state_size, NULL};
-        st = ss_worker_run(w, run, &c->spec[run]->params, has_cp ? &resume : NULL, c->o->checkpoint_every, &sink);
+        const ss_run_spec *spec = spec_of(c, run);
+        if (!spec) {
+            ss_archive_checkpoint_free(&cp);
+            st = ss_error(SS_ERR_INTERNAL, "run %d is not in the manifest", run);
+            break;
+        }
+        st = ss_worker_run(w, run, &spec->params, has_cp ? &resume : NULL, c->o->checkpoint_every, &sink);
         ss_archive_checkpoint_free(&cp);
-        if (now_s() - c->last_summary >= c->o->summary_every) {
+        if (ss_monotonic_seconds() - c->last_summary >= c->o->summary_every) {
             coord_summary(c, 0);
-            c->last_summary = now_s();
+            c->last_summary = ss_monotonic_seconds();
         }
     }
     ss_worker_free(w);
@@ -392,10 +436,25 @@ static ss_status send_down(int dest, int tag, const ss_msg *m, const void *paylo
     return SS_OK;
 }
 
+/* Waits for a message from any worker without spinning: a blocking probe
+ * polls at full speed in Open MPI (most of a core on rank 0, which mostly
+ * waits), so this probes with sleeps growing from 20 us to 2 ms, back to
+ * none after each message (PERFORMANCE.md, "Rank 0's CPU"). */
+static int probe_up(MPI_Status *status) {
+    long ns = 0;
+    for (;;) {
+        int flag = 0, rc = MPI_Iprobe(MPI_ANY_SOURCE, TAG_UP, MPI_COMM_WORLD, &flag, status);
+        if (rc != MPI_SUCCESS || flag) return rc;
+        ns = ns == 0 ? 20000 : ns >= 1000000 ? 2000000 : 2 * ns;
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL); /* a signal cuts it short: fine */
+    }
+}
+
 /* Receives the next message from any worker into *buf (grown as needed). */
 static ss_status recv_up(unsigned char **buf, size_t *cap, ss_msg *m, int *src) {
     MPI_Status status;
-    MPI_CHECK(MPI_Probe(MPI_ANY_SOURCE, TAG_UP, MPI_COMM_WORLD, &status));
+    MPI_CHECK(probe_up(&status));
     int count;
     MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &count));
     if ((size_t)count > *cap) {
@@ -422,7 +481,13 @@ static ss_status coord_assign(coord *c, int run, int dest) {
         ss_archive_checkpoint_free(&cp);
         return ss_error(SS_ERR_NOMEM, "out of memory for an assignment");
     }
-    memcpy(payload, &c->spec[run]->params, sizeof(ss_params));
+    const ss_run_spec *spec = spec_of(c, run);
+    if (!spec) {
+        free(payload);
+        ss_archive_checkpoint_free(&cp);
+        return ss_error(SS_ERR_INTERNAL, "run %d is not in the manifest", run);
+    }
+    memcpy(payload, &spec->params, sizeof(ss_params));
     ss_msg m = {0};
     m.type = SS_MSG_ASSIGN;
     m.run = run;
@@ -462,7 +527,7 @@ static ss_status coord_run_mpi(coord *c, int size) {
         if (m.type == SS_MSG_REQUEST) {
             /* counted with the other messages: an assignment reads and writes
              * the archive too (the run's checkpoint, its status) */
-            double t_req = now_s();
+            double t_req = ss_monotonic_seconds();
             if (c->q_head < c->q_len && !ss_sweep_stop_requested) {
                 SS_TRY_GOTO(st, coord_assign(c, c->queue[c->q_head++], src), out);
             } else {
@@ -472,14 +537,14 @@ static ss_status coord_run_mpi(coord *c, int size) {
                 stopped++;
             }
             c->messages++;
-            c->message_seconds += now_s() - t_req;
+            c->message_seconds += ss_monotonic_seconds() - t_req;
         } else {
             SS_TRY_GOTO(st, coord_handle(c, src, &m), out);
             if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) c->busy[src] = -1;
         }
-        if (now_s() - c->last_summary >= c->o->summary_every) {
+        if (ss_monotonic_seconds() - c->last_summary >= c->o->summary_every) {
             coord_summary(c, 0);
-            c->last_summary = now_s();
+            c->last_summary = ss_monotonic_seconds();
         }
     }
 out:
@@ -506,10 +571,11 @@ static void coord_release_workers(int size) {
 static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     coord c = {0};
     c.o = o;
-    c.t0 = c.last_summary = now_s();
+    c.t0 = c.last_summary = ss_monotonic_seconds();
     char *errors = NULL;
     int n_errors = 0;
-    ss_status st = ss_manifest_load(&c.man, o->manifest, &errors, &n_errors);
+    ss_manifest_overrides ov = {o->n_set, o->set, o->only};
+    ss_status st = ss_manifest_load(&c.man, o->manifest, &ov, &errors, &n_errors);
     if (st != SS_OK) {
         if (errors) fputs(errors, stderr);
         if (errors && errors[0] && errors[strlen(errors) - 1] != '\n') fputc('\n', stderr);
@@ -520,7 +586,7 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     }
     free(errors);
     c.have_man = 1;
-    if (st == SS_OK) st = coord_open_archive(&c);
+    st = coord_open_archive(&c);
     if (st == SS_OK) st = coord_plan(&c, size);
     if (st != SS_OK) {
         fprintf(stderr, "stylesweep run: %s\n", ss_error_message());
@@ -557,23 +623,45 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
         end = SS_SWEEP_ERROR;
     }
     ss_manifest_free(&c.man);
-    free(c.spec);
+    free(c.man_index);
+    free(c.cache);
+    free(c.cache_run);
     free(c.queue);
     free(c.started);
     free(c.busy);
     return end;
 }
 
-/* ------------------------------------------------------------------ */
-/* worker ranks                                                        */
+/* ---- worker ranks ---- */
 
 typedef struct mpi_sink {
     int stop_seen;
 } mpi_sink;
 
+/* A worker's waits for rank 0 (a request until its answer, a send until
+ * rank 0 took it; not the first request, answered once the archive is
+ * made), printed at its end with STYLESWEEP_BENCH_WAITS=1
+ * (scripts/bench_sweep.sh). */
+static struct {
+    long n;
+    double sum, max;
+    int started;
+} worker_waits;
+
+static void count_wait(double t0) {
+    if (!worker_waits.started++) return;
+    double dt = ss_monotonic_seconds() - t0;
+    worker_waits.n++;
+    worker_waits.sum += dt;
+    if (dt > worker_waits.max) worker_waits.max = dt;
+}
+
 static ss_status mpi_emit(void *ctx, const ss_msg *m, const void *payload) {
     (void)ctx;
-    return send_down(0, TAG_UP, m, payload);
+    double t0 = ss_monotonic_seconds();
+    ss_status st = send_down(0, TAG_UP, m, payload);
+    count_wait(t0);
+    return st;
 }
 
 static int mpi_should_stop(void *ctx) {
@@ -616,11 +704,11 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
     unsigned char *buf = NULL;
     size_t cap = 0;
     ss_status st = SS_OK;
-    (void)rank;
     for (;;) {
         ss_msg req = {0};
         req.type = SS_MSG_REQUEST;
         req.run = -1;
+        double t_req = ss_monotonic_seconds();
         SS_TRY_GOTO(st, send_down(0, TAG_UP, &req, NULL), out);
         MPI_Status status;
         int count;
@@ -629,6 +717,7 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
             st = ss_error(SS_ERR_IO, "MPI: lost the coordinator");
             goto out;
         }
+        count_wait(t_req);
         if ((size_t)count > cap) {
             unsigned char *nb = realloc(buf, (size_t)count);
             if (!nb) {
@@ -678,13 +767,21 @@ out:
     }
     free(buf);
     ss_worker_free(w);
+    const char *e = getenv("STYLESWEEP_BENCH_WAITS");
+    if (e && !strcmp(e, "1") && worker_waits.n)
+        fprintf(stderr, "rank %d waited %ld times: mean %.3f ms, max %.3f ms\n", rank, worker_waits.n,
+                worker_waits.sum / worker_waits.n * 1000.0, worker_waits.max * 1000.0);
     return st;
 }
 
-ss_sweep_end ss_scheduler_run(const ss_sweep_options *o, int rank, int size) {
+ss_sweep_end ss_sweep_run(const ss_sweep_options *o, int rank, int size) {
     int local = local_worker_index(rank);
     if (rank == 0) return coordinator(o, size);
     int device = o->device >= 0 ? o->device : local;
+    if (o->device < 0 && strcmp(o->backend, "cpu") != 0) { /* the i-th worker of a node: GPU i mod count */
+        int n = ss_backend_cuda_devices();
+        if (n > 0) device = local % n;
+    }
     ss_status st = worker_loop(o, rank, device);
     if (st != SS_OK) {
         char host[256] = "";
