@@ -5,8 +5,10 @@
  * against their textbook definitions; and the wrappers' argument checks.
  *
  * Backends: the CPU always; CUDA when built in and a device is present
- * (otherwise one line "no CUDA device" and CUDA is skipped); only the one
- * STYLESWEEP_TEST_BACKEND names when it is set (backend_env.h).
+ * (otherwise one line "no CUDA device" and CUDA is skipped); with
+ * STYLESWEEP_TEST_BACKEND=cuda and no device the whole test is skipped
+ * (backend_env.h). Also the registry: auto records its choice, cuda
+ * without a device fails with one clear message.
  *
  * Shapes are small and odd (5 -> 7 channels, 9x6 maps, pooling 9x7 -> 4x3)
  * so that index mistakes show. Inputs are seeded uniform values; max-pooling
@@ -602,6 +604,20 @@ int main(void) {
     MUST(ss_backend_cpu_new(&cpu, 2));
     run_all(cpu, &cpu_r);
     printf("cpu: every slot checked\n");
+
+    /* the registry: auto says what it chose; cuda without a device is one clear error */
+    ss_backend *chosen = NULL;
+    MUST(ss_backend_new(&chosen, "auto", 0, 1));
+    int n_dev = ss_backend_cuda_devices();
+    CHECK(!strcmp(chosen->iface->name, n_dev > 0 ? "cuda" : "cpu") && strstr(chosen->device, "auto: "),
+          "auto chose %s (%s) with %d CUDA devices", chosen->iface->name, chosen->device, n_dev);
+    ss_be_free(chosen);
+    if (n_dev == 0) {
+        chosen = NULL;
+        ss_status st = ss_backend_new(&chosen, "cuda", 0, 1);
+        CHECK(st != SS_OK && chosen == NULL, "backend cuda was made without a device");
+        CHECK(strstr(ss_error_message(), "CUDA") != NULL, "backend cuda without a device: '%s'", ss_error_message());
+    }
 
     int want_cuda = !only || !*only || !strcmp(only, "cuda") || !strcmp(only, "auto");
     if (want_cuda) {
