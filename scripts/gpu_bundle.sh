@@ -16,7 +16,8 @@
 # Output (default bundle/stylesweep-bundle.tar.xz, a git-ignored folder;
 # an existing file is kept unless --force) holds one folder,
 # stylesweep-bundle/:
-#   bin/       stylesweep, the test programs of BUILD_DIR/tests, Open MPI's
+#   bin/       stylesweep and its CUDA module (libstylesweep_cuda.so, when
+#              built), the test programs of BUILD_DIR/tests, Open MPI's
 #              orterun and orted, and `mpirun`, a wrapper that relocates
 #              Open MPI to the bundle (it works from any folder)
 #   lib/       every shared library these need except glibc's (libc, libm,
@@ -90,9 +91,10 @@ case $from in /*) ;; *) from=$REPO/$from ;; esac
 BIN=$from/stylesweep
 [ -x "$BIN" ] || die "$BIN is missing: build first, or drop --from"
 
-# has_cuda FILE: the program holds the CUDA backend (cuDNN or the CUDA
-# runtime linked, or the static runtime's entry points inside).
+# has_cuda FILE: the program has the CUDA backend: its module
+# libstylesweep_cuda.so beside it, or cuDNN/the CUDA runtime linked in.
 has_cuda() {
+    [ -f "$(dirname "$1")/libstylesweep_cuda.so" ] && return 0
     readelf -d "$1" | grep -q -E 'NEEDED.*\[lib(cudnn|cudart|cublas)' && return 0
     grep -a -q -m1 -E 'cudnnCreate|cudaGetDeviceCount' "$1"
 }
@@ -111,6 +113,8 @@ B=$STAGE/stylesweep-bundle
 mkdir -p "$B"/{bin,lib/openmpi3,lib/pmix,lib/cuda,lib/hwloc,share,etc/openmpi,tests/gpu,sweeps,anchors}
 
 cp "$BIN" "$B/bin/"
+# the CUDA backend's module, looked for next to the binary
+[ -f "$from/libstylesweep_cuda.so" ] && cp "$from/libstylesweep_cuda.so" "$B/bin/"
 n_tests=0
 for t in "$from"/tests/test_*; do
     [ -f "$t" ] && [ -x "$t" ] || continue
@@ -229,7 +233,7 @@ cp -r samples "$B/samples"
 cp sweeps/*.yaml "$B/sweeps/"
 cp -r tests/data "$B/tests/data"
 cp tests/*.sh tests/*.py "$B/tests/"
-cp tests/gpu/check.sh "$B/tests/gpu/check.sh"
+cp tests/gpu/*.sh "$B/tests/gpu/"
 chmod +x "$B/tests/gpu/check.sh"
 if [ -n "$anchors" ] && [ -f "$anchors/torch_vgg_eval.py" ] && [ -f "$anchors/torch_transfer.py" ]; then
     cp "$anchors"/*.py "$B/anchors/"

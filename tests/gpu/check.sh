@@ -16,9 +16,10 @@
 #   environment   nvidia-smi, the CUDA libraries found, `stylesweep --version`,
 #                 a CUDA evaluation (every GPU step is skipped when there is no
 #                 GPU or the build has no CUDA backend)
-#   tests         test_backend, test_reference and test_gradcheck with
-#                 STYLESWEEP_TEST_BACKEND=cuda (each skipped when its program
-#                 is not in the bundle)
+#   tests         test_backend, test_reference, test_gradcheck and test_lbfgs
+#                 with STYLESWEEP_TEST_BACKEND=cuda, test_reference again with
+#                 STYLESWEEP_TEST_PRECISION=tf32 (each skipped when its program
+#                 is not in the bundle), tests/gpu/test_gpu.sh
 #   transfer x2   the same transfer twice on CUDA: identical images
 #   sweep 2 on 1  a 2-worker sweep sharing the GPU: every run done on cuda
 #   resume        a sweep stopped by SIGTERM mid-run and resumed ends
@@ -252,6 +253,21 @@ test_program() {
 s_test_backend() { test_program test_backend; }
 s_test_reference() { test_program test_reference; }
 s_test_gradcheck() { test_program test_gradcheck; }
+s_test_lbfgs() { test_program test_lbfgs; }
+s_test_reference_tf32() { STYLESWEEP_TEST_PRECISION=tf32 test_program test_reference; }
+# tests/gpu/test_gpu.sh: transfer twice (fp32, tf32), 2 workers, resume
+# (it needs h5py, numpy and yaml in /usr/bin/python3: skipped without them)
+s_test_gpu_sh() {
+    local rc
+    need_gpu || return $?
+    [ "$BK" = cuda ] || { NOTE="CUDA only"; return 77; }
+    [ -f tests/gpu/test_gpu.sh ] || { NOTE="tests/gpu/test_gpu.sh is not in this bundle"; return 77; }
+    run_cmd "$(lim 180)" "$W/test_gpu.out" bash tests/gpu/test_gpu.sh "$SS"
+    rc=$?
+    NOTE=$(grep -v '^$' "$W/test_gpu.out" | tail -n 1 | cut -c1-120)
+    if [ $rc -eq 2 ] && grep -q 'lacks one of' "$W/test_gpu.out"; then return 77; fi
+    return $rc
+}
 
 s_transfer_twice() {
     need_gpu || return $?
@@ -439,6 +455,9 @@ step environment 10 s_environment
 step test_backend 20 s_test_backend
 step test_reference 20 s_test_reference
 step test_gradcheck 20 s_test_gradcheck
+step test_lbfgs 20 s_test_lbfgs
+step "test_reference, tf32" 20 s_test_reference_tf32
+step tests/gpu/test_gpu.sh 30 s_test_gpu_sh
 step "transfer twice, identical" 20 s_transfer_twice
 step "sweep: 2 workers share the GPU" 30 s_sweep_shared
 step "resume bit-identical" 45 s_resume
