@@ -44,6 +44,23 @@
                             __FILE__, __LINE__);                                                                 \
     } while (0)
 
+/* MPI (sweep.c and `run` only; the file includes mpi.h): expr returns an
+ * MPI error code. It can return only with MPI_ERRORS_RETURN set on
+ * MPI_COMM_WORLD (cmd_run.c sets it right after MPI_Init_thread); the message
+ * names the call, MPI's reason, file:line and this rank. */
+#define MPI_CHECK(expr)                                                                                                \
+    do {                                                                                                               \
+        int mpi_rc_ = (expr);                                                                                          \
+        if (mpi_rc_ != MPI_SUCCESS) {                                                                                  \
+            char mpi_msg_[MPI_MAX_ERROR_STRING] = "";                                                                  \
+            int mpi_len_ = 0, mpi_rank_ = -1;                                                                          \
+            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                                            \
+            MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank_);                                                                 \
+            return ss_error(SS_ERR_IO, "MPI: %s failed (%s) at %s:%d on rank %d", #expr, mpi_msg_, __FILE__, __LINE__, \
+                            mpi_rank_);                                                                                \
+        }                                                                                                              \
+    } while (0)
+
 /* oneDNN, for functions that own resources: records the error in `st` (an
  * ss_status) and jumps to `label`, where they are released. */
 #define DNNL_CHECK_GOTO(st, expr, label)                                                                         \

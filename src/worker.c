@@ -1,6 +1,8 @@
 /* worker.c - one sweep run on this process (see worker.h). */
 #include "worker.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -250,4 +252,67 @@ ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engi
         w->lost = 1;
     }
     return emit(&r, &m, why);
+}
+
+ss_status ss_worker_run_assigned(ss_worker *w, const ss_msg *m, int checkpoint_every, const ss_worker_sink *sink) {
+    if (m->type != SS_MSG_ASSIGN || m->payload_size < sizeof(ss_params))
+        return ss_error(SS_ERR_INTERNAL, "unexpected message %d from the coordinator", m->type);
+    ss_params p;
+    memcpy(&p, m->payload, sizeof p);
+    size_t img = m->count ? sizeof(float) * 3 * (size_t)(m->w > 0 ? m->w : 0) * (size_t)(m->h > 0 ? m->h : 0) : 0;
+    if (m->count && (img == 0 || m->payload_size < sizeof p + img))
+        return ss_error(SS_ERR_INTERNAL, "the coordinator sent a checkpoint of %llu bytes for a %dx%d image",
+                        (unsigned long long)m->payload_size, m->w, m->h);
+    ss_engine_state resume = {m->iteration,
+                              0.0,
+                              (const float *)(m->payload + sizeof p),
+                              m->h,
+                              m->w,
+                              0,
+                              m->payload + sizeof p + img,
+                              m->count ? (size_t)m->payload_size - sizeof p - img : 0,
+                              NULL};
+    return ss_worker_run(w, m->run, &p, m->count ? &resume : NULL, checkpoint_every, sink);
+}
+
+typedef struct fd_sink {
+    int fd;
+    int stop_seen; /* a STOP arrived (or the socket closed) during the run */
+} fd_sink;
+
+static ss_status fd_emit(void *ctx, const ss_msg *m, const void *payload) {
+    fd_sink *s = ctx;
+    return ss_msg_send_fd(s->fd, m, payload);
+}
+
+static int fd_should_stop(void *ctx) {
+    fd_sink *s = ctx;
+    struct pollfd p = {s->fd, POLLIN, 0};
+    while (!s->stop_seen && poll(&p, 1, 0) > 0) {
+        unsigned char *buf = NULL;
+        size_t cap = 0, size = 0;
+        ss_msg m;
+        /* a STOP, or the supervisor gone: stop at this boundary either way */
+        if (ss_msg_recv_fd(s->fd, &buf, &cap, &size, &m) != SS_OK || m.type == SS_MSG_STOP) s->stop_seen = 1;
+        free(buf);
+    }
+    return s->stop_seen;
+}
+
+ss_status ss_worker_serve(ss_worker *w, int fd, int checkpoint_every) {
+    fd_sink fs = {fd, 0};
+    ss_worker_sink sink = {&fs, fd_emit, fd_should_stop};
+    unsigned char *buf = NULL;
+    size_t cap = 0, size = 0;
+    ss_status st = SS_OK;
+    for (;;) {
+        ss_msg m;
+        if (ss_msg_recv_fd(fd, &buf, &cap, &size, &m) != SS_OK) break; /* closed: no more work */
+        if (m.type == SS_MSG_STOP) continue;                           /* one that came after its run ended */
+        fs.stop_seen = 0;
+        st = ss_worker_run_assigned(w, &m, checkpoint_every, &sink);
+        if (st != SS_OK) break;
+    }
+    free(buf);
+    return st;
 }
