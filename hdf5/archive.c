@@ -35,7 +35,7 @@
 
 const char *const ar_status_names[SS_RUN_STATUS_COUNT] = {"pending", "running", "done", "failed", "interrupted"};
 
-/* ------------------------------------------------------------------ shared helpers */
+/* ---- shared helpers ---- */
 
 double ar_now(void) {
     struct timespec ts;
@@ -117,7 +117,7 @@ ss_status ar_flush(ss_archive *a) {
         return SS_OK;
     herr_t e = H5Fclose(a->file);
     hid_t fapl = make_fapl(1);
-    a->file = e < 0 ? -1 : H5Fopen(a->path, H5F_ACC_RDWR, fapl);
+    a->file = e < 0 ? -1 : H5Fopen(a->file_path ? a->file_path : a->path, H5F_ACC_RDWR, fapl);
     H5Pclose(fapl);
     if (a->file < 0) return ss_error(SS_ERR_IO, "%s: cannot reopen the archive after a flush", a->path);
     a->reopens++;
@@ -147,7 +147,7 @@ ss_status ar_open_run(hid_t *g, const ss_archive *a, int i, const char *func) {
     return SS_OK;
 }
 
-/* ------------------------------------------------------------------ types */
+/* ---- types ---- */
 
 typedef enum { F_STR, F_ENUM, F_INT, F_DOUBLE } field_kind;
 static const struct {
@@ -241,7 +241,7 @@ hid_t ar_metrics_type(int file) {
     return t; /* -1 when HDF5 failed: the read or write using it fails */
 }
 
-/* ------------------------------------------------------------------ run table */
+/* ---- run table ---- */
 
 /* Writes the fields `only` (NULL-terminated) of row i from *row. */
 ss_status ar_table_write(ss_archive *a, int i, const table_row *row, const char *const *only) {
@@ -352,7 +352,7 @@ static ss_status load_ids(ss_archive *a) {
     return SS_OK;
 }
 
-/* ------------------------------------------------------------------ open / create */
+/* ---- open / create ---- */
 
 static hid_t make_fapl(int writer) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -426,6 +426,7 @@ static void archive_free(ss_archive *a) {
     if (!a) return;
     drop_file(a);
     if (a->lock_fd >= 0) close(a->lock_fd);
+    free(a->file_path);
     free(a->path);
     free(a);
 }
@@ -476,6 +477,17 @@ ss_status ar_add_runs_unflushed(ss_archive *a, int n, const char *const *ids, co
     ss_status st = SS_OK;
     for (int k = 0; k < n && st == SS_OK; k++) {
         const char *id = ids[k];
+        if (k > 0 && k % 1024 == 0) {
+            /* a flush now and then keeps the cache (and each flush) small; a
+             * crash leaves groups without table rows, replaced on the next add */
+            H5Gclose(runs);
+            st = ar_flush(a);
+            runs = st != SS_OK ? -1 : H5Gopen2(a->file, "/runs", H5P_DEFAULT);
+            if (runs < 0) {
+                if (st == SS_OK) st = ss_error(SS_ERR_IO, "%s: cannot open /runs%s", a->path, ss_h5_error_tail());
+                break;
+            }
+        }
         /* a group without a table row is the leftover of an interrupted add: replace it */
         if (ss_h5_exists(runs, id) && H5Ldelete(runs, id, H5P_DEFAULT) < 0) {
             st = ss_error(SS_ERR_IO, "%s: cannot remove the leftover group /runs/%s", a->path, id);
@@ -621,6 +633,8 @@ ss_status ss_archive_create(ss_archive **out, const char *path, const char *swee
     if (st != SS_OK) goto fail;
     hid_t fapl = make_fapl(1);
     a->file = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+    a->file_path = strdup(tmp); /* until it is moved into place (ar_flush reopens it there) */
+    a->reopenable = a->file_path != NULL;
     H5Pclose(fapl);
     if (a->file < 0) {
         st = ss_error(SS_ERR_IO, "cannot create %s (is its directory missing or not writable?)", path);
@@ -631,6 +645,8 @@ ss_status ss_archive_create(ss_archive **out, const char *path, const char *swee
     SS_TRY_GOTO(st, ar_flush(a), fail_unlink);
     /* move into place without replacing anything that appeared meanwhile */
     SS_TRY_GOTO(st, move_noreplace(tmp, path), fail_unlink);
+    free(a->file_path);
+    a->file_path = NULL;
     a->reopenable = 1;
     *out = a;
     return SS_OK;

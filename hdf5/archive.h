@@ -82,7 +82,7 @@ typedef struct ss_archive_run_info {
 } ss_archive_run_info;
 
 /* A checkpoint: the optimised image at an outer-iteration boundary, the
- * number of metrics rows that belong to it and the optimiser/RNG state as an
+ * number of metrics rows that belong to it and the optimizer/RNG state as an
  * opaque blob. For writing, the caller owns the buffers; a checkpoint read by
  * ss_archive_read_checkpoint owns them: free with ss_archive_checkpoint_free. */
 typedef struct ss_archive_checkpoint {
@@ -90,7 +90,7 @@ typedef struct ss_archive_checkpoint {
     int n_metrics; /* metrics rows recorded up to this checkpoint */
     int w, h;
     float *image;         /* (3, h, w), the pre-processed image being optimised */
-    unsigned char *state; /* opaque optimiser/RNG state */
+    unsigned char *state; /* opaque optimizer/RNG state */
     size_t state_size;
     long long generation; /* set by write/read: increases with each checkpoint of a run */
 } ss_archive_checkpoint;

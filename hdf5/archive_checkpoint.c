@@ -143,7 +143,8 @@ ss_status ss_archive_write_checkpoint(ss_archive *a, int i, ss_archive_checkpoin
     if (e >= 0) e = ss_h5_attr_set_double(sg, "time", ar_now());
     if (e >= 0) e = ss_h5_attr_set_ll(sg, "complete", 1);
     if (e < 0) {
-        st = ss_error(SS_ERR_IO, "%s: cannot write the checkpoint of run '%s' (disk full?)", a->path, a->ids[i]);
+        st = ss_error(SS_ERR_IO, "%s: cannot write the checkpoint of run '%s'%s", a->path, a->ids[i],
+                      ss_h5_error_tail());
         goto done;
     }
     c->generation = gen;

@@ -25,6 +25,7 @@ struct ss_archive {
     int writable;
     int lock_fd;
     char *path;
+    char *file_path; /* where the file is while it is made (path.tmp-PID), NULL after */
     int n_runs, cap;
     char **ids;                         /* ids[i] of run i (the run table's order) */
     int reopenable;                     /* the file is at path: ar_flush may reopen it */

@@ -385,7 +385,7 @@ static ss_status read_final_once(ss_archive *a, int i, unsigned char **rgb, int 
     return st;
 }
 
-/* ---- the public readers: a read that races a flush of the writer is retried (ar_reader_retry) */
+/* ---- the public readers: a read that races a flush of the writer is retried (ar_reader_retry) ---- */
 
 ss_status ss_archive_get_run(ss_archive *a, int i, ss_archive_run_info *out) {
     ss_status st;

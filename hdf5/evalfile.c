@@ -69,13 +69,13 @@ static ss_status write_all(hid_t f, const ss_eval_output *o) {
         write_array(f, "style_loss", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &nl, o->style_loss) < 0 ||
         write_array(f, "x", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 3, img, o->x) < 0 ||
         write_array(f, "grad", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 3, img, o->grad) < 0)
-        return ss_error(SS_ERR_IO, "cannot write a dataset (disk full?)");
+        return ss_error(SS_ERR_IO, "cannot write a dataset%s", ss_h5_error_tail());
     hid_t d = H5Dopen2(f, "style_loss", H5P_DEFAULT);
     herr_t r = d < 0 ? -1 : ss_h5_write_strings(d, "layers", o->style_layers, o->n_style_layers, 0);
     if (d >= 0) H5Dclose(d);
     for (int i = 0; r >= 0 && i < o->n_attrs; i++)
         r = ss_h5_write_strings(f, o->attr_keys[i], &o->attr_values[i], 1, 1);
-    if (r < 0) return ss_error(SS_ERR_IO, "cannot write the attributes");
+    if (r < 0) return ss_error(SS_ERR_IO, "cannot write the attributes%s", ss_h5_error_tail());
     return SS_OK;
 }
 
@@ -87,7 +87,8 @@ ss_status ss_evalfile_write(const char *path, const ss_eval_output *o, int overw
     SS_TRY(ss_file_tmp_name(&tmp, path));
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     ss_status st = f < 0 ? ss_error(SS_ERR_IO, "cannot create %s: %s", path, strerror(errno)) : write_all(f, o);
-    if (f >= 0 && H5Fclose(f) < 0 && st == SS_OK) st = ss_error(SS_ERR_IO, "cannot close %s (disk full?)", path);
+    if (f >= 0 && H5Fclose(f) < 0 && st == SS_OK)
+        st = ss_error(SS_ERR_IO, "cannot close %s%s", path, ss_h5_error_tail());
     if (st == SS_OK) st = ss_file_commit_rename(tmp, path); /* removes tmp on failure */
     else unlink(tmp);
     free(tmp);

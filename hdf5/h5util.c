@@ -20,7 +20,7 @@ ss_status ss_h5_open_read(hid_t *file, const char *path) {
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0) return ss_error(SS_ERR_FORMAT, "%s is not an HDF5 file", path);
     *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (*file < 0) return ss_error(SS_ERR_FORMAT, "%s: cannot open it as HDF5 (damaged?)", path);
+    if (*file < 0) return ss_error(SS_ERR_FORMAT, "%s: cannot open it as HDF5%s", path, ss_h5_error_tail());
     return SS_OK;
 }
 
@@ -131,7 +131,7 @@ ss_status ss_h5_read_floats(float **out, int *rank, long long dims[4], hid_t loc
     if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
         free(*out);
         *out = NULL;
-        st = ss_error(SS_ERR_FORMAT, "%s: cannot read dataset '%s' (truncated?)", what, path);
+        st = ss_error(SS_ERR_FORMAT, "%s: cannot read dataset '%s'%s", what, path, ss_h5_error_tail());
     }
 done:
     H5Tclose(ty);
@@ -200,7 +200,7 @@ int ss_h5_exists(hid_t loc, const char *name) { return H5Lexists(loc, name, H5P_
 
 static char *strdup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
-/* ------------------------------------------------------------------ attributes */
+/* ---- attributes ---- */
 
 /* Opens attribute name of obj for writing, creating it with file_type if absent. */
 static hid_t attr_for_write(hid_t obj, const char *name, hid_t file_type) {
@@ -274,7 +274,7 @@ ss_status ss_h5_attr_get_str(hid_t obj, const char *name, char **out, const char
     return SS_OK;
 }
 
-/* ------------------------------------------------------------------ extendible datasets */
+/* ---- extendible datasets ---- */
 
 /* Creates an extendible chunked dataset with first dimension 0 (unlimited). */
 hid_t ss_h5_create_extendible(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
@@ -395,8 +395,8 @@ ss_status ss_h5_dataset_shape(hsize_t *dims, size_t *bytes, hid_t d, int rank, s
     size_t count = n / elem_size, in_file = fe && count > SIZE_MAX / fe ? SIZE_MAX : count * fe;
     size_t limit = filtered ? (size_t)fsize * 1100 + (1u << 20) : (size_t)stored + (1u << 20);
     if (in_file > limit)
-        return ss_error(SS_ERR_FORMAT, "%s: %s declares %zu bytes, more than the file holds (damaged?)", what, name,
-                        in_file);
+        return ss_error(SS_ERR_FORMAT, "%s: %s declares %zu bytes, more than the file holds (a damaged file)", what,
+                        name, in_file);
     *bytes = n;
     return SS_OK;
 }

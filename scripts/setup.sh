@@ -11,7 +11,7 @@ PACKAGES=(
   libstb-dev                             # stb_image / stb_image_write / stb_image_resize
   libfyaml-dev                           # YAML manifests
   libopenmpi-dev openmpi-bin             # MPI sweeps
-  liblbfgs-dev                           # reference L-BFGS for the optimiser's tests
+  liblbfgs-dev                           # reference L-BFGS for the optimizer's tests
   python3 python3-h5py python3-numpy python3-yaml python3-matplotlib  # tests and analysis
   curl                                   # scripts/fetch_weights.sh (weights download)
   clang-format cppcheck                  # style and static checks (scripts/check_format.sh)

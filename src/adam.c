@@ -1,5 +1,5 @@
-/* adam.c - the Adam optimiser on backend tensors, with a host fallback for
- * backends without an adam_step slot. */
+/* adam.c - the Adam optimizer on backend tensors (the step itself is the
+ * backend's, through ss_be_adam_step, which holds the host fallback). */
 #include "adam.h"
 
 #include <math.h>
@@ -17,7 +17,6 @@ struct ss_adam {
     /* State (what a checkpoint would save): t, m and v. */
     int t;
     ss_tensor *m, *v;
-    float *host; /* fallback only: 4 * n floats (x, m, v, g), else NULL */
 };
 
 ss_status ss_adam_new(ss_adam **out, ss_backend *be, const ss_tensor *like, double lr, double b1, double b2,
@@ -40,12 +39,8 @@ ss_status ss_adam_new(ss_adam **out, ss_backend *be, const ss_tensor *like, doub
     a->b1 = b1;
     a->b2 = b2;
     a->eps = eps;
-    ss_status st = be->iface->tensor_new(be, &a->m, a->c, a->h, a->w);
-    if (st == SS_OK) st = be->iface->tensor_new(be, &a->v, a->c, a->h, a->w);
-    if (st == SS_OK && !be->iface->adam_step) {
-        a->host = malloc(4 * a->n * sizeof *a->host);
-        if (!a->host) st = ss_error(SS_ERR_NOMEM, "Adam: out of memory for %zu host floats", 4 * a->n);
-    }
+    ss_status st = ss_be_tensor_new(be, &a->m, a->c, a->h, a->w);
+    if (st == SS_OK) st = ss_be_tensor_new(be, &a->v, a->c, a->h, a->w);
     if (st != SS_OK) {
         ss_adam_free(a);
         return st;
@@ -56,45 +51,20 @@ ss_status ss_adam_new(ss_adam **out, ss_backend *be, const ss_tensor *like, doub
 
 void ss_adam_free(ss_adam *a) {
     if (!a) return;
-    if (a->m) a->be->iface->tensor_free(a->be, a->m);
-    if (a->v) a->be->iface->tensor_free(a->be, a->v);
-    free(a->host);
+    if (a->m) ss_be_tensor_free(a->be, a->m);
+    if (a->v) ss_be_tensor_free(a->be, a->v);
     free(a);
 }
 
 ss_status ss_adam_reset(ss_adam *a) {
     if (!a) return ss_error(SS_ERR_ARG, "ss_adam_reset: NULL argument");
-    SS_TRY(a->be->iface->vec_fill(a->be, a->m, 0.0));
-    SS_TRY(a->be->iface->vec_fill(a->be, a->v, 0.0));
+    SS_TRY(ss_be_vec_fill(a->be, a->m, 0.0));
+    SS_TRY(ss_be_vec_fill(a->be, a->v, 0.0));
     a->t = 0;
     return SS_OK;
 }
 
 int ss_adam_steps(const ss_adam *a) { return a ? a->t : 0; }
-
-/* The fallback: the whole step on the host, in double precision. */
-static ss_status host_step(ss_adam *a, ss_tensor *x, const ss_tensor *g, int t) {
-    ss_backend *be = a->be;
-    size_t n = a->n;
-    float *hx = a->host, *hm = hx + n, *hv = hm + n, *hg = hv + n;
-    SS_TRY(be->iface->tensor_read(be, hx, x));
-    SS_TRY(be->iface->tensor_read(be, hm, a->m));
-    SS_TRY(be->iface->tensor_read(be, hv, a->v));
-    SS_TRY(be->iface->tensor_read(be, hg, g));
-    double c1 = 1.0 - pow(a->b1, t), c2 = 1.0 - pow(a->b2, t);
-    for (size_t i = 0; i < n; i++) {
-        double gi = hg[i];
-        double mi = a->b1 * hm[i] + (1.0 - a->b1) * gi;
-        double vi = a->b2 * hv[i] + (1.0 - a->b2) * gi * gi;
-        hm[i] = (float)mi;
-        hv[i] = (float)vi;
-        hx[i] = (float)(hx[i] - a->lr * (mi / c1) / (sqrt(vi / c2) + a->eps));
-    }
-    SS_TRY(be->iface->tensor_write(be, a->m, hm));
-    SS_TRY(be->iface->tensor_write(be, a->v, hv));
-    SS_TRY(be->iface->tensor_write(be, x, hx));
-    return SS_OK;
-}
 
 ss_status ss_adam_step(ss_adam *a, ss_tensor *x, const ss_tensor *g) {
     if (!a || !x || !g) return ss_error(SS_ERR_ARG, "ss_adam_step: NULL argument");
@@ -102,14 +72,12 @@ ss_status ss_adam_step(ss_adam *a, ss_tensor *x, const ss_tensor *g) {
     for (int i = 0; i < 2; i++)
         if (!ts[i]->plain || ts[i]->c != a->c || ts[i]->h != a->h || ts[i]->w != a->w)
             return ss_error(SS_ERR_ARG,
-                            "Adam: %s is (%d, %d, %d)%s, the optimiser was made for plain "
+                            "Adam: %s is (%d, %d, %d)%s, the optimizer was made for plain "
                             "(%d, %d, %d)",
                             i ? "the gradient" : "the iterate", ts[i]->c, ts[i]->h, ts[i]->w,
                             ts[i]->plain ? "" : " not plain", a->c, a->h, a->w);
     int t = a->t + 1;
-    if (a->be->iface->adam_step)
-        SS_TRY(a->be->iface->adam_step(a->be, x, a->m, a->v, g, a->lr, a->b1, a->b2, a->eps, t));
-    else SS_TRY(host_step(a, x, g, t));
+    SS_TRY(ss_be_adam_step(a->be, x, a->m, a->v, g, a->lr, a->b1, a->b2, a->eps, t));
     a->t = t;
     return SS_OK;
 }
@@ -132,9 +100,9 @@ ss_status ss_adam_state_save(ss_adam *a, unsigned char *buf, size_t size) {
     memcpy(buf + 12, &t, sizeof t);
     float *tmp = malloc(a->n * sizeof(float));
     SS_ALLOC_CHECK(tmp);
-    ss_status st = a->be->iface->tensor_read(a->be, tmp, a->m);
+    ss_status st = ss_be_tensor_read(a->be, tmp, a->m);
     if (st == SS_OK) memcpy(buf + ADAM_STATE_HEADER, tmp, a->n * sizeof(float));
-    if (st == SS_OK) st = a->be->iface->tensor_read(a->be, tmp, a->v);
+    if (st == SS_OK) st = ss_be_tensor_read(a->be, tmp, a->v);
     if (st == SS_OK) memcpy(buf + ADAM_STATE_HEADER + a->n * sizeof(float), tmp, a->n * sizeof(float));
     free(tmp);
     return st;
@@ -151,15 +119,15 @@ ss_status ss_adam_state_load(ss_adam *a, const unsigned char *buf, size_t size) 
     if (u[0] != ADAM_STATE_VERSION)
         return ss_error(SS_ERR_FORMAT, "Adam state: version %u, this program reads %d", u[0], ADAM_STATE_VERSION);
     if (u[1] != (uint32_t)a->n || size != ss_adam_state_size(a) || t < 0)
-        return ss_error(SS_ERR_FORMAT, "Adam state: %zu bytes for %u floats and step %d, the optimiser has %zu floats",
+        return ss_error(SS_ERR_FORMAT, "Adam state: %zu bytes for %u floats and step %d, the optimizer has %zu floats",
                         size, u[1], (int)t, a->n);
     float *tmp = malloc(a->n * sizeof(float));
     SS_ALLOC_CHECK(tmp);
     memcpy(tmp, buf + ADAM_STATE_HEADER, a->n * sizeof(float));
-    ss_status st = a->be->iface->tensor_write(a->be, a->m, tmp);
+    ss_status st = ss_be_tensor_write(a->be, a->m, tmp);
     if (st == SS_OK) {
         memcpy(tmp, buf + ADAM_STATE_HEADER + a->n * sizeof(float), a->n * sizeof(float));
-        st = a->be->iface->tensor_write(a->be, a->v, tmp);
+        st = ss_be_tensor_write(a->be, a->v, tmp);
     }
     free(tmp);
     if (st == SS_OK) a->t = t;

@@ -1,6 +1,6 @@
 /* backend.h - the compute backend interface: a table of function pointers.
  *
- * The network code (net.c) and the optimisers (lbfgs.c, adam.c) call only this
+ * The network code (net.c) and the optimizers (lbfgs.c, adam.c) call only this
  * table; the CPU backend (backend_cpu.c: oneDNN + OpenBLAS) and the CUDA
  * backend (kernels/backend_cuda.cu) each fill one. Signatures put outputs
  * first, then inputs, then sizes; shapes are given as (C, H, W).
@@ -15,13 +15,21 @@
  * as only zeros are filled into it).
  *
  * Every slot returns SS_OK or an error status with ss_error's message set.
- * Optional slots may be NULL; each says its fallback. */
+ * Optional slots may be NULL; each says its fallback. Callers use the
+ * ss_be_* wrappers at the end of this file (backend.c), never the slots:
+ * the wrappers check the arguments once for every backend and hold the
+ * fallbacks of the optional slots, so a backend's slot may assume valid,
+ * compatible arguments. */
 #ifndef SS_BACKEND_H
 #define SS_BACKEND_H
 
 #include <stddef.h>
 
 #include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct ss_backend ss_backend;
 typedef struct ss_layer ss_layer; /* backend-private: a convolution or pooling layer */
@@ -95,7 +103,7 @@ typedef struct ss_backend_i {
      * and dx += its gradient. */
     ss_status (*tv_grad)(ss_backend *be, double *loss, ss_tensor *dx, const ss_tensor *x, double scale, double power);
 
-    /* ---- vector operations (the optimisers' only access to the image) ---- */
+    /* ---- vector operations (the optimizers' only access to the image) ---- */
     /* *out = sum(a * b) accumulated in double. */
     ss_status (*vec_dot)(ss_backend *be, double *out, const ss_tensor *a, const ss_tensor *b);
     /* y += alpha * x */
@@ -109,15 +117,35 @@ typedef struct ss_backend_i {
     /* Adam step, element-wise over plain tensors (t >= 1):
      * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
      * x -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
-     * Optional: NULL means the optimiser composes it on the host. */
+     * Optional: NULL means the optimizer composes it on the host. */
     ss_status (*adam_step)(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v, const ss_tensor *g, double lr,
                            double b1, double b2, double eps, int t);
+
+    /* ---- optional: precision and image conversion ---- */
+    /* Allows (tf32 = 1) or forbids (0) TF32 tensor-core math in the layers
+     * and Gram products made from now on. Optional: NULL means the backend
+     * computes in float32 only (tf32 = 1 is then refused by the wrapper). */
+    ss_status (*set_precision)(ss_backend *be, int tf32);
+    /* out (plain (3, H, W)) = the pre-processed image px (host, H x W x 3
+     * bytes, RGB): tensor channel c takes pixel channel bgr ? 2-c : c, then
+     * ss_ew_preprocess with scale, mean[c], std[c] (elementwise.h).
+     * Optional: NULL means the wrapper converts on the host and writes. */
+    ss_status (*preprocess)(ss_backend *be, ss_tensor *out, const unsigned char *px, float scale, const float *mean,
+                            const float *std, int bgr);
+    /* px (host, H x W x 3 bytes, RGB) = the de-processed plain (3, H, W)
+     * tensor x (ss_ew_deprocess, the inverse channel mapping).
+     * Optional: NULL means the wrapper reads x and converts on the host. */
+    ss_status (*deprocess)(ss_backend *be, unsigned char *px, const ss_tensor *x, float scale, const float *mean,
+                           const float *std, int bgr);
 } ss_backend_i;
 
 struct ss_backend {
     const ss_backend_i *iface;
     int threads;      /* CPU threads this backend uses */
-    char device[128]; /* human-readable device name */
+    char device[192]; /* human-readable device name (a GPU's name and UUID) */
+    int lost;         /* set by a backend whose device context is unusable (a sticky CUDA
+                         error): every later call fails; the owner must free it and make a new one */
+    int tf32;         /* 1 when TF32 math is allowed (set_precision) */
     void *ctx;        /* backend-private state */
 };
 
@@ -131,5 +159,57 @@ ss_status ss_backend_new(ss_backend **out, const char *name, int device, int thr
 
 /* Returns the number of CPUs in this process's affinity mask (at least 1). */
 int ss_cpu_count(void);
+
+/* Returns the number of CUDA devices this process sees (CUDA_VISIBLE_DEVICES
+ * applies); 0 when built without CUDA or without a usable driver or device. */
+int ss_backend_cuda_devices(void);
+
+/* ---- the wrappers: every caller's way into a backend (backend.c) ---- */
+/* Each checks its arguments (NULL, shapes, plain layouts, matching sizes)
+ * and returns SS_ERR_ARG naming the operation and the mismatch, or
+ * SS_ERR_BACKEND when be->lost; then calls the slot (or the fallback of an
+ * optional slot). Semantics are those of the slot of the same name above. */
+
+void ss_be_free(ss_backend *be);
+ss_status ss_be_tensor_new(ss_backend *be, ss_tensor **out, int c, int h, int w);
+ss_status ss_be_tensor_new_like(ss_backend *be, ss_tensor **out, const ss_tensor *like);
+void ss_be_tensor_free(ss_backend *be, ss_tensor *t);
+ss_status ss_be_tensor_write(ss_backend *be, ss_tensor *dst, const float *host);
+ss_status ss_be_tensor_read(ss_backend *be, float *host, const ss_tensor *src);
+ss_status ss_be_conv_new(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in, int cout,
+                         const float *weight, const float *bias);
+ss_status ss_be_conv_forward(ss_backend *be, ss_layer *layer, ss_tensor *out, const ss_tensor *in);
+ss_status ss_be_conv_backward_data(ss_backend *be, ss_layer *layer, ss_tensor *din, const ss_tensor *dpre);
+ss_status ss_be_relu_backward(ss_backend *be, ss_tensor *dpre, const ss_tensor *dout, const ss_tensor *out);
+ss_status ss_be_pool_new(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in, ss_pool_kind kind);
+ss_status ss_be_pool_forward(ss_backend *be, ss_layer *layer, ss_tensor *out, const ss_tensor *in);
+ss_status ss_be_pool_backward(ss_backend *be, ss_layer *layer, ss_tensor *din, const ss_tensor *dout);
+void ss_be_layer_free(ss_backend *be, ss_layer *layer);
+ss_status ss_be_gram(ss_backend *be, ss_tensor *g, const ss_tensor *f);
+ss_status ss_be_style_grad(ss_backend *be, double *losses, ss_tensor *df, ss_tensor *g, const ss_tensor *f,
+                           const ss_tensor *const *targets, const double *scales, int n);
+ss_status ss_be_content_grad(ss_backend *be, double *loss, ss_tensor *df, const ss_tensor *f, const ss_tensor *p,
+                             double scale);
+ss_status ss_be_tv_grad(ss_backend *be, double *loss, ss_tensor *dx, const ss_tensor *x, double scale, double power);
+ss_status ss_be_vec_dot(ss_backend *be, double *out, const ss_tensor *a, const ss_tensor *b);
+ss_status ss_be_vec_axpy(ss_backend *be, ss_tensor *y, double alpha, const ss_tensor *x);
+ss_status ss_be_vec_scale(ss_backend *be, ss_tensor *x, double alpha);
+ss_status ss_be_vec_copy(ss_backend *be, ss_tensor *dst, const ss_tensor *src);
+ss_status ss_be_vec_fill(ss_backend *be, ss_tensor *x, double value);
+/* Fallback when the slot is NULL: x, m, v and g are read to the host,
+ * updated with ss_ew_adam and written back (x, m, v). */
+ss_status ss_be_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v, const ss_tensor *g, double lr,
+                          double b1, double b2, double eps, int t);
+/* precision "fp32" or "tf32"; a backend without a set_precision slot
+ * refuses "tf32" with SS_ERR_ARG naming the backend. Records be->tf32. */
+ss_status ss_be_set_precision(ss_backend *be, const char *precision);
+ss_status ss_be_preprocess(ss_backend *be, ss_tensor *out, const unsigned char *px, float scale, const float *mean,
+                           const float *std, int bgr);
+ss_status ss_be_deprocess(ss_backend *be, unsigned char *px, const ss_tensor *x, float scale, const float *mean,
+                          const float *std, int bgr);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

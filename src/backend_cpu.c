@@ -5,7 +5,9 @@
  * AVX-512) from layer to layer; weights are reordered once per layer, bias
  * and ReLU are fused into the convolution, and all memory is allocated when a
  * layer is made, so an evaluation pays little beyond the convolutions. Only
- * the style layers are reordered to the plain layout, for the Gram matrix. */
+ * the style layers are reordered to the plain layout, for the Gram matrix.
+ * The element-wise formulas are elementwise.h's, shared with the CUDA
+ * kernels; the ss_be_* wrappers (backend.c) have checked every argument. */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -18,6 +20,7 @@
 
 #include "backend.h"
 #include "check.h"
+#include "elementwise.h"
 
 extern void openblas_set_num_threads(int num_threads);
 
@@ -44,6 +47,8 @@ typedef struct cpu_ctx {
     int winograd;      /* 1: Winograd convolutions where available (STYLESWEEP_CONV=direct turns them off) */
     float *scratch[2]; /* plain copies of F and of the style gradient */
     size_t scratch_size[2];
+    double *tv_cells; /* total variation: rows of cell factors per thread (elementwise.h) */
+    size_t tv_cells_size;
 } cpu_ctx;
 
 struct ss_layer {
@@ -75,15 +80,15 @@ int ss_cpu_count(void) {
     return 1;
 }
 
-/* ---------- tensors ---------- */
+/* ---- tensors ---- */
 
 static ss_status tensor_from_md(ss_backend *be, ss_tensor **out, const dnnl_memory_desc_t *md) {
     ss_tensor *t = calloc(1, sizeof *t);
     cpu_tensor *p = calloc(1, sizeof *p);
+    ss_status rs;
     if (!t || !p) {
-        free(t);
-        free(p);
-        return ss_error(SS_ERR_NOMEM, "out of memory for a tensor");
+        rs = ss_error(SS_ERR_NOMEM, "out of memory for a tensor");
+        goto fail;
     }
     p->md = *md;
     t->priv = p;
@@ -94,28 +99,25 @@ static ss_status tensor_from_md(ss_backend *be, ss_tensor **out, const dnnl_memo
     t->size = bytes / sizeof(float);
     t->data = alloc_aligned(bytes);
     if (!t->data) {
-        free(p);
-        free(t);
-        return ss_error(SS_ERR_NOMEM, "out of memory for a tensor of %zu bytes", bytes);
+        rs = ss_error(SS_ERR_NOMEM, "out of memory for a tensor of %zu bytes", bytes);
+        goto fail;
     }
     memset(t->data, 0, bytes);
     dnnl_memory_desc_t plain;
     dnnl_dims_t dims = {1, t->c, t->h, t->w};
-    dnnl_memory_desc_init_by_tag(&plain, 4, dims, dnnl_f32, dnnl_nchw);
+    DNNL_CHECK_GOTO(rs, dnnl_memory_desc_init_by_tag(&plain, 4, dims, dnnl_f32, dnnl_nchw), fail);
     t->plain = dnnl_memory_desc_equal(&plain, md);
-    dnnl_status_t st = dnnl_memory_create(&p->mem, md, ctx_of(be)->engine, t->data);
-    if (st != dnnl_success) {
-        free(t->data);
-        free(p);
-        free(t);
-        return ss_error(SS_ERR_BACKEND, "oneDNN: memory_create failed (%s)", dnnl_status2str(st));
-    }
+    DNNL_CHECK_GOTO(rs, dnnl_memory_create(&p->mem, md, ctx_of(be)->engine, t->data), fail);
     *out = t;
     return SS_OK;
+fail:
+    if (t) free(t->data);
+    free(p);
+    free(t);
+    return rs;
 }
 
 static ss_status cpu_tensor_new(ss_backend *be, ss_tensor **out, int c, int h, int w) {
-    if (c < 1 || h < 1 || w < 1) return ss_error(SS_ERR_ARG, "tensor shape (%d, %d, %d) is not positive", c, h, w);
     dnnl_memory_desc_t md;
     dnnl_dims_t dims = {1, c, h, w};
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&md, 4, dims, dnnl_f32, dnnl_nchw));
@@ -149,23 +151,19 @@ static ss_status get_reorder(cpu_ctx *c, dnnl_primitive_t *out, const dnnl_memor
             return SS_OK;
         }
     }
+    ss_status rs = SS_OK;
     dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd;
-    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    DNNL_CHECK_GOTO(rs, dnnl_primitive_attr_create(&attr), done);
     if (accumulate) {
-        dnnl_post_ops_t po;
-        DNNL_CHECK(dnnl_post_ops_create(&po));
-        DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
-        DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
-        dnnl_post_ops_destroy(po);
+        DNNL_CHECK_GOTO(rs, dnnl_post_ops_create(&po), done);
+        DNNL_CHECK_GOTO(rs, dnnl_post_ops_append_sum(po, 1.0f), done);
+        DNNL_CHECK_GOTO(rs, dnnl_primitive_attr_set_post_ops(attr, po), done);
     }
-    dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, src, c->engine, dst, c->engine, attr);
-    dnnl_primitive_attr_destroy(attr);
-    DNNL_CHECK(st);
-    dnnl_primitive_t prim;
-    st = dnnl_primitive_create(&prim, pd);
-    dnnl_primitive_desc_destroy(pd);
-    DNNL_CHECK(st);
+    DNNL_CHECK_GOTO(rs, dnnl_reorder_primitive_desc_create(&pd, src, c->engine, dst, c->engine, attr), done);
+    DNNL_CHECK_GOTO(rs, dnnl_primitive_create(&prim, pd), done);
     if (c->n_reorders == CPU_REORDER_CACHE) { /* full: drop the oldest */
         dnnl_primitive_destroy(c->reorders[0].prim);
         memmove(&c->reorders[0], &c->reorders[1], sizeof c->reorders[0] * (CPU_REORDER_CACHE - 1));
@@ -173,7 +171,11 @@ static ss_status get_reorder(cpu_ctx *c, dnnl_primitive_t *out, const dnnl_memor
     }
     c->reorders[c->n_reorders++] = (cpu_reorder){*src, *dst, accumulate, prim};
     *out = prim;
-    return SS_OK;
+done:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return rs;
 }
 
 /* dst (descriptor dmd, pointer dptr) = or += src (smd, sptr). */
@@ -182,18 +184,17 @@ static ss_status run_reorder(ss_backend *be, const dnnl_memory_desc_t *smd, cons
     cpu_ctx *c = ctx_of(be);
     dnnl_primitive_t prim;
     SS_TRY(get_reorder(c, &prim, smd, dmd, accumulate));
-    dnnl_memory_t sm, dm;
-    DNNL_CHECK(dnnl_memory_create(&sm, smd, c->engine, (void *)sptr));
-    dnnl_status_t st = dnnl_memory_create(&dm, dmd, c->engine, dptr);
-    if (st != dnnl_success) dnnl_memory_destroy(sm);
-    DNNL_CHECK(st);
+    ss_status rs = SS_OK;
+    dnnl_memory_t sm = NULL, dm = NULL;
+    DNNL_CHECK_GOTO(rs, dnnl_memory_create(&sm, smd, c->engine, (void *)sptr), done);
+    DNNL_CHECK_GOTO(rs, dnnl_memory_create(&dm, dmd, c->engine, dptr), done);
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, sm}, {DNNL_ARG_TO, dm}};
-    st = dnnl_primitive_execute(prim, c->stream, 2, args);
-    if (st == dnnl_success) st = dnnl_stream_wait(c->stream);
-    dnnl_memory_destroy(sm);
-    dnnl_memory_destroy(dm);
-    DNNL_CHECK(st);
-    return SS_OK;
+    DNNL_CHECK_GOTO(rs, dnnl_primitive_execute(prim, c->stream, 2, args), done);
+    DNNL_CHECK_GOTO(rs, dnnl_stream_wait(c->stream), done);
+done:
+    if (sm) dnnl_memory_destroy(sm);
+    if (dm) dnnl_memory_destroy(dm);
+    return rs;
 }
 
 static void plain_md(dnnl_memory_desc_t *md, int c, int h, int w) {
@@ -221,7 +222,7 @@ static ss_status cpu_tensor_read(ss_backend *be, float *host, const ss_tensor *s
     return run_reorder(be, &priv_of(src)->md, src->data, &md, host, 0);
 }
 
-/* ---------- layers ---------- */
+/* ---- layers ---- */
 
 static void cpu_layer_free(ss_backend *be, ss_layer *l) {
     (void)be;
@@ -257,57 +258,52 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
                             const float *weight, const float *bias) {
     cpu_ctx *c = ctx_of(be);
     int cin = in->c, h = in->h, w = in->w;
-    dnnl_memory_desc_t w_any, b_md, dst_any, w_user;
-    dnnl_dims_t wd = {cout, cin, 3, 3}, bd = {cout}, dd = {1, cout, h, w};
+    dnnl_memory_desc_t w_any, b_md, dst_any, w_user, diff_src_any;
+    dnnl_dims_t wd = {cout, cin, 3, 3}, bd = {cout}, dd = {1, cout, h, w}, sd = {1, cin, h, w};
     dnnl_dims_t strides = {1, 1}, pad = {1, 1};
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any));
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_user, 4, wd, dnnl_f32, dnnl_oihw));
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_x));
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any));
     const dnnl_memory_desc_t *src_md = &priv_of(in)->md;
-
     dnnl_convolution_desc_t fd, bdsc;
-    dnnl_primitive_attr_t attr;
-    dnnl_post_ops_t po;
-    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
-    DNNL_CHECK(dnnl_post_ops_create(&po));
-    DNNL_CHECK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
-    DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
-    dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    ss_status rs = SS_OK;
+    dnnl_status_t st = dnnl_unimplemented;
+    DNNL_CHECK_GOTO(rs, dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any), done);
+    DNNL_CHECK_GOTO(rs, dnnl_memory_desc_init_by_tag(&w_user, 4, wd, dnnl_f32, dnnl_oihw), done);
+    DNNL_CHECK_GOTO(rs, dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_x), done);
+    DNNL_CHECK_GOTO(rs, dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any), done);
+    DNNL_CHECK_GOTO(rs, dnnl_memory_desc_init_by_tag(&diff_src_any, 4, sd, dnnl_f32, dnnl_format_tag_any), done);
+    DNNL_CHECK_GOTO(rs, dnnl_primitive_attr_create(&attr), done);
+    DNNL_CHECK_GOTO(rs, dnnl_post_ops_create(&po), done);
+    DNNL_CHECK_GOTO(rs, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), done);
+    DNNL_CHECK_GOTO(rs, dnnl_primitive_attr_set_post_ops(attr, po), done);
     /* Winograd F(4x4, 3x3) where oneDNN has it (AVX-512, not the 3-channel
      * first layer), direct otherwise */
     dnnl_alg_kind_t algs[2] = {c->winograd ? dnnl_convolution_winograd : dnnl_convolution_direct,
                                dnnl_convolution_direct};
-    dnnl_status_t st = dnnl_unimplemented;
     for (int a = 0; a < 2 && st != dnnl_success; a++) {
         st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, algs[a], src_md, &w_any, &b_md, &dst_any,
                                                 strides, pad, pad);
         if (st == dnnl_success) st = dnnl_primitive_desc_create(&fpd, &fd, attr, c->engine, NULL);
     }
-    dnnl_primitive_attr_destroy(attr);
-    DNNL_CHECK(st);
+    if (st != dnnl_success) goto no_conv;
 
-    ss_status rs = SS_OK;
     const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *wf_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
     SS_TRY_GOTO(rs, tensor_from_md(be, out, dst_md), done);
     SS_TRY_GOTO(rs, make_filled_memory(be, &l->w_fwd, &l->w_fwd_data, wf_md, weight, &w_user), done);
     SS_TRY_GOTO(rs, make_filled_memory(be, &l->bias, &l->bias_data, &b_md, bias, &b_md), done);
-    if ((st = dnnl_primitive_create(&l->fwd, fpd)) != dnnl_success) goto dnnl_fail;
+    DNNL_CHECK_GOTO(rs, dnnl_primitive_create(&l->fwd, fpd), done);
 
     /* backward-data with the forward's own activation layouts; a plain input
      * (the image) lets oneDNN choose its gradient's layout, reordered after */
-    dnnl_memory_desc_t diff_src_any;
-    dnnl_dims_t sd = {1, cin, h, w};
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&diff_src_any, 4, sd, dnnl_f32, dnnl_format_tag_any));
     st = dnnl_unimplemented;
     for (int a = 0; a < 2 && st != dnnl_success; a++) {
         st = dnnl_convolution_backward_data_desc_init(&bdsc, algs[a], in->plain ? &diff_src_any : src_md, &w_any,
                                                       dst_md, strides, pad, pad);
         if (st == dnnl_success) st = dnnl_primitive_desc_create(&bpd, &bdsc, NULL, c->engine, fpd);
     }
-    if (st != dnnl_success) goto dnnl_fail;
+    if (st != dnnl_success) goto no_conv;
     const dnnl_memory_desc_t *wb_md = dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *ds_md = dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0);
     if (!dnnl_memory_desc_equal(ds_md, src_md)) {
@@ -318,17 +314,18 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
             rs = ss_error(SS_ERR_NOMEM, "out of memory for a convolution gradient");
             goto done;
         }
-        if ((st = dnnl_memory_create(&l->bwd_diff_src, ds_md, c->engine, l->bwd_diff_src_data)) != dnnl_success)
-            goto dnnl_fail;
+        DNNL_CHECK_GOTO(rs, dnnl_memory_create(&l->bwd_diff_src, ds_md, c->engine, l->bwd_diff_src_data), done);
     }
     SS_TRY_GOTO(rs, make_filled_memory(be, &l->w_bwd, &l->w_bwd_data, wb_md, weight, &w_user), done);
-    if ((st = dnnl_primitive_create(&l->bwd, bpd)) != dnnl_success) goto dnnl_fail;
+    DNNL_CHECK_GOTO(rs, dnnl_primitive_create(&l->bwd, bpd), done);
     goto done;
-dnnl_fail:
+no_conv:
     rs = ss_error(SS_ERR_BACKEND, "oneDNN: cannot make a %dx%d convolution %d -> %d channels (%s)", h, w, cin, cout,
                   dnnl_status2str(st));
 done:
-    dnnl_primitive_desc_destroy(fpd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
     if (bpd) dnnl_primitive_desc_destroy(bpd);
     return rs;
 }
@@ -379,7 +376,7 @@ static ss_status cpu_conv_backward_data(ss_backend *be, ss_layer *l, ss_tensor *
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void relu_mask(float *d, const float *g,
                                                                                    const float *y, size_t n) {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) d[i] = y[i] > 0.0f ? g[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) d[i] = ss_ew_relu_backward(g[i], y[i]);
 }
 
 static ss_status cpu_relu_backward(ss_backend *be, ss_tensor *dpre, const ss_tensor *dout, const ss_tensor *out) {
@@ -390,23 +387,22 @@ static ss_status cpu_relu_backward(ss_backend *be, ss_tensor *dpre, const ss_ten
 
 static ss_status pool_build(ss_backend *be, ss_layer *l, ss_tensor **out, const ss_tensor *in, ss_pool_kind kind) {
     cpu_ctx *c = ctx_of(be);
-    if (in->h < 2 || in->w < 2)
-        return ss_error(SS_ERR_ARG, "a %dx%d feature map is too small to pool 2x2", in->h, in->w);
     dnnl_alg_kind_t alg = kind == SS_POOL_MAX ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
     dnnl_memory_desc_t dst_any;
     dnnl_dims_t dd = {1, in->c, in->h / 2, in->w / 2};
     dnnl_dims_t strides = {2, 2}, kernel = {2, 2}, pad0 = {0, 0};
     /* odd sizes floor: (H - 2) / 2 + 1 == H / 2 without padding */
     dnnl_dims_t pad_r = {0, 0};
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any));
     const dnnl_memory_desc_t *src_md = &priv_of(in)->md;
     dnnl_pooling_desc_t fd, bd;
-    DNNL_CHECK(dnnl_pooling_forward_desc_init(&fd, dnnl_forward_training, alg, src_md, &dst_any, strides, kernel, pad0,
-                                              pad_r));
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
-    DNNL_CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL));
     ss_status rs = SS_OK;
-    dnnl_status_t st;
+    DNNL_CHECK_GOTO(rs, dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any), done);
+    DNNL_CHECK_GOTO(
+        rs,
+        dnnl_pooling_forward_desc_init(&fd, dnnl_forward_training, alg, src_md, &dst_any, strides, kernel, pad0, pad_r),
+        done);
+    DNNL_CHECK_GOTO(rs, dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL), done);
     const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *ws_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
     SS_TRY_GOTO(rs, tensor_from_md(be, out, dst_md), done);
@@ -417,18 +413,14 @@ static ss_status pool_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
             rs = ss_error(SS_ERR_NOMEM, "out of memory for a pooling workspace");
             goto done;
         }
-        if ((st = dnnl_memory_create(&l->workspace, ws_md, c->engine, l->ws_data)) != dnnl_success) goto dnnl_fail;
+        DNNL_CHECK_GOTO(rs, dnnl_memory_create(&l->workspace, ws_md, c->engine, l->ws_data), done);
     }
-    if ((st = dnnl_primitive_create(&l->fwd, fpd)) != dnnl_success) goto dnnl_fail;
-    if ((st = dnnl_pooling_backward_desc_init(&bd, alg, src_md, dst_md, strides, kernel, pad0, pad_r)) != dnnl_success)
-        goto dnnl_fail;
-    if ((st = dnnl_primitive_desc_create(&bpd, &bd, NULL, c->engine, fpd)) != dnnl_success) goto dnnl_fail;
-    if ((st = dnnl_primitive_create(&l->bwd, bpd)) != dnnl_success) goto dnnl_fail;
-    goto done;
-dnnl_fail:
-    rs = ss_error(SS_ERR_BACKEND, "oneDNN: cannot make a pooling layer (%s)", dnnl_status2str(st));
+    DNNL_CHECK_GOTO(rs, dnnl_primitive_create(&l->fwd, fpd), done);
+    DNNL_CHECK_GOTO(rs, dnnl_pooling_backward_desc_init(&bd, alg, src_md, dst_md, strides, kernel, pad0, pad_r), done);
+    DNNL_CHECK_GOTO(rs, dnnl_primitive_desc_create(&bpd, &bd, NULL, c->engine, fpd), done);
+    DNNL_CHECK_GOTO(rs, dnnl_primitive_create(&l->bwd, bpd), done);
 done:
-    dnnl_primitive_desc_destroy(fpd);
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
     if (bpd) dnnl_primitive_desc_destroy(bpd);
     return rs;
 }
@@ -462,7 +454,7 @@ static ss_status cpu_pool_backward(ss_backend *be, ss_layer *l, ss_tensor *din, 
     return execute(be, l->bwd, l->workspace ? 3 : 2, args);
 }
 
-/* ---------- loss terms ---------- */
+/* ---- loss terms ---- */
 
 static ss_status scratch(cpu_ctx *c, int i, size_t n, float **out) {
     if (c->scratch_size[i] < n) {
@@ -495,14 +487,7 @@ static void gram_plain(float *g, const float *fp, int c, int hw) {
         for (int j = 0; j < i; j++) g[(size_t)i * c + j] = g[(size_t)j * c + i];
 }
 
-static ss_status check_gram_shape(const ss_tensor *g, int c) {
-    if (!g->plain || g->c != 1 || g->h != c || g->w != c)
-        return ss_error(SS_ERR_INTERNAL, "gram: output is not a plain (1, %d, %d) tensor", c, c);
-    return SS_OK;
-}
-
 static ss_status cpu_gram(ss_backend *be, ss_tensor *g, const ss_tensor *f) {
-    SS_TRY(check_gram_shape(g, f->c));
     const float *fp;
     SS_TRY(plain_view(be, &fp, f));
     gram_plain(g->data, fp, f->c, f->h * f->w);
@@ -514,7 +499,6 @@ static ss_status cpu_style_grad(ss_backend *be, double *losses, ss_tensor *df, s
     cpu_ctx *cx = ctx_of(be);
     int c = f->c, hw = f->h * f->w;
     size_t cc = (size_t)c * c;
-    SS_TRY(check_gram_shape(g, c));
     const float *fp;
     SS_TRY(plain_view(be, &fp, f));
     gram_plain(g->data, fp, c, hw);
@@ -528,9 +512,8 @@ static ss_status cpu_style_grad(ss_backend *be, double *losses, ss_tensor *df, s
         double sum = 0.0, sc = scales[s];
 #pragma omp parallel for reduction(+ : sum) schedule(static)
         for (size_t i = 0; i < cc; i++) {
-            double diff = (double)gx[i] - (double)gt[i];
-            sum += diff * diff;
-            d[i] += (float)(4.0 * sc * diff);
+            sum += ss_ew_sq_diff(gx[i], gt[i]);
+            d[i] = ss_ew_style_d(d[i], gx[i], gt[i], sc);
         }
         losses[s] = sc * sum;
     }
@@ -556,47 +539,66 @@ static ss_status cpu_content_grad(ss_backend *be, double *loss, ss_tensor *df, c
     double sum = 0.0;
     float two_s = (float)(2.0 * scale);
 #pragma omp parallel for reduction(+ : sum) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float diff = x[i] - t[i];
-        sum += (double)diff * diff;
-        o[i] += two_s * diff;
-    }
+    for (size_t i = 0; i < n; i++) sum += ss_ew_content(&o[i], x[i], t[i], two_s);
     *loss = scale * sum;
     return SS_OK;
 }
+
+/* One row i of cells of channel xc (H x W): ka, kb per column (0 outside
+ * the cells); returns the sum of the row's terms (unscaled). */
+static double tv_row(double *ka, double *kb, const float *xc, int i, int H, int W, double scale, double power) {
+    double v = 0.0;
+    const float *r0 = xc + (size_t)i * W, *r1 = r0 + W;
+    for (int j = 0; j < W; j++) {
+        if (i < H - 1 && j < W - 1) v += ss_ew_tv_cell(&ka[j], &kb[j], r0[j], r1[j], r0[j + 1], scale, power);
+        else ka[j] = kb[j] = 0.0;
+    }
+    return v;
+}
+
+enum { TV_ROWS = 16 }; /* rows per block of work */
 
 static ss_status cpu_tv_grad(ss_backend *be, double *loss, ss_tensor *dx, const ss_tensor *x, double scale,
                              double power) {
-    (void)be;
-    int C = x->c, H = x->h, W = x->w;
-    if (!x->plain || !dx->plain) return ss_error(SS_ERR_INTERNAL, "tv_grad: tensors must be plain");
-    double sum = 0.0;
-    /* Each row i contributes to rows i and i+1: rows are processed in two
-     * passes (even, odd) so that threads never write the same row together. */
-    for (int parity = 0; parity < 2; parity++) {
-#pragma omp parallel for collapse(2) reduction(+ : sum) schedule(static)
-        for (int c = 0; c < C; c++)
-            for (int i = parity; i < H - 1; i += 2) {
-                const float *r0 = x->data + ((size_t)c * H + i) * W, *r1 = r0 + W;
-                float *g0 = dx->data + ((size_t)c * H + i) * W, *g1 = g0 + W;
-                for (int j = 0; j < W - 1; j++) {
-                    double a = (double)r0[j] - r1[j], b = (double)r0[j] - r0[j + 1];
-                    double s = a * a + b * b;
-                    if (s <= 0.0) continue;
-                    double v = pow(s, power);
-                    sum += v;
-                    double k = scale * power * v / s * 2.0;
-                    g0[j] += (float)(k * (a + b));
-                    g1[j] -= (float)(k * a);
-                    g0[j + 1] -= (float)(k * b);
-                }
-            }
+    cpu_ctx *cx = ctx_of(be);
+    int C = x->c, H = x->h, W = x->w, nb = (H + TV_ROWS - 1) / TV_ROWS, nt = omp_get_max_threads();
+    size_t need = (size_t)nt * 4 * W; /* per thread: ka of the row above, ka and kb of the row, a spare */
+    if (cx->tv_cells_size < need) {
+        free(cx->tv_cells);
+        cx->tv_cells = alloc_aligned(need * sizeof(double));
+        cx->tv_cells_size = cx->tv_cells ? need : 0;
+        SS_ALLOC_CHECK(cx->tv_cells);
     }
+    double sum = 0.0;
+    /* blocks of rows: each computes its rows' cells once (and the row above
+     * its first again), then every pixel of a row gathers from its own cell,
+     * the one above and the one to its left (elementwise.h) */
+#pragma omp parallel for collapse(2) reduction(+ : sum) schedule(static)
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < nb; b++) {
+            double *buf = cx->tv_cells + (size_t)omp_get_thread_num() * 4 * W;
+            double *up = buf, *ka = buf + W, *kb = buf + 2 * (size_t)W, *spare = buf + 3 * (size_t)W;
+            const float *xc = x->data + (size_t)c * H * W;
+            float *gc = dx->data + (size_t)c * H * W;
+            int r0 = b * TV_ROWS, r1 = r0 + TV_ROWS < H ? r0 + TV_ROWS : H;
+            if (r0 > 0) tv_row(up, spare, xc, r0 - 1, H, W, scale, power);
+            else
+                for (int j = 0; j < W; j++) up[j] = 0.0;
+            for (int i = r0; i < r1; i++) {
+                sum += tv_row(ka, kb, xc, i, H, W, scale, power);
+                float *g = gc + (size_t)i * W;
+                g[0] += (float)ss_ew_tv_gather(ka[0], kb[0], up[0], 0.0);
+                for (int j = 1; j < W; j++) g[j] += (float)ss_ew_tv_gather(ka[j], kb[j], up[j], kb[j - 1]);
+                double *t = up;
+                up = ka;
+                ka = t;
+            }
+        }
     *loss = scale * sum;
     return SS_OK;
 }
 
-/* ---------- vector operations ---------- */
+/* ---- vector operations ---- */
 
 static ss_status cpu_vec_dot(ss_backend *be, double *out, const ss_tensor *a, const ss_tensor *b) {
     (void)be;
@@ -615,7 +617,7 @@ static ss_status cpu_vec_axpy(ss_backend *be, ss_tensor *y, double alpha, const 
     float *o = y->data;
     const float *v = x->data;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) o[i] = (float)(o[i] + alpha * v[i]);
+    for (size_t i = 0; i < n; i++) o[i] = ss_ew_axpy(o[i], alpha, v[i]);
     return SS_OK;
 }
 
@@ -624,14 +626,12 @@ static ss_status cpu_vec_scale(ss_backend *be, ss_tensor *x, double alpha) {
     size_t n = x->size;
     float *o = x->data;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) o[i] = (float)(o[i] * alpha);
+    for (size_t i = 0; i < n; i++) o[i] = ss_ew_scale(o[i], alpha);
     return SS_OK;
 }
 
 static ss_status cpu_vec_copy(ss_backend *be, ss_tensor *dst, const ss_tensor *src) {
     (void)be;
-    if (dst->size != src->size)
-        return ss_error(SS_ERR_INTERNAL, "vec_copy: sizes %zu and %zu differ", dst->size, src->size);
     memcpy(dst->data, src->data, sizeof(float) * src->size);
     return SS_OK;
 }
@@ -652,17 +652,11 @@ static ss_status cpu_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_te
     float *xp = x->data, *mp = m->data, *vp = v->data;
     const float *gp = g->data;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        double gi = gp[i];
-        double mi = b1 * mp[i] + (1.0 - b1) * gi, vi = b2 * vp[i] + (1.0 - b2) * gi * gi;
-        mp[i] = (float)mi;
-        vp[i] = (float)vi;
-        xp[i] = (float)(xp[i] - lr * (mi / c1) / (sqrt(vi / c2) + eps));
-    }
+    for (size_t i = 0; i < n; i++) ss_ew_adam(&xp[i], &mp[i], &vp[i], gp[i], lr, b1, b2, eps, c1, c2);
     return SS_OK;
 }
 
-/* ---------- the backend ---------- */
+/* ---- the backend ---- */
 
 static void cpu_free(ss_backend *be) {
     if (!be) return;
@@ -671,6 +665,7 @@ static void cpu_free(ss_backend *be) {
         for (int i = 0; i < c->n_reorders; i++) dnnl_primitive_destroy(c->reorders[i].prim);
         free(c->scratch[0]);
         free(c->scratch[1]);
+        free(c->tv_cells);
         if (c->stream) dnnl_stream_destroy(c->stream);
         if (c->engine) dnnl_engine_destroy(c->engine);
         free(c);

@@ -86,7 +86,7 @@ int ss_cli_usage_error(const ss_cli_command *cmd, const char *fmt, ...) __attrib
  * table, then -h/--help and --version, then the run parameters), the epilog. */
 void ss_cli_print_help(FILE *f, const ss_cli_command *cmd);
 
-/* ---- the options shared by the commands that run the network ---------- */
+/* ---- the options shared by the commands that run the network ---- */
 
 typedef enum ss_cli_flag {
     SS_CLI_OUTPUT = 1 << 0,  /* -o, --output FILE */

@@ -30,11 +30,11 @@ typedef struct bench_state {
 
 static void bench_free(bench_state *b) {
     if (b->be) {
-        b->be->iface->tensor_free(b->be, b->x);
-        b->be->iface->tensor_free(b->be, b->g);
+        ss_be_tensor_free(b->be, b->x);
+        ss_be_tensor_free(b->be, b->g);
     }
     ss_net_free(b->net);
-    if (b->be) b->be->iface->free(b->be);
+    if (b->be) ss_be_free(b->be);
     ss_model_free(&b->model);
     free(b->host);
 }
@@ -49,6 +49,7 @@ static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms)
     SS_TRY(ss_params_resolve(p, &b->model, &cfg));
     SS_TRY(ss_model_load_weights(&b->model, "random", ss_net_deepest_layer(&cfg) + 1));
     SS_TRY(ss_backend_new(&b->be, cli->backend, cli->device, cli->threads));
+    SS_TRY(ss_be_set_precision(b->be, p->precision));
     int s = p->image_size;
     size_t n = 3 * (size_t)s * s;
     b->host = malloc(n * sizeof(float));
@@ -61,10 +62,9 @@ static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms)
     fill_random(b->host, n, &r);
     SS_TRY(ss_net_set_style(b->net, 0, b->host));
     fill_random(b->host, n, &r);
-    const ss_backend_i *B = b->be->iface;
-    SS_TRY(B->tensor_new(b->be, &b->x, 3, s, s));
-    SS_TRY(B->tensor_new(b->be, &b->g, 3, s, s));
-    SS_TRY(B->tensor_write(b->be, b->x, b->host));
+    SS_TRY(ss_be_tensor_new(b->be, &b->x, 3, s, s));
+    SS_TRY(ss_be_tensor_new(b->be, &b->g, 3, s, s));
+    SS_TRY(ss_be_tensor_write(b->be, b->x, b->host));
     ss_terms t;
     for (int i = 0; i < 2; i++) SS_TRY(ss_net_eval(b->net, &t, b->g, b->x));
     double times[1000] = {0};
@@ -76,8 +76,8 @@ static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms)
     }
     qsort(times, (size_t)reps, sizeof times[0], cmp_double);
     *median_ms = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
-    printf("stylesweep=%s arch=%s size=%d threads=%d backend=%s ms_per_eval=%.1f\n", SS_VERSION_STRING, p->model, s,
-           b->be->threads, B->name, *median_ms);
+    printf("stylesweep=%s arch=%s size=%d threads=%d backend=%s precision=%s ms_per_eval=%.1f device=%s\n",
+           SS_VERSION_STRING, p->model, s, b->be->threads, b->be->iface->name, p->precision, *median_ms, b->be->device);
     return SS_OK;
 }
 

@@ -42,20 +42,19 @@ static ss_status eval_run(const ss_cli *cli) {
     float *x = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
     ss_tensor *tx = NULL, *tg = NULL;
     ss_terms terms;
-    const ss_backend_i *B = s.be->iface;
     if (!x || !g) st = ss_error(SS_ERR_NOMEM, "out of memory");
     if (st == SS_OK) st = eval_input(x, cli, &s);
-    if (st == SS_OK) st = B->tensor_new(s.be, &tx, 3, h, w);
-    if (st == SS_OK) st = B->tensor_new(s.be, &tg, 3, h, w);
-    if (st == SS_OK) st = B->tensor_write(s.be, tx, x);
+    if (st == SS_OK) st = ss_be_tensor_new(s.be, &tx, 3, h, w);
+    if (st == SS_OK) st = ss_be_tensor_new(s.be, &tg, 3, h, w);
+    if (st == SS_OK) st = ss_be_tensor_write(s.be, tx, x);
     if (st == SS_OK) st = ss_net_eval(s.net, &terms, tg, tx);
-    if (st == SS_OK) st = B->tensor_read(s.be, g, tg);
+    if (st == SS_OK) st = ss_be_tensor_read(s.be, g, tg);
     if (st == SS_OK) {
         const char *names[SS_MAX_STYLE_LAYERS];
         for (int l = 0; l < s.params.n_style_layers; l++) names[l] = s.params.style_layers[l];
         const char *keys[] = {"model", "weights", "pool", "content_layer", "backend", "device"};
-        const char *values[] = {s.params.model,         s.weights, s.params.pool,
-                                s.params.content_layer, B->name,   s.be->device};
+        const char *values[] = {s.params.model,         s.weights,         s.params.pool,
+                                s.params.content_layer, s.be->iface->name, s.be->device};
         ss_eval_output o = {
             terms.total, terms.content, terms.tv, s.params.n_style_layers, terms.style, names, x, g, h, w,
             keys,        values,        6};
@@ -64,8 +63,8 @@ static ss_status eval_run(const ss_cli *cli) {
             printf("loss=%.9g content=%.9g style=%.9g tv=%.9g -> %s\n", terms.total, terms.content,
                    terms.total - terms.content - terms.tv, terms.tv, cli->output);
     }
-    if (tx) B->tensor_free(s.be, tx);
-    if (tg) B->tensor_free(s.be, tg);
+    if (tx) ss_be_tensor_free(s.be, tx);
+    if (tg) ss_be_tensor_free(s.be, tg);
     free(x);
     free(g);
     ss_setup_free(&s);

@@ -10,7 +10,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "scheduler.h"
+#include "sweep.h"
 
 static void on_signal(int sig) {
     (void)sig;
@@ -121,8 +121,18 @@ int ss_cmd_run(int argc, char **argv) {
         fprintf(stderr, "stylesweep run: MPI_Init failed\n");
         return SS_EXIT_FAILURE;
     }
+    /* MPI errors come back as codes (MPI_CHECK, check.h) instead of aborting the job */
+    int erc = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (erc != MPI_SUCCESS || provided < MPI_THREAD_FUNNELED) {
+        if (rank == 0)
+            fprintf(stderr, "stylesweep run: %s\n",
+                    erc != MPI_SUCCESS ? "MPI: MPI_Comm_set_errhandler(MPI_ERRORS_RETURN) failed"
+                                       : "MPI: this MPI library does not provide MPI_THREAD_FUNNELED");
+        MPI_Finalize();
+        return SS_EXIT_FAILURE;
+    }
     if (ready_file) {
         /* every rank is past install_signals(): a batch script may pass signals on now */
         MPI_Barrier(MPI_COMM_WORLD);
@@ -131,7 +141,7 @@ int ss_cmd_run(int argc, char **argv) {
         else if (rank == 0)
             fprintf(stderr, "stylesweep run: --ready-file %s: %s (going on)\n", ready_file, strerror(errno));
     }
-    ss_sweep_end end = ss_scheduler_run(&o, rank, size);
+    ss_sweep_end end = ss_sweep_run(&o, rank, size);
     if (end == SS_SWEEP_ERROR && ss_sweep_need_abort) {
         /* a rank that cannot go on takes the job down, so that no rank hangs */
         fflush(stdout);

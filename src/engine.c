@@ -39,7 +39,7 @@ static ss_status objective(void *ctx, double *f, ss_tensor *grad, const ss_tenso
     return SS_OK;
 }
 
-/* Finds the terms of the evaluation whose total is f (the point the optimiser kept). */
+/* Finds the terms of the evaluation whose total is f (the point the optimizer kept). */
 static void keep_terms(engine_run *r, double f) {
     int n = r->ring_n < ENGINE_TERMS_RING ? r->ring_n : ENGINE_TERMS_RING;
     for (int i = 0; i < n; i++)
@@ -54,10 +54,14 @@ static void keep_terms(engine_run *r, double f) {
 }
 
 /* De-processes x into img (and preserves the content's colours if asked). */
-static ss_status render(ss_setup *s, ss_image *img, const ss_tensor *x, float *host) {
-    const ss_backend_i *B = s->be->iface;
-    SS_TRY(B->tensor_read(s->be, host, x));
-    SS_TRY(ss_image_from_tensor(img, host, s->inputs.w, s->inputs.h, &s->inputs.preproc));
+static ss_status render(ss_setup *s, ss_image *img, const ss_tensor *x) {
+    const ss_preproc *pp = &s->inputs.preproc;
+    SS_TRY(ss_image_alloc(img, s->inputs.w, s->inputs.h));
+    ss_status st = ss_be_deprocess(s->be, img->px, x, pp->scale, pp->mean, pp->std, pp->bgr);
+    if (st != SS_OK) {
+        ss_image_free(img);
+        return st;
+    }
     if (s->params.preserve_color && s->inputs.content_image.px)
         SS_TRY(ss_image_preserve_color(img, &s->inputs.content_image));
     return SS_OK;
@@ -71,8 +75,8 @@ typedef struct engine_buffers {
 } engine_buffers;
 
 static void buffers_free(ss_setup *s, engine_buffers *b) {
-    if (b->x) s->be->iface->tensor_free(s->be, b->x);
-    if (b->grad) s->be->iface->tensor_free(s->be, b->grad);
+    if (b->x) ss_be_tensor_free(s->be, b->x);
+    if (b->grad) ss_be_tensor_free(s->be, b->grad);
     ss_lbfgs_free(b->lbfgs);
     ss_adam_free(b->adam);
     free(b->host);
@@ -167,7 +171,7 @@ ss_status ss_engine_save_state(const ss_engine_state *state, unsigned char **blo
 }
 
 /* Restores what a resume blob holds besides the image: *last, r->kept and the
- * optimiser's state. */
+ * optimizer's state. */
 static ss_status load_state(engine_run *r, engine_buffers *b, const ss_engine_state *resume, double *last) {
     const unsigned char *q = resume->blob;
     size_t size = resume->blob_size;
@@ -209,24 +213,23 @@ static ss_status load_state(engine_run *r, engine_buffers *b, const ss_engine_st
     memcpy(r->kept.style, q, n_style * sizeof(double)), q += n_style * sizeof(double);
     memcpy(&opt, q, 8), q += 8;
     if (opt != size - (size_t)(q - resume->blob))
-        return ss_error(SS_ERR_FORMAT, "checkpoint state: %zu bytes, the header says %llu of optimiser state after %zu",
+        return ss_error(SS_ERR_FORMAT, "checkpoint state: %zu bytes, the header says %llu of optimizer state after %zu",
                         size, (unsigned long long)opt, (size_t)(q - resume->blob));
     if (kind == KIND_ADAM) SS_TRY(ss_adam_state_load(b->adam, q, (size_t)opt));
     else if (kind == KIND_LBFGS) SS_TRY(ss_lbfgs_state_load(b->lbfgs, q, (size_t)opt));
-    else if (opt != 0) return ss_error(SS_ERR_FORMAT, "checkpoint state: optimiser state for restarted L-BFGS");
+    else if (opt != 0) return ss_error(SS_ERR_FORMAT, "checkpoint state: optimizer state for restarted L-BFGS");
     return SS_OK;
 }
 
 static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_state *resume, ss_engine_result *res) {
     ss_setup *s = r->s;
     const ss_params *p = &s->params;
-    const ss_backend_i *B = s->be->iface;
     const ss_engine_callbacks *cb = r->cb;
     int h = s->inputs.h, w = s->inputs.w;
     b->host = malloc(sizeof(float) * 3 * (size_t)h * w);
     SS_ALLOC_CHECK(b->host);
-    SS_TRY(B->tensor_new(s->be, &b->x, 3, h, w));
-    SS_TRY(B->tensor_new(s->be, &b->grad, 3, h, w));
+    SS_TRY(ss_be_tensor_new(s->be, &b->x, 3, h, w));
+    SS_TRY(ss_be_tensor_new(s->be, &b->grad, 3, h, w));
     double last = 0.0;
     int start = 0;
     if (resume) {
@@ -242,7 +245,7 @@ static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_s
     } else {
         return ss_error(SS_ERR_ARG, "init %s needs the content as an image file", p->init);
     }
-    SS_TRY(B->tensor_write(s->be, b->x, b->host));
+    SS_TRY(ss_be_tensor_write(s->be, b->x, b->host));
     if (!strcmp(p->optimizer, "adam")) {
         SS_TRY(ss_adam_new(&b->adam, s->be, b->x, p->learning_rate, 0.9, 0.999, 1e-8));
     } else {
@@ -276,14 +279,14 @@ static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_s
         if (cb && cb->on_iteration) SS_TRY(cb->on_iteration(cb->ctx, &m));
         if (cb && cb->on_snapshot && ss_engine_is_snapshot(p, it)) {
             ss_image img = {0};
-            ss_status st = render(s, &img, b->x, b->host);
+            ss_status st = render(s, &img, b->x);
             if (st == SS_OK) st = cb->on_snapshot(cb->ctx, it, &img);
             ss_image_free(&img);
             SS_TRY(st);
         }
         int stop = it < p->iterations && cb && cb->should_stop && cb->should_stop(cb->ctx);
         if (cb && cb->on_boundary) {
-            SS_TRY(B->tensor_read(s->be, b->host, b->x));
+            SS_TRY(ss_be_tensor_read(s->be, b->host, b->x));
             ss_engine_state state = {it, last, b->host, h, w, stop, NULL, 0, &ec};
             SS_TRY(cb->on_boundary(cb->ctx, &state));
         }
@@ -293,7 +296,7 @@ static ss_status engine_loop(engine_run *r, engine_buffers *b, const ss_engine_s
             break;
         }
     }
-    return render(s, &res->final_image, b->x, b->host);
+    return render(s, &res->final_image, b->x);
 }
 
 ss_status ss_engine_run(ss_setup *s, const ss_engine_callbacks *cb, const ss_engine_state *resume,

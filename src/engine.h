@@ -19,19 +19,19 @@ typedef struct ss_iteration {
 
 /* The state a run can be resumed from, at an outer-iteration boundary: the
  * image and the iteration count, plus an opaque blob with the rest (the last
- * loss, the terms at the image and the optimiser's state: nothing for the
+ * loss, the terms at the image and the optimizer's state: nothing for the
  * default L-BFGS restarted each iteration, the history and the remembered
  * point for continuous L-BFGS, t and the moments for Adam). The random
  * generator needs no state: the seed is used only for the initial image.
  *
  * The blob (ss_engine_save_state) is, native little-endian:
  *   "SSEN", uint32 version (2), float64 last_loss, int32 iteration,
- *   uint32 optimiser kind (0 L-BFGS restarted each iteration, 1 continuous
+ *   uint32 optimizer kind (0 L-BFGS restarted each iteration, 1 continuous
  *   L-BFGS, 2 Adam), uint32 n_style, uint32 0, float64 total, content, tv,
  *   style[n_style] (the terms at the image), uint64 size, then the
- *   optimiser's own state of that size (lbfgs.h, adam.h; empty for kind 0).
+ *   optimizer's own state of that size (lbfgs.h, adam.h; empty for kind 0).
  * Version 1, written by earlier programs, is 8 bytes: float64 last_loss; a
- * continuous optimiser resumed from it starts a fresh history. */
+ * continuous optimizer resumed from it starts a fresh history. */
 typedef struct ss_engine_state {
     int iteration;    /* outer iterations completed */
     double last_loss; /* loss after that iteration (for the improvement); used when blob is NULL */
@@ -45,7 +45,7 @@ typedef struct ss_engine_state {
 
 /* Inside on_boundary: serialises the state's blob (see ss_engine_state) into
  * a new malloc'ed buffer *blob of *size bytes (free it). Reads the
- * optimiser's tensors to the host, so call it only when a checkpoint is
+ * optimizer's tensors to the host, so call it only when a checkpoint is
  * taken. */
 ss_status ss_engine_save_state(const ss_engine_state *state, unsigned char **blob, size_t *size);
 

@@ -20,6 +20,7 @@
 #include <stb_image_write.h>
 
 #include "check.h"
+#include "elementwise.h"
 #include "util.h"
 
 const ss_preproc ss_image_preproc_caffe = {
@@ -74,6 +75,154 @@ void ss_image_free(ss_image *img) {
     img->w = img->h = 0;
 }
 
+/* ---- checks of a file's header before stb_image decodes it ---- */
+
+static unsigned be16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
+static unsigned le16(const unsigned char *p) { return (unsigned)p[1] << 8 | p[0]; }
+static unsigned long be32(const unsigned char *p) {
+    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
+}
+static long le32s(const unsigned char *p) {
+    return (long)(int32_t)((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]);
+}
+
+/* JPEG: every Huffman table (DHT) must hold at most 256 codes whose lengths
+ * fit (stb_image 2.27 writes past its tables otherwise). Walks the markers
+ * and the entropy-coded data between them; a truncated file is left to the
+ * decoder. Returns 0, or -1 with *why set. */
+static int jpeg_check_huffman(const unsigned char *b, size_t n, const char **why) {
+    size_t pos = 2;
+    while (pos + 1 < n) {
+        if (b[pos] != 0xFF) return 0; /* not a marker: the decoder reports it */
+        while (pos + 1 < n && b[pos + 1] == 0xFF) pos++;
+        if (pos + 1 >= n) return 0;
+        unsigned marker = b[pos + 1];
+        pos += 2;
+        if (marker == 0xD9) return 0;                                       /* EOI */
+        if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue; /* no length */
+        if (pos + 2 > n) return 0;
+        size_t len = be16(b + pos);
+        if (len < 2 || pos + len > n) return 0;
+        if (marker == 0xC4) {
+            size_t q = pos + 2, end = pos + len;
+            while (q < end) {
+                if (q + 17 > end) {
+                    *why = "a Huffman table (DHT) is cut short";
+                    return -1;
+                }
+                unsigned long codes = 0, total = 0;
+                for (int j = 1; j <= 16; j++) {
+                    codes += b[q + j];
+                    total += b[q + j];
+                    if (codes > (1ul << j)) {
+                        *why = "a Huffman table (DHT) has impossible code lengths";
+                        return -1;
+                    }
+                    codes <<= 1;
+                }
+                if (total > 256) {
+                    *why = "a Huffman table (DHT) declares more than 256 codes";
+                    return -1;
+                }
+                q += 17 + total;
+            }
+        }
+        pos += len;
+        if (marker == 0xDA) /* entropy-coded data up to the next marker */
+            while (pos + 1 < n && !(b[pos] == 0xFF && b[pos + 1] != 0 && !(b[pos + 1] >= 0xD0 && b[pos + 1] <= 0xD7)))
+                pos++;
+    }
+    return 0;
+}
+
+/* PNM (P5, P6) header: reads one decimal number after whitespace and
+ * comments; -1 when there is none. */
+static long pnm_number(const unsigned char *b, size_t n, size_t *pos) {
+    for (;;) {
+        while (*pos < n && (b[*pos] == ' ' || (b[*pos] >= '\t' && b[*pos] <= '\r'))) (*pos)++;
+        if (*pos < n && b[*pos] == '#') {
+            while (*pos < n && b[*pos] != '\n' && b[*pos] != '\r') (*pos)++;
+            continue;
+        }
+        break;
+    }
+    if (*pos >= n || b[*pos] < '0' || b[*pos] > '9') return -1;
+    long v = 0;
+    while (*pos < n && b[*pos] >= '0' && b[*pos] <= '9') {
+        if (v > 100000000) return -1;
+        v = v * 10 + (b[(*pos)++] - '0');
+    }
+    return v;
+}
+
+/* Checks the header of the image in b[0..n-1] before it is decoded: the
+ * declared size against the limits and the pixel budget, against the least
+ * number of bytes a file of that size needs (PNG, BMP, GIF, TGA, PNM), 16-bit
+ * PNM refused, JPEG Huffman tables checked. Returns SS_OK, or SS_ERR_FORMAT
+ * naming path. A header stb_image does not recognise passes: the decoder
+ * then gives its reason. */
+static ss_status check_header(const unsigned char *b, size_t n, const char *path) {
+    int w = 0, h = 0, comp = 0;
+    if (!stbi_info_from_memory(b, (int)n, &w, &h, &comp)) w = h = 0;
+    if (w || h) {
+        if (w < 1 || h < 1 || w > SS_IMAGE_MAX_SIDE || h > SS_IMAGE_MAX_SIDE)
+            return ss_error(SS_ERR_FORMAT, "cannot decode image %s: it declares %dx%d pixels (at most %d per side)",
+                            path, w, h, SS_IMAGE_MAX_SIDE);
+        if ((long long)w * h > SS_IMAGE_MAX_PIXELS)
+            return ss_error(SS_ERR_FORMAT,
+                            "cannot decode image %s: it declares %dx%d = %lld pixels, over the pixel budget of %lld "
+                            "(8192 x 8192); scale it down first",
+                            path, w, h, (long long)w * h, (long long)SS_IMAGE_MAX_PIXELS);
+    }
+    double need = 0; /* the least bytes a file of the declared size holds */
+    const char *fmt = NULL, *why = NULL;
+    double px = (double)w * h;
+    if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) {
+        if (jpeg_check_huffman(b, n, &why))
+            return ss_error(SS_ERR_FORMAT, "cannot decode image %s: corrupt JPEG: %s", path, why);
+    } else if (n >= 26 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8)) {
+        /* deflate expands at most 1032 times; bits per pixel from IHDR */
+        static const int channels[7] = {1, 0, 3, 1, 2, 0, 4};
+        int depth = b[24], ct = b[25] <= 6 ? channels[b[25]] : 0;
+        double row = ct ? ((double)be32(b + 16) * ct * depth + 7) / 8 + 1 : 0;
+        need = row * (double)be32(b + 20) / 1032;
+        fmt = "PNG";
+    } else if (n >= 30 && b[0] == 'B' && b[1] == 'M') {
+        unsigned long hsz = le32s(b + 14);
+        long bw = hsz == 12 ? (long)le16(b + 18) : le32s(b + 18), bh = hsz == 12 ? (long)le16(b + 20) : le32s(b + 22);
+        unsigned bpp = hsz == 12 ? le16(b + 24) : le16(b + 28);
+        unsigned long compression = hsz == 12 || n < 34 ? 0 : (unsigned long)le32s(b + 30);
+        if (compression == 0 || compression == 3) { /* uncompressed rows, padded to 4 bytes */
+            double row = (((double)(bw < 0 ? -bw : bw) * bpp + 31) / 32) * 4;
+            need = row * (double)(bh < 0 ? -bh : bh);
+            fmt = "BMP";
+        }
+    } else if (n >= 6 && (!memcmp(b, "GIF87a", 6) || !memcmp(b, "GIF89a", 6))) {
+        need = px / 4096; /* an LZW code of 12 bits or less stands for at most 4096 pixels */
+        fmt = "GIF";
+    } else if (n >= 3 && b[0] == 'P' && (b[1] == '5' || b[1] == '6')) {
+        size_t pos = 2;
+        long pw = pnm_number(b, n, &pos), ph = pnm_number(b, n, &pos), maxval = pnm_number(b, n, &pos);
+        if (maxval > 255)
+            return ss_error(SS_ERR_FORMAT,
+                            "cannot decode image %s: 16-bit PNM (maxval %ld) is not supported; convert it to PNG", path,
+                            maxval);
+        if (pw > 0 && ph > 0) need = (double)pw * ph * (b[1] == '6' ? 3 : 1);
+        fmt = "PNM";
+    } else if (n >= 18 && w && h && (b[2] == 1 || b[2] == 2 || b[2] == 3 || b[2] == 9 || b[2] == 10 || b[2] == 11)) {
+        /* TGA: stb_image reads missing pixel data as zeros */
+        double bytes = (b[16] + 7) / 8;
+        need = b[2] < 9 ? px * bytes : (px / 128) * (1 + bytes); /* RLE: a packet covers 128 pixels at most */
+        fmt = "TGA";
+    }
+    if (fmt && need > (double)n)
+        return ss_error(SS_ERR_FORMAT,
+                        "cannot decode image %s: the %s header declares %dx%d pixels, which need at least %.0f bytes, "
+                        "but the file has %zu (truncated or forged header)",
+                        path, fmt, w, h, need, n);
+    return SS_OK;
+}
+
 static const char *stb_reason(void) {
     const char *r = stbi_failure_reason();
     return r ? r : "unknown reason";
@@ -117,31 +266,31 @@ ss_status ss_image_load(ss_image *out, const char *path) {
         return ss_error(SS_ERR_FORMAT, "cannot decode image %s: the file is empty", path);
     }
 
-    /* The header first, so that absurd sizes are refused before decoding.
-     * When it cannot be parsed, the decoder still runs: its reason ("no SOF",
-     * "expected marker") says more than stbi_info's "unknown image type",
-     * and the size is checked after decoding instead. */
-    int w = 0, h = 0, n = 0;
-    if (stbi_info_from_memory(buf, (int)len, &w, &h, &n) && !size_ok(w, h)) {
+    /* The header first, so that absurd sizes and the inputs stb_image 2.27
+     * mishandles are refused before decoding. When it cannot be parsed, the
+     * decoder still runs: its reason ("no SOF", "expected marker") says more
+     * than stbi_info's "unknown image type"; the size is checked again after. */
+    ss_status hs = check_header(buf, len, path);
+    if (hs != SS_OK) {
         free(buf);
-        return ss_error(SS_ERR_FORMAT,
-                        "cannot decode image %s: size %dx%d exceeds the limit (%d per side, "
-                        "%lld pixels)",
-                        path, w, h, SS_IMAGE_MAX_SIDE, (long long)SS_IMAGE_MAX_PIXELS);
+        return hs;
     }
-    unsigned char *rgba = stbi_load_from_memory(buf, (int)len, &w, &h, &n, 4);
+    /* decoded with the file's own channels (req_comp 0): stb_image 2.27
+     * converts 16-bit data with the wrong channel count otherwise */
+    int w = 0, h = 0, n = 0;
+    unsigned char *rgba = stbi_load_from_memory(buf, (int)len, &w, &h, &n, 0);
     free(buf);
     if (!rgba)
         return ss_error(SS_ERR_FORMAT,
                         "cannot decode image %s (%zu bytes): %s (not an image, truncated, "
                         "corrupt or unsupported)",
                         path, len, stb_reason());
-    if (!size_ok(w, h)) {
+    if (!size_ok(w, h) || n < 1 || n > 4) {
         stbi_image_free(rgba);
         return ss_error(SS_ERR_FORMAT,
-                        "cannot decode image %s: size %dx%d exceeds the limit (%d per side, "
+                        "cannot decode image %s: size %dx%d with %d channels exceeds the limit (%d per side, "
                         "%lld pixels)",
-                        path, w, h, SS_IMAGE_MAX_SIDE, (long long)SS_IMAGE_MAX_PIXELS);
+                        path, w, h, n, SS_IMAGE_MAX_SIDE, (long long)SS_IMAGE_MAX_PIXELS);
     }
     ss_status s = ss_image_alloc(out, w, h);
     if (s != SS_OK) {
@@ -150,9 +299,10 @@ ss_status ss_image_load(ss_image *out, const char *path) {
     }
     size_t np = (size_t)w * (size_t)h;
     for (size_t i = 0; i < np; i++) {
-        unsigned a = rgba[4 * i + 3];
+        const unsigned char *p = rgba + (size_t)n * i;
+        unsigned a = n == 2 || n == 4 ? p[n - 1] : 255;
         for (int c = 0; c < 3; c++) {
-            unsigned v = rgba[4 * i + c];
+            unsigned v = n >= 3 ? p[c] : p[0];
             /* over white; exact for a == 255 */
             out->px[3 * i + c] = (unsigned char)((v * a + 255u * (255u - a) + 127u) / 255u);
         }
@@ -204,7 +354,8 @@ ss_status ss_image_resize(ss_image *out, const ss_image *in, int w, int h) {
 /* lut[c][v]: the pre-processed value of pixel value v in tensor channel c. */
 static void make_lut(float lut[3][256], const ss_preproc *pp) {
     for (int c = 0; c < 3; c++)
-        for (int v = 0; v < 256; v++) lut[c][v] = (float)(((double)v * pp->scale - pp->mean[c]) / pp->std[c]);
+        for (int v = 0; v < 256; v++)
+            lut[c][v] = ss_ew_preprocess((unsigned char)v, pp->scale, pp->mean[c], pp->std[c]);
 }
 
 void ss_image_to_tensor(float *out, const ss_image *img, const ss_preproc *pp) {
@@ -231,8 +382,8 @@ ss_status ss_image_from_tensor(ss_image *out, const float *x, int w, int h, cons
     for (int c = 0; c < 3; c++) {
         int dst = pp->bgr ? 2 - c : c;
         const float *xc = x + (size_t)c * np;
-        double sd = pp->std[c], m = pp->mean[c], sc = pp->scale;
-        for (size_t i = 0; i < np; i++) out->px[3 * i + dst] = clip_round(((double)xc[i] * sd + m) / sc);
+        for (size_t i = 0; i < np; i++)
+            out->px[3 * i + dst] = ss_ew_deprocess(xc[i], pp->scale, pp->mean[c], pp->std[c]);
     }
     return SS_OK;
 }

@@ -13,10 +13,12 @@
 
 #include "status.h"
 
-/* Largest accepted width or height of a decoded image, and largest pixel
- * count; bigger files are refused before decoding (SS_ERR_FORMAT). */
+/* Largest accepted width or height of an image, and the pixel budget: the
+ * largest pixel count (8192 x 8192). A file whose header declares more is
+ * refused before decoding (SS_ERR_FORMAT naming the budget): decoding one
+ * takes about 7 bytes of memory per pixel. */
 #define SS_IMAGE_MAX_SIDE 32768
-#define SS_IMAGE_MAX_PIXELS (1LL << 28)
+#define SS_IMAGE_MAX_PIXELS (1LL << 26)
 /* Range of the image_size parameter accepted by ss_image_target_size. */
 #define SS_IMAGE_MAX_TARGET 8192
 
@@ -69,6 +71,12 @@ void ss_image_free(ss_image *img);
 
 /* Decodes the image file at path (any format stb_image reads: JPEG, PNG,
  * BMP, GIF (first frame), TGA, PSD, HDR, PNM) into *out as 8-bit RGB.
+ * Before stb_image sees the bytes, the header is checked: the declared size
+ * against SS_IMAGE_MAX_SIDE and the pixel budget SS_IMAGE_MAX_PIXELS; for
+ * PNG, BMP, GIF, TGA and PNM, the declared size against the file's length
+ * (the least a file of that size can hold: a forged or truncated header is
+ * refused instead of decoded as zeros); for JPEG, every Huffman table
+ * (README.md, "Known limits").
  * Grayscale is copied to the three channels; an alpha channel is
  * composited over white (out = (c * a + 255 * (255 - a)) / 255, rounded);
  * 16-bit and HDR files are converted by stb_image.

@@ -28,8 +28,8 @@ struct ss_lbfgs {
     ss_lbfgs_params p;
     int c, h, w;
 
-    /* ---- optimiser state ----
-     * A checkpoint serialises exactly this block (ss_lbfgs_state_save /
+    /* ---- optimizer state ---- */
+    /* A checkpoint serialises exactly this block (ss_lbfgs_state_save /
      * ss_lbfgs_state_load): the ring of `count` pairs ending
      * before `head` (s[i], y[i] read with tensor_read, and ys[i], yy[i]), and
      * when have_point is set the remembered point: f_point, xp (its x) and
@@ -50,18 +50,16 @@ struct ss_lbfgs {
     ss_tensor *d;     /* the search direction */
 };
 
-/* ---------- thin wrappers over the backend's vector operations ---------- */
+/* ---- thin wrappers over the backend's vector operations ---- */
 
 static ss_status v_dot(ss_lbfgs *o, double *out, const ss_tensor *a, const ss_tensor *b) {
-    return o->be->iface->vec_dot(o->be, out, a, b);
+    return ss_be_vec_dot(o->be, out, a, b);
 }
 static ss_status v_axpy(ss_lbfgs *o, ss_tensor *y, double alpha, const ss_tensor *x) {
-    return o->be->iface->vec_axpy(o->be, y, alpha, x);
+    return ss_be_vec_axpy(o->be, y, alpha, x);
 }
-static ss_status v_scale(ss_lbfgs *o, ss_tensor *x, double alpha) { return o->be->iface->vec_scale(o->be, x, alpha); }
-static ss_status v_copy(ss_lbfgs *o, ss_tensor *dst, const ss_tensor *src) {
-    return o->be->iface->vec_copy(o->be, dst, src);
-}
+static ss_status v_scale(ss_lbfgs *o, ss_tensor *x, double alpha) { return ss_be_vec_scale(o->be, x, alpha); }
+static ss_status v_copy(ss_lbfgs *o, ss_tensor *dst, const ss_tensor *src) { return ss_be_vec_copy(o->be, dst, src); }
 
 static void swap_tensors(ss_tensor **a, ss_tensor **b) {
     ss_tensor *t = *a;
@@ -69,7 +67,7 @@ static void swap_tensors(ss_tensor **a, ss_tensor **b) {
     *b = t;
 }
 
-/* ---------- parameters ---------- */
+/* ---- parameters ---- */
 
 void ss_lbfgs_params_defaults(ss_lbfgs_params *p) {
     p->m = 10;
@@ -108,7 +106,7 @@ static ss_status check_params(const ss_lbfgs_params *p) {
     return SS_OK;
 }
 
-/* ---------- life cycle ---------- */
+/* ---- life cycle ---- */
 
 ss_status ss_lbfgs_new(ss_lbfgs **out, ss_backend *be, const ss_tensor *like, const ss_lbfgs_params *p) {
     if (!out || !be || !like) return ss_error(SS_ERR_ARG, "ss_lbfgs_new: NULL argument");
@@ -138,10 +136,10 @@ ss_status ss_lbfgs_new(ss_lbfgs **out, ss_backend *be, const ss_tensor *like, co
     ss_status st = SS_OK;
     ss_tensor **work[] = {&o->g, &o->gp, &o->gbest, &o->xp, &o->d};
     for (size_t i = 0; i < sizeof work / sizeof work[0] && st == SS_OK; i++)
-        st = be->iface->tensor_new(be, work[i], o->c, o->h, o->w);
+        st = ss_be_tensor_new(be, work[i], o->c, o->h, o->w);
     for (int i = 0; i < m && st == SS_OK; i++) {
-        st = be->iface->tensor_new(be, &o->s[i], o->c, o->h, o->w);
-        if (st == SS_OK) st = be->iface->tensor_new(be, &o->y[i], o->c, o->h, o->w);
+        st = ss_be_tensor_new(be, &o->s[i], o->c, o->h, o->w);
+        if (st == SS_OK) st = ss_be_tensor_new(be, &o->y[i], o->c, o->h, o->w);
     }
     if (st != SS_OK) {
         ss_lbfgs_free(o);
@@ -156,10 +154,10 @@ void ss_lbfgs_free(ss_lbfgs *o) {
     ss_backend *be = o->be;
     ss_tensor *work[] = {o->g, o->gp, o->gbest, o->xp, o->d};
     for (size_t i = 0; i < sizeof work / sizeof work[0]; i++)
-        if (work[i]) be->iface->tensor_free(be, work[i]);
+        if (work[i]) ss_be_tensor_free(be, work[i]);
     for (int i = 0; i < o->p.m; i++) {
-        if (o->s && o->s[i]) be->iface->tensor_free(be, o->s[i]);
-        if (o->y && o->y[i]) be->iface->tensor_free(be, o->y[i]);
+        if (o->s && o->s[i]) ss_be_tensor_free(be, o->s[i]);
+        if (o->y && o->y[i]) ss_be_tensor_free(be, o->y[i]);
     }
     free(o->s);
     free(o->y);
@@ -176,7 +174,7 @@ void ss_lbfgs_reset(ss_lbfgs *o) {
     o->have_point = 0;
 }
 
-/* ---------- checkpoints ---------- */
+/* ---- checkpoints ---- */
 
 enum { LBFGS_STATE_VERSION = 1, LBFGS_STATE_HEADER = 4 + 4 * 7 + 8 };
 
@@ -200,14 +198,14 @@ static void get(const unsigned char **p, void *v, size_t n) {
 
 /* tensor -> buffer (through the host floats tmp) */
 static ss_status put_tensor(ss_lbfgs *o, unsigned char **p, const ss_tensor *t, float *tmp) {
-    SS_TRY(o->be->iface->tensor_read(o->be, tmp, t));
+    SS_TRY(ss_be_tensor_read(o->be, tmp, t));
     put(p, tmp, n_floats(o) * sizeof(float));
     return SS_OK;
 }
 
 static ss_status get_tensor(ss_lbfgs *o, const unsigned char **p, ss_tensor *t, float *tmp) {
     get(p, tmp, n_floats(o) * sizeof(float));
-    return o->be->iface->tensor_write(o->be, t, tmp);
+    return ss_be_tensor_write(o->be, t, tmp);
 }
 
 ss_status ss_lbfgs_state_save(ss_lbfgs *o, unsigned char *buf, size_t size) {
@@ -256,7 +254,7 @@ ss_status ss_lbfgs_state_load(ss_lbfgs *o, const unsigned char *buf, size_t size
     if (u[0] != LBFGS_STATE_VERSION)
         return ss_error(SS_ERR_FORMAT, "L-BFGS state: version %u, this program reads %d", u[0], LBFGS_STATE_VERSION);
     if (u[1] != (uint32_t)o->p.m || u[2] != (uint32_t)n_floats(o))
-        return ss_error(SS_ERR_FORMAT, "L-BFGS state: made for history %u and %u floats, the optimiser has %d and %zu",
+        return ss_error(SS_ERR_FORMAT, "L-BFGS state: made for history %u and %u floats, the optimizer has %d and %zu",
                         u[1], u[2], o->p.m, n_floats(o));
     int m = o->p.m, count = k[0], head = k[1], have_point = k[2];
     if (count < 0 || count > m || head < 0 || head >= m || (have_point != 0 && have_point != 1))
@@ -287,7 +285,7 @@ ss_status ss_lbfgs_state_load(ss_lbfgs *o, const unsigned char *buf, size_t size
     return SS_OK;
 }
 
-/* ---------- the Moré–Thuente step ---------- */
+/* ---- the Moré–Thuente step ---- */
 
 /* One update of the interval of uncertainty [stx, sty] (with function values
  * and derivatives fx, dx, fy, dy) given the trial stp with fp, dp, and the
@@ -391,7 +389,7 @@ static void mt_step(double *stx, double *fx, double *dx, double *sty, double *fy
     *stp = stpf;
 }
 
-/* ---------- the line search ---------- */
+/* ---- the line search ---- */
 
 typedef enum ls_outcome {
     LS_OK,     /* a step satisfying the strong Wolfe conditions: x, o->g, *f are at it */
@@ -506,7 +504,7 @@ static ss_status line_search(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void
     }
 }
 
-/* ---------- L-BFGS ---------- */
+/* ---- L-BFGS ---- */
 
 /* d = -H g by the two-loop recursion over the pairs, with H0 = (y.s / y.y) I
  * from the newest pair. */
@@ -668,7 +666,7 @@ ss_status ss_lbfgs_minimize(ss_lbfgs *o, ss_tensor *x, ss_objective_fn fn, void 
     if (max_evals < 1) return ss_error(SS_ERR_ARG, "L-BFGS: max_evals=%d must be at least 1", max_evals);
     if (!x->plain || x->c != o->c || x->h != o->h || x->w != o->w || x->size != o->xp->size)
         return ss_error(SS_ERR_ARG,
-                        "L-BFGS: the iterate is (%d, %d, %d)%s, the optimiser was made for "
+                        "L-BFGS: the iterate is (%d, %d, %d)%s, the optimizer was made for "
                         "plain (%d, %d, %d)",
                         x->c, x->h, x->w, x->plain ? "" : " not plain", o->c, o->h, o->w);
 

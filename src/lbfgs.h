@@ -2,7 +2,7 @@
  *
  * The iterate x is a plain backend tensor (C*H*W floats); every vector
  * operation goes through the backend table (vec_dot, vec_axpy, vec_scale,
- * vec_copy, vec_fill, tensor_new, tensor_free), so the optimiser runs
+ * vec_copy, vec_fill, tensor_new, tensor_free), so the optimizer runs
  * unchanged on a GPU backend; only scalars (step lengths, dot products, the
  * line-search interval) live on the host, in double precision.
  *
@@ -18,7 +18,7 @@
 #include "status.h"
 
 /* Writes f(x) into *f and its gradient into grad (a plain tensor of x's
- * shape, owned by the optimiser; overwrite all of it). x must not be changed.
+ * shape, owned by the optimizer; overwrite all of it). x must not be changed.
  * Returns SS_OK or an error status (with ss_error's message set), which stops
  * the minimisation and is passed on to its caller. A non-finite *f at a trial
  * point makes the line search step back; at the starting point it is an error. */
@@ -62,7 +62,7 @@ void ss_lbfgs_params_defaults(ss_lbfgs_params *p);
 /* Returns a static name for a reason code ("max_evals", "converged", ...). */
 const char *ss_lbfgs_reason_name(ss_lbfgs_reason reason);
 
-/* Makes an L-BFGS optimiser for plain tensors of like's shape on backend be
+/* Makes an L-BFGS optimizer for plain tensors of like's shape on backend be
  * (which must outlive it); p NULL means the defaults. Allocates 2*m + 5
  * tensors of that shape on the backend. Returns SS_OK and *out, which the
  * caller frees with ss_lbfgs_free; SS_ERR_ARG for a bad parameter or a
@@ -78,8 +78,8 @@ void ss_lbfgs_free(ss_lbfgs *opt);
  * of unit length, and a new evaluation at its starting x). */
 void ss_lbfgs_reset(ss_lbfgs *opt);
 
-/* ---- checkpoints ----
- * The optimiser's state (what a resumed continuous L-BFGS needs to go on
+/* ---- checkpoints ---- */
+/* The optimizer's state (what a resumed continuous L-BFGS needs to go on
  * exactly as if it had never stopped) as a byte string: the ring of (s, y)
  * pairs with their y.s and y.y, head and count, and the remembered point
  * (its f, x and gradient). Tensors are read to the host with tensor_read and
@@ -97,9 +97,9 @@ size_t ss_lbfgs_state_size(const ss_lbfgs *opt);
  * Returns SS_OK, SS_ERR_ARG for a wrong size, SS_ERR_NOMEM, or the backend's status. */
 ss_status ss_lbfgs_state_save(ss_lbfgs *opt, unsigned char *buf, size_t size);
 
-/* Restores a state saved by ss_lbfgs_state_save from an optimiser of the same
+/* Restores a state saved by ss_lbfgs_state_save from an optimizer of the same
  * history length and tensor size. SS_ERR_FORMAT (with the reason) when buf is
- * not such a state; the optimiser is then reset. */
+ * not such a state; the optimizer is then reset. */
 ss_status ss_lbfgs_state_load(ss_lbfgs *opt, const unsigned char *buf, size_t size);
 
 /* Minimises fn from x, making at most max_evals (>= 1) calls of fn, and
@@ -109,7 +109,7 @@ ss_status ss_lbfgs_state_load(ss_lbfgs *opt, const unsigned char *buf, size_t si
  * why it stopped.
  *
  * The history is kept for the next call. When x is, bit for bit, the point
- * this optimiser returned last and reset was not called since, its f and
+ * this optimizer returned last and reset was not called since, its f and
  * gradient are reused without a new evaluation (so in "continuous" use every
  * call spends its whole budget on steps); after reset, or for another x, the
  * first evaluation is at x, as scipy's does. When the budget runs out inside

@@ -18,7 +18,7 @@
 #include "sha256.h"
 #include "util.h"
 
-/* ---- small helpers ---------------------------------------------------- */
+/* ---- small helpers ---- */
 
 /* Grows *p (of *cap elements of size sz) to hold at least n; 0 on failure. */
 int mf_grow(void **p, int *cap, int n, size_t sz) {
@@ -124,7 +124,7 @@ int mf_is_path_key(const char *key) {
     return !strcmp(key, "content") || !strcmp(key, "style") || !strcmp(key, "weights");
 }
 
-/* ---- paths ------------------------------------------------------------ */
+/* ---- paths ---- */
 
 /* Checks that the file part of resolved exists and is a readable file. */
 static int check_file(loader *l, int line, const char *key, const char *written, const char *resolved) {
@@ -201,7 +201,7 @@ static int resolve_paths(loader *l, const char *key, const char *text, int line,
     return ok;
 }
 
-/* ---- validated assignments ------------------------------------------ */
+/* ---- validated assignments ---- */
 
 /* Validates key = text (from the manifest) and appends it to list: the
  * ss_params_set check, then paths resolved and files checked. */
@@ -225,7 +225,7 @@ int mf_set_value(loader *l, alist *list, const char *key, const char *text, int 
     return ok;
 }
 
-/* ---- loading ---------------------------------------------------------- */
+/* ---- loading ---- */
 
 static int cmp_err(const void *a, const void *b) {
     const err_line *x = a, *y = b;
@@ -437,7 +437,7 @@ void ss_manifest_free(ss_manifest *m) {
     memset(m, 0, sizeof *m);
 }
 
-/* ---- queries ---------------------------------------------------------- */
+/* ---- queries ---- */
 
 /* Appends item to out, numbers in their shortest round-trip %g form. */
 static size_t append_item(char *out, size_t size, const char *item, size_t len, int numeric) {

@@ -82,7 +82,7 @@ static void draw_samples(loader *l) {
         }
 }
 
-/* ---- expansion -------------------------------------------------------- */
+/* ---- expansion ---- */
 
 static int key_index(const char *key) {
     int n = ss_params_count();

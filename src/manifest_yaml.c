@@ -12,7 +12,7 @@
 #include "manifest_int.h"
 #include "util.h"
 
-/* ---- YAML nodes ------------------------------------------------------- */
+/* ---- YAML nodes ---- */
 
 /* Returns the 1-based line of node (a collection: of its first element), or fallback. */
 static int node_line(struct fy_node *n, int fallback) {
@@ -184,7 +184,7 @@ static int value_text(loader *l, struct fy_node *n, const char *key, int line, c
     return 1;
 }
 
-/* ---- parameters ------------------------------------------------------ */
+/* ---- parameters ---- */
 
 /* Reads one "key: value" parameter pair into list; 0 after an error. */
 static int parse_param(loader *l, alist *list, const char *key, struct fy_node *v, int line) {
@@ -225,7 +225,7 @@ static void parse_params_map(loader *l, struct fy_node *map, alist *list, experi
     }
 }
 
-/* ---- sections --------------------------------------------------------- */
+/* ---- sections ---- */
 
 static void parse_sweep_name(loader *l, struct fy_node *v, int line, char *out, size_t size) {
     const char *s = scalar_text(l, v, "sweep", line, "a name");

@@ -34,8 +34,6 @@ struct ss_net {
     int content_set, style_set[SS_MAX_STYLES];
 };
 
-#define BE (net->be->iface)
-
 int ss_net_deepest_layer(const ss_loss_config *cfg) {
     int d = cfg->content_layer;
     for (int i = 0; i < cfg->n_style_layers; i++)
@@ -79,15 +77,15 @@ ss_status ss_loss_config_check(const ss_loss_config *cfg, const ss_model *m) {
 void ss_net_free(ss_net *net) {
     if (!net) return;
     for (int i = 0; i < net->n_layers; i++) {
-        BE->layer_free(net->be, net->layers[i].op);
-        BE->tensor_free(net->be, net->layers[i].out);
-        BE->tensor_free(net->be, net->layers[i].diff);
+        ss_be_layer_free(net->be, net->layers[i].op);
+        ss_be_tensor_free(net->be, net->layers[i].out);
+        ss_be_tensor_free(net->be, net->layers[i].diff);
     }
-    BE->tensor_free(net->be, net->input);
-    BE->tensor_free(net->be, net->content_target);
+    ss_be_tensor_free(net->be, net->input);
+    ss_be_tensor_free(net->be, net->content_target);
     for (int l = 0; l < SS_MAX_STYLE_LAYERS; l++) {
-        BE->tensor_free(net->be, net->gram[l]);
-        for (int s = 0; s < SS_MAX_STYLES; s++) BE->tensor_free(net->be, net->gram_target[s][l]);
+        ss_be_tensor_free(net->be, net->gram[l]);
+        for (int s = 0; s < SS_MAX_STYLES; s++) ss_be_tensor_free(net->be, net->gram_target[s][l]);
     }
     free(net);
 }
@@ -102,34 +100,35 @@ static ss_status net_build(ss_net *net) {
     if (!ss_model_reaches(m, deepest, net->w, net->h, &min_side))
         return ss_error(SS_ERR_ARG, "a %dx%d image is too small to reach %s (at least %d px on the short side)", net->w,
                         net->h, m->conv[deepest].name, min_side);
-    SS_TRY(BE->tensor_new(net->be, &net->input, 3, net->h, net->w));
+    SS_TRY(ss_be_tensor_new(net->be, &net->input, 3, net->h, net->w));
     const ss_tensor *in = net->input;
     for (int k = 0; k < SS_MODEL_MAX_CONVS; k++) net->layer_of_conv[k] = -1;
     for (int k = 0; k <= deepest; k++) {
         const ss_conv_info *c = &m->conv[k];
         net_layer *L = &net->layers[net->n_layers];
         L->conv = k;
-        SS_TRY(BE->conv_new(net->be, &L->op, &L->out, in, c->cout, m->weight[k], m->bias[k]));
+        SS_TRY(ss_be_conv_new(net->be, &L->op, &L->out, in, c->cout, m->weight[k], m->bias[k]));
         net->n_layers++;
-        SS_TRY(BE->tensor_new_like(net->be, &L->diff, L->out));
+        SS_TRY(ss_be_tensor_new_like(net->be, &L->diff, L->out));
         net->layer_of_conv[k] = net->n_layers - 1;
         in = L->out;
         if (c->pool_after && k < deepest) { /* ss_model_reaches: at least 2x2 here */
             net_layer *P = &net->layers[net->n_layers];
             P->conv = -1;
-            SS_TRY(BE->pool_new(net->be, &P->op, &P->out, in, net->cfg.pool));
+            SS_TRY(ss_be_pool_new(net->be, &P->op, &P->out, in, net->cfg.pool));
             net->n_layers++;
-            SS_TRY(BE->tensor_new_like(net->be, &P->diff, P->out));
+            SS_TRY(ss_be_tensor_new_like(net->be, &P->diff, P->out));
             in = P->out;
         }
     }
     const ss_loss_config *cfg = &net->cfg;
     const ss_tensor *fc = net->layers[net->layer_of_conv[cfg->content_layer]].out;
-    SS_TRY(BE->tensor_new_like(net->be, &net->content_target, fc));
+    SS_TRY(ss_be_tensor_new_like(net->be, &net->content_target, fc));
     for (int l = 0; l < cfg->n_style_layers; l++) {
         const ss_tensor *f = net->layers[net->layer_of_conv[cfg->style_layers[l]]].out;
-        SS_TRY(BE->tensor_new(net->be, &net->gram[l], 1, f->c, f->c));
-        for (int s = 0; s < cfg->n_styles; s++) SS_TRY(BE->tensor_new(net->be, &net->gram_target[s][l], 1, f->c, f->c));
+        SS_TRY(ss_be_tensor_new(net->be, &net->gram[l], 1, f->c, f->c));
+        for (int s = 0; s < cfg->n_styles; s++)
+            SS_TRY(ss_be_tensor_new(net->be, &net->gram_target[s][l], 1, f->c, f->c));
     }
     return SS_OK;
 }
@@ -195,30 +194,30 @@ static ss_status net_forward(ss_net *net) {
     const ss_tensor *in = net->input;
     for (int i = 0; i < net->n_layers; i++) {
         net_layer *L = &net->layers[i];
-        if (L->conv >= 0) SS_TRY(BE->conv_forward(net->be, L->op, L->out, in));
-        else SS_TRY(BE->pool_forward(net->be, L->op, L->out, in));
+        if (L->conv >= 0) SS_TRY(ss_be_conv_forward(net->be, L->op, L->out, in));
+        else SS_TRY(ss_be_pool_forward(net->be, L->op, L->out, in));
         in = L->out;
     }
     return SS_OK;
 }
 
 ss_status ss_net_set_content(ss_net *net, const float *content) {
-    SS_TRY(BE->tensor_write(net->be, net->input, content));
+    SS_TRY(ss_be_tensor_write(net->be, net->input, content));
     SS_TRY(net_forward(net));
     const ss_tensor *f = net->layers[net->layer_of_conv[net->cfg.content_layer]].out;
-    SS_TRY(BE->vec_copy(net->be, net->content_target, f));
+    SS_TRY(ss_be_vec_copy(net->be, net->content_target, f));
     net->content_set = 1;
     return SS_OK;
 }
 
 ss_status ss_net_set_style(ss_net *net, int s, const float *style) {
     if (s < 0 || s >= net->cfg.n_styles) return ss_error(SS_ERR_ARG, "style image %d out of range", s);
-    SS_TRY(BE->tensor_write(net->be, net->input, style));
+    SS_TRY(ss_be_tensor_write(net->be, net->input, style));
     SS_TRY(net_forward(net));
     for (int l = 0; l < net->cfg.n_style_layers; l++) {
         const ss_tensor *f = net->layers[net->layer_of_conv[net->cfg.style_layers[l]]].out;
-        SS_TRY(BE->gram(net->be, net->gram_target[s][l], f));
-        SS_TRY(BE->vec_dot(net->be, &net->gram_target_sq[s][l], net->gram_target[s][l], net->gram_target[s][l]));
+        SS_TRY(ss_be_gram(net->be, net->gram_target[s][l], f));
+        SS_TRY(ss_be_vec_dot(net->be, &net->gram_target_sq[s][l], net->gram_target[s][l], net->gram_target[s][l]));
     }
     net_compute_scales(net);
     net->style_set[s] = 1;
@@ -231,17 +230,17 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
     for (int s = 0; s < cfg->n_styles; s++)
         if (!net->style_set[s]) return ss_error(SS_ERR_INTERNAL, "evaluation before style %d was set", s);
     memset(terms, 0, sizeof *terms);
-    SS_TRY(BE->vec_copy(net->be, net->input, x));
+    SS_TRY(ss_be_vec_copy(net->be, net->input, x));
     SS_TRY(net_forward(net));
 
     /* backward: from the deepest layer down, adding each loss's gradient at its layer */
-    SS_TRY(BE->vec_fill(net->be, net->layers[net->n_layers - 1].diff, 0.0));
+    SS_TRY(ss_be_vec_fill(net->be, net->layers[net->n_layers - 1].diff, 0.0));
     for (int i = net->n_layers - 1; i >= 0; i--) {
         net_layer *L = &net->layers[i];
         if (L->conv >= 0) {
             if (L->conv == cfg->content_layer)
-                SS_TRY(BE->content_grad(net->be, &terms->content, L->diff, L->out, net->content_target,
-                                        net->content_scale));
+                SS_TRY(ss_be_content_grad(net->be, &terms->content, L->diff, L->out, net->content_target,
+                                          net->content_scale));
             for (int l = 0; l < cfg->n_style_layers; l++) {
                 if (cfg->style_layers[l] != L->conv) continue;
                 const ss_tensor *targets[SS_MAX_STYLES];
@@ -250,19 +249,21 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
                     targets[s] = net->gram_target[s][l];
                     scales[s] = net->style_scale[s][l];
                 }
-                SS_TRY(BE->style_grad(net->be, losses, L->diff, net->gram[l], L->out, targets, scales, cfg->n_styles));
+                SS_TRY(
+                    ss_be_style_grad(net->be, losses, L->diff, net->gram[l], L->out, targets, scales, cfg->n_styles));
                 for (int s = 0; s < cfg->n_styles; s++) terms->style[l] += losses[s];
             }
         }
         ss_tensor *below = i > 0 ? net->layers[i - 1].diff : grad;
         if (L->conv >= 0) {
-            SS_TRY(BE->relu_backward(net->be, L->diff, L->diff, L->out));
-            SS_TRY(BE->conv_backward_data(net->be, L->op, below, L->diff));
+            SS_TRY(ss_be_relu_backward(net->be, L->diff, L->diff, L->out));
+            SS_TRY(ss_be_conv_backward_data(net->be, L->op, below, L->diff));
         } else {
-            SS_TRY(BE->pool_backward(net->be, L->op, below, L->diff));
+            SS_TRY(ss_be_pool_backward(net->be, L->op, below, L->diff));
         }
     }
-    if (cfg->tv_weight > 0.0) SS_TRY(BE->tv_grad(net->be, &terms->tv, grad, net->input, cfg->tv_weight, cfg->tv_power));
+    if (cfg->tv_weight > 0.0)
+        SS_TRY(ss_be_tv_grad(net->be, &terms->tv, grad, net->input, cfg->tv_weight, cfg->tv_power));
     terms->total = terms->content + terms->tv;
     for (int l = 0; l < cfg->n_style_layers; l++) terms->total += terms->style[l];
     if (!isfinite(terms->total)) return ss_error(SS_ERR_NUMERIC, "the loss is not finite (%g)", terms->total);

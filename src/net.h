@@ -1,7 +1,7 @@
 /* net.h - one style-transfer evaluation: forward through the VGG stack to
  * the deepest layer a loss uses, the content, style and total-variation
  * losses, and the gradient with respect to the image, all through the
- * backend table. Knows nothing of images on disk, optimisers, MPI or HDF5. */
+ * backend table. Knows nothing of images on disk, optimizers, MPI or HDF5. */
 #ifndef SS_NET_H
 #define SS_NET_H
 

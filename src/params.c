@@ -59,7 +59,7 @@ static const param_def g_params[] = {
     NUM(evals_per_iteration, P_INT, 1, 100000, "20", "evaluations per outer iteration (L-BFGS: at most; Adam: steps)"),
     NUM(lbfgs_restart, P_BOOL, 0, 1, "true",
         "restart L-BFGS every outer iteration, as the reference did (false: keep the history: continuous L-BFGS)"),
-    STR(optimizer, "lbfgs|adam", "lbfgs", "optimiser"),
+    STR(optimizer, "lbfgs|adam", "lbfgs", "optimizer"),
     NUM(lbfgs_history, P_INT, 1, 1000, "10", "L-BFGS history (pairs kept)"),
     NUM(learning_rate, P_DOUBLE, 1e-12, 1e6, "2.0", "Adam's learning rate (pre-processed pixel units)"),
     NUM(min_improvement, P_DOUBLE, 0, 100, "0",
@@ -82,6 +82,8 @@ static const param_def g_params[] = {
     NUM(preserve_color, P_BOOL, 0, 1, "false", "keep the content's colours (YCbCr chrominance)"),
     {"snapshots", P_SNAPSHOTS, OFF(snapshot_first), OFF(snapshot_every), 0, 0, 0, 1000000, NULL, "10,10",
      "FIRST,EVERY: keep iterations 1..FIRST and every EVERY-th (0,0: none)"},
+    STR(precision, "fp32|tf32", "fp32",
+        "fp32, or tf32: TF32 tensor-core math in the convolutions and Gram products (CUDA backend only)"),
 };
 enum { N_PARAMS = sizeof g_params / sizeof g_params[0] };
 

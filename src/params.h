@@ -44,6 +44,7 @@ typedef struct ss_params {
     int preserve_color;
     int snapshot_first;
     int snapshot_every;
+    char precision[SS_NAME_MAX];
 } ss_params;
 
 /* Fills p with the defaults (those of the founding study). */

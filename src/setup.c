@@ -15,6 +15,7 @@ static ss_status setup_build(ss_setup *s) {
     const ss_preproc *pp =
         s->model.preproc == SS_PREPROC_TORCHVISION ? &ss_image_preproc_torchvision : &ss_image_preproc_caffe;
     SS_TRY(ss_inputs_load(&s->inputs, p, pp));
+    SS_TRY(ss_be_set_precision(s->be, p->precision));
     SS_TRY(ss_net_new(&s->net, s->be, &s->model, &s->cfg, s->inputs.h, s->inputs.w));
     SS_TRY(ss_net_set_content(s->net, s->inputs.content));
     for (int i = 0; i < s->inputs.n_styles; i++) SS_TRY(ss_net_set_style(s->net, i, s->inputs.style[i]));
@@ -36,7 +37,7 @@ ss_status ss_setup_init_backend(ss_setup *s, const ss_params *p, const char *bac
     SS_TRY(ss_backend_new(&be, backend, device, threads));
     ss_status st = ss_setup_init(s, p, be);
     if (st != SS_OK) {
-        be->iface->free(be);
+        ss_be_free(be);
         return st;
     }
     s->owns_be = 1;
@@ -46,16 +47,16 @@ ss_status ss_setup_init_backend(ss_setup *s, const ss_params *p, const char *bac
 void ss_setup_free(ss_setup *s) {
     ss_net_free(s->net);
     s->net = NULL;
-    if (s->owns_be && s->be) s->be->iface->free(s->be);
+    if (s->owns_be && s->be) ss_be_free(s->be);
     ss_inputs_free(&s->inputs);
     ss_model_free(&s->model);
     memset(s, 0, sizeof *s);
 }
 
 /* The parameters that decide the targets: equal values mean the same network and targets. */
-static const char *const target_keys[] = {"content",       "style",        "model",     "weights",
-                                          "channels_div",  "image_size",   "aspect",    "pool",
-                                          "content_layer", "style_layers", "style_norm"};
+static const char *const target_keys[] = {"content",       "style",        "model",      "weights",
+                                          "channels_div",  "image_size",   "aspect",     "pool",
+                                          "content_layer", "style_layers", "style_norm", "precision"};
 
 int ss_setup_reuse(ss_setup *s, const ss_params *p) {
     if (!s->net) return 0;

@@ -7,6 +7,10 @@
 #ifndef SS_STATUS_H
 #define SS_STATUS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum ss_status {
     SS_OK = 0,
     SS_ERR_ARG,         /* a bad argument or option value */
@@ -34,5 +38,9 @@ const char *ss_error_message(void);
 
 /* Clears this thread's error message. */
 void ss_error_clear(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,6 +1,6 @@
 /* sweep_msg.h - the messages between the sweep's coordinator (rank 0) and
  * its workers: a fixed header and a byte payload, packed into one buffer.
- * Shared by the worker (worker.c) and the scheduler (scheduler.c); with one
+ * Shared by the worker (worker.c) and the scheduler (sweep.c); with one
  * rank they are handed over in memory, with several they travel over MPI. */
 #ifndef SS_SWEEP_MSG_H
 #define SS_SWEEP_MSG_H
@@ -50,5 +50,23 @@ ss_status ss_msg_pack(unsigned char **out, size_t *size, const ss_msg *m, const 
 /* Unpacks a received buffer into *m (m->payload points into buf).
  * SS_ERR_FORMAT when the sizes do not agree. */
 ss_status ss_msg_unpack(ss_msg *m, const unsigned char *buf, size_t size);
+
+/* Writes the packed message (header, then m->payload_size bytes of payload)
+ * to the stream socket fd, all of it (interrupted writes are resumed; a
+ * closed peer gives SS_ERR_IO, never SIGPIPE). */
+ss_status ss_msg_send_fd(int fd, const ss_msg *m, const void *payload);
+
+/* Writes size bytes already packed by ss_msg_pack to the stream socket fd
+ * (as ss_msg_send_fd). */
+ss_status ss_msg_send_packed(int fd, const unsigned char *buf, size_t size);
+
+/* Reads one message from the stream socket fd into *buf (grown as needed,
+ * *cap its size), its packed size into *size, unpacked into *m (m->payload
+ * points into *buf). SS_ERR_IO when the peer closed or the read failed,
+ * SS_ERR_FORMAT when the header claims more than SS_MSG_MAX_PAYLOAD bytes. */
+ss_status ss_msg_recv_fd(int fd, unsigned char **buf, size_t *cap, size_t *size, ss_msg *m);
+
+/* Largest payload a message may carry (a checkpoint of the largest image). */
+#define SS_MSG_MAX_PAYLOAD ((uint64_t)1 << 34)
 
 #endif

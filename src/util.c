@@ -11,7 +11,7 @@
 
 #include "check.h"
 
-/* ---- durable files ---------------------------------------------------- */
+/* ---- durable files ---- */
 
 /* The process's umask, read without changing it (umask(2) would, for a
  * moment, for every thread): /proc/self/status, else the usual 022. */
@@ -195,7 +195,7 @@ int ss_file_read_all(char **buf, size_t *len, FILE *f, size_t max) {
     return 0;
 }
 
-/* ---- the rest ---------------------------------------------------------- */
+/* ---- the rest ---- */
 
 double ss_monotonic_seconds(void) {
     struct timespec ts;

@@ -12,7 +12,7 @@
 
 #include "status.h"
 
-/* ---- durable files ---------------------------------------------------- */
+/* ---- durable files ---- */
 
 /* A file being written under a temporary name next to its target. */
 typedef struct ss_file_tmp {
@@ -58,7 +58,7 @@ ss_status ss_file_commit_rename(const char *tmp, const char *path);
  * the read's error. */
 int ss_file_read_all(char **buf, size_t *len, FILE *f, size_t max);
 
-/* ---- the rest ---------------------------------------------------------- */
+/* ---- the rest ---- */
 
 /* Seconds on the monotonic clock (for durations). */
 double ss_monotonic_seconds(void);

@@ -1,6 +1,8 @@
 /* worker.c - one sweep run on this process (see worker.h). */
 #include "worker.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@ struct ss_worker {
     ss_backend *be;
     ss_setup setup;
     int have_setup;
+    int lost; /* the backend's device context was lost: it is being made again */
 };
 
 typedef struct worker_run {
@@ -132,7 +135,7 @@ static ss_status worker_prepare(ss_worker *w, const ss_params *p) {
  * of a real run of its parameters, of the real sizes: STARTED, one METRICS
  * row per iteration with every style layer's value, the snapshots of its
  * schedule, a checkpoint every checkpoint_every iterations (image and a
- * state blob of the default optimiser's size) and DONE with the final
+ * state blob of the default optimizer's size) and DONE with the final
  * image. Its numbers are meaningless; it measures rank 0. */
 static ss_status bench_run(worker_run *r, const ss_params *p, const ss_engine_state *resume) {
     int sw, sh, ch, w, h;
@@ -195,6 +198,8 @@ ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engi
     const char *bench = getenv("STYLESWEEP_BENCH_NO_COMPUTE");
     if (bench && !strcmp(bench, "1")) return bench_run(&r, p, resume);
     ss_status st = worker_prepare(w, p);
+    if (st != SS_OK && w->lost && !w->be) return st; /* no new backend after a lost context: leave the sweep */
+    w->lost = 0;
     if (st == SS_OK) {
         char info[SS_PATH_MAX + 512], host[256] = "";
         gethostname(host, sizeof host - 1);
@@ -239,5 +244,75 @@ ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engi
         ss_setup_free(&w->setup);
         w->have_setup = 0;
     }
+    if (w->be && w->be->lost) { /* a sticky device error: the next run makes a new backend */
+        if (w->have_setup) ss_setup_free(&w->setup);
+        w->have_setup = 0;
+        ss_be_free(w->be);
+        w->be = NULL;
+        w->lost = 1;
+    }
     return emit(&r, &m, why);
+}
+
+ss_status ss_worker_run_assigned(ss_worker *w, const ss_msg *m, int checkpoint_every, const ss_worker_sink *sink) {
+    if (m->type != SS_MSG_ASSIGN || m->payload_size < sizeof(ss_params))
+        return ss_error(SS_ERR_INTERNAL, "unexpected message %d from the coordinator", m->type);
+    ss_params p;
+    memcpy(&p, m->payload, sizeof p);
+    size_t img = m->count ? sizeof(float) * 3 * (size_t)(m->w > 0 ? m->w : 0) * (size_t)(m->h > 0 ? m->h : 0) : 0;
+    if (m->count && (img == 0 || m->payload_size < sizeof p + img))
+        return ss_error(SS_ERR_INTERNAL, "the coordinator sent a checkpoint of %llu bytes for a %dx%d image",
+                        (unsigned long long)m->payload_size, m->w, m->h);
+    ss_engine_state resume = {m->iteration,
+                              0.0,
+                              (const float *)(m->payload + sizeof p),
+                              m->h,
+                              m->w,
+                              0,
+                              m->payload + sizeof p + img,
+                              m->count ? (size_t)m->payload_size - sizeof p - img : 0,
+                              NULL};
+    return ss_worker_run(w, m->run, &p, m->count ? &resume : NULL, checkpoint_every, sink);
+}
+
+typedef struct fd_sink {
+    int fd;
+    int stop_seen; /* a STOP arrived (or the socket closed) during the run */
+} fd_sink;
+
+static ss_status fd_emit(void *ctx, const ss_msg *m, const void *payload) {
+    fd_sink *s = ctx;
+    return ss_msg_send_fd(s->fd, m, payload);
+}
+
+static int fd_should_stop(void *ctx) {
+    fd_sink *s = ctx;
+    struct pollfd p = {s->fd, POLLIN, 0};
+    while (!s->stop_seen && poll(&p, 1, 0) > 0) {
+        unsigned char *buf = NULL;
+        size_t cap = 0, size = 0;
+        ss_msg m;
+        /* a STOP, or the supervisor gone: stop at this boundary either way */
+        if (ss_msg_recv_fd(s->fd, &buf, &cap, &size, &m) != SS_OK || m.type == SS_MSG_STOP) s->stop_seen = 1;
+        free(buf);
+    }
+    return s->stop_seen;
+}
+
+ss_status ss_worker_serve(ss_worker *w, int fd, int checkpoint_every) {
+    fd_sink fs = {fd, 0};
+    ss_worker_sink sink = {&fs, fd_emit, fd_should_stop};
+    unsigned char *buf = NULL;
+    size_t cap = 0, size = 0;
+    ss_status st = SS_OK;
+    for (;;) {
+        ss_msg m;
+        if (ss_msg_recv_fd(fd, &buf, &cap, &size, &m) != SS_OK) break; /* closed: no more work */
+        if (m.type == SS_MSG_STOP) continue;                           /* one that came after its run ended */
+        fs.stop_seen = 0;
+        st = ss_worker_run_assigned(w, &m, checkpoint_every, &sink);
+        if (st != SS_OK) break;
+    }
+    free(buf);
+    return st;
 }

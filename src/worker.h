@@ -34,4 +34,17 @@ void ss_worker_free(ss_worker *w);
 ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engine_state *resume, int checkpoint_every,
                         const ss_worker_sink *sink);
 
+/* Runs the run of an ASSIGN message m (sweep_msg.h: its parameters and,
+ * when m->count is 1, the checkpoint to resume from) as ss_worker_run does.
+ * SS_ERR_INTERNAL when the message does not hold what it says. */
+ss_status ss_worker_run_assigned(ss_worker *w, const ss_msg *m, int checkpoint_every, const ss_worker_sink *sink);
+
+/* The loop of a compute process (no MPI in it): reads ASSIGN messages from
+ * the stream socket fd, runs each (ss_worker_run_assigned) and writes its
+ * messages back to fd; a STOP message read during a run stops it at the
+ * next iteration boundary (checkpoint, then INTERRUPTED). Returns SS_OK
+ * when fd is closed or a STOP arrives between runs, else the failure that
+ * ended it (fd broken, a bad message). */
+ss_status ss_worker_serve(ss_worker *w, int fd, int checkpoint_every);
+
 #endif

@@ -27,12 +27,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "evalfile.h"
 #include "h5util.h"
 #include "params.h"
+#include "testlib.h"
 
-/* ---------------------------------------------------------------- the sample */
+/* ---- the sample ---- */
 
 static const char *MANIFEST =
     "sweep: sample\ndefaults:\n  iterations: 12\nexperiments:\n  - {id: t01}\n"
@@ -176,7 +176,7 @@ static int write_sample(ss_archive **a, const char *path) {
 
 static const ss_run_status SAMPLE_STATUS[3] = {SS_RUN_DONE, SS_RUN_INTERRUPTED, SS_RUN_FAILED};
 
-/* ---------------------------------------------------------------- modes */
+/* ---- modes ---- */
 
 static int mode_write(const char *path, int hold) {
     ss_archive *a = NULL;
@@ -222,7 +222,7 @@ static int mode_read(const char *path, int n) {
     return g_failures ? 1 : 0;
 }
 
-/* ---------------------------------------------------------------- tests */
+/* ---- tests ---- */
 
 static void expect_fail(ss_status st, ss_status want, const char *needle, const char *what) {
     CHECK(st == want && strstr(ss_error_message(), needle), "%s: got %s '%s', want %s with '%s'", what, ss_strerror(st),

@@ -1,5 +1,6 @@
-/* test_gradcheck.c - the gradient of ss_net_eval (src/net.c on the CPU
- * backend) against finite differences, for each loss term alone and for all
+/* test_gradcheck.c - the gradient of ss_net_eval (src/net.c on the backend
+ * STYLESWEEP_TEST_BACKEND names, the CPU by default: backend_env.h)
+ * against finite differences, for each loss term alone and for all
  * of them together, and the loss values against an independent computation
  * in double precision on the host.
  *
@@ -94,13 +95,14 @@
 #include <time.h>
 
 #include "backend.h"
-#include "check.h"
+#include "backend_env.h"
 #include "model.h"
 #include "net.h"
 #include "rng.h"
 #include "status.h"
+#include "testlib.h"
 
-/* ---------- reporting ---------- */
+/* ---- reporting ---- */
 
 static int g_verbose;
 static int g_fail_value, g_fail_fd32, g_fail_fd64; /* failures by kind of check */
@@ -119,7 +121,7 @@ enum { G_CONTENT, G_STYLE, G_TV, G_ALL, N_GROUPS };
 static const char *const group_names[N_GROUPS] = {"content", "style", "tv", "all"};
 static double worst_value[N_GROUPS], worst_fd[N_GROUPS], worst_ref[N_GROUPS];
 
-/* ---------- tolerances ---------- */
+/* ---- tolerances ---- */
 
 #define VALUE_TOL 1e-5
 #define FD_TOL 1e-2
@@ -132,7 +134,7 @@ static double worst_value[N_GROUPS], worst_fd[N_GROUPS], worst_ref[N_GROUPS];
 #define KINK_MIN 2e-3
 enum { MAX_X_TRIES = 16 };
 
-/* ---------- cases ---------- */
+/* ---- cases ---- */
 
 typedef struct gc_case {
     int group;
@@ -199,7 +201,7 @@ static const gc_case cases[] = {
 /* clang-format on */
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 
-/* ---------- images ---------- */
+/* ---- images ---- */
 
 /* A smooth-ish (3, h, w) field in about [-100, 100]: per channel, three
  * random plane waves of decreasing amplitude plus uniform noise of +-5. */
@@ -223,7 +225,7 @@ static void make_image(float *img, int h, int w, uint64_t seed, uint64_t stream)
     }
 }
 
-/* ---------- host reference in double ---------- */
+/* ---- host reference in double ---- */
 
 /* time spent in, and number of, evaluations (GC_VERBOSE) */
 static double g_sut_time, g_ref_time;
@@ -506,7 +508,7 @@ static double ref_kink(const ref_ctx *r, const double *x, const double *d) {
     return k;
 }
 
-/* ---------- the program under test ---------- */
+/* ---- the program under test ---- */
 
 typedef struct sut {
     ss_backend *be;
@@ -541,7 +543,7 @@ static void sut_close(sut *s) {
     ss_net_free(s->net);
 }
 
-/* ---------- checks ---------- */
+/* ---- checks ---- */
 
 static double rel_err(double got, double want) {
     double d = fabs(got - want), s = fabs(want);
@@ -903,8 +905,10 @@ int main(void) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
-    ss_backend *be = NULL;
-    MUST(ss_backend_cpu_new(&be, 0));
+    /* the backend of STYLESWEEP_TEST_BACKEND, always in float32: TF32's
+     * rounding is far above the finite-difference rules below */
+    ss_backend *be = test_backend_new("test_gradcheck", 0);
+    MUST(ss_be_set_precision(be, "fp32"));
     ss_model models[2];
     for (int k = 0; k < 2; k++) {
         memset(&models[k], 0, sizeof models[k]);

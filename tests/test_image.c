@@ -19,7 +19,7 @@
 
 #include <stb_image_write.h>
 
-#include "check.h"
+#include "testlib.h"
 
 static const char *SAMPLE = "samples/content/chelsea.jpg";
 

@@ -1,11 +1,12 @@
-/* test_lbfgs.c - the L-BFGS and Adam optimisers (src/lbfgs.c, src/adam.c) on
- * the CPU backend, against liblbfgs (Debian liblbfgs-dev, double precision).
+/* test_lbfgs.c - the L-BFGS and Adam optimizers (src/lbfgs.c, src/adam.c) on
+ * the backend STYLESWEEP_TEST_BACKEND names (the CPU by default), against liblbfgs (Debian liblbfgs-dev, double
+ * precision).
  *
  * Problems: Rosenbrock (n = 2), the extended Rosenbrock of liblbfgs' sample
  * (n = 100, independent pairs, start (-1.2, 1, -1.2, 1, ...)), and two
  * ill-conditioned quadratics (n = 100, eigenvalues log-spaced 1..1e4:
  * diagonal, and rotated by a Householder reflection). All minima are 0.
- * Both optimisers use m = 10, the Moré–Thuente line search (ftol 1e-4,
+ * Both optimizers use m = 10, the Moré–Thuente line search (ftol 1e-4,
  * gtol 0.9) and the gradient test epsilon = 1e-5.
  *
  * Tolerances: our iterate is float32 (the backend stores floats) while
@@ -32,11 +33,12 @@
 
 #include "adam.h"
 #include "backend.h"
-#include "check.h"
+#include "backend_env.h"
 #include "lbfgs.h"
 #include "status.h"
+#include "testlib.h"
 
-/* ---------- problems (host, double precision) ---------- */
+/* ---- problems (host, double precision) ---- */
 
 enum { NMAX = 100 };
 
@@ -118,7 +120,7 @@ static double max_abs_err(const problem *p, const double *x) {
     return e;
 }
 
-/* ---------- our objective on backend tensors ---------- */
+/* ---- our objective on backend tensors ---- */
 
 typedef struct objective {
     ss_backend *be;
@@ -174,7 +176,7 @@ static double f_at(ss_backend *be, const problem *p, const ss_tensor *t) {
     return problem_eval(p, x, g);
 }
 
-/* ---------- liblbfgs ---------- */
+/* ---- liblbfgs ---- */
 
 typedef struct lib_ctx {
     const problem *p;
@@ -213,7 +215,7 @@ static int lib_run(const problem *p, double *f, double *x, int *evals) {
     return ret;
 }
 
-/* ---------- tests ---------- */
+/* ---- tests ---- */
 
 static ss_lbfgs *new_opt(ss_backend *be, const ss_tensor *like) {
     ss_lbfgs_params prm;
@@ -513,7 +515,7 @@ static void test_adam(ss_backend *be) {
     be->iface->tensor_free(be, x);
 }
 
-/* Checkpoints: an optimiser saved after some calls and loaded into a fresh
+/* Checkpoints: an optimizer saved after some calls and loaded into a fresh
  * one (with x from the host, as a resumed run has it) goes on bit for bit as
  * the uninterrupted one. Rule: identical x and f after the remaining calls. */
 static void test_state(ss_backend *be, const problem *p) {
@@ -588,8 +590,7 @@ static void test_state(ss_backend *be, const problem *p) {
 }
 
 int main(void) {
-    ss_backend *be = NULL;
-    MUST(ss_backend_cpu_new(&be, 2));
+    ss_backend *be = test_backend_new("test_lbfgs", 2);
 
     static problem probs[4];
     problem_rosenbrock(&probs[0], "rosenbrock-2", 2);

@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "image.h"
 #include "manifest.h"
 #include "model.h"
 #include "sha256.h"
+#include "testlib.h"
 
 /* Writes text to g_dir/name (creating sub-folders one level deep); returns the path. */
 static const char *write_file(const char *name, const char *text) {

@@ -238,9 +238,9 @@ n_checks=$((n_checks + 1))
 ls "$T"/kill.h5.tmp-* >/dev/null 2>&1 && [ ! -e "$A" ] && fail "a temporary archive was left without the archive"
 
 # ---------------------------------------------------------------- 3. SIGINT, one rank, Adam and continuous L-BFGS
-# One rank (no mpirun), only the runs whose optimiser keeps state between
+# One rank (no mpirun), only the runs whose optimizer keeps state between
 # iterations: interrupted mid-run with SIGINT (exit 3) in each, resumed from
-# the checkpoint's optimiser state, bit-identical to the reference.
+# the checkpoint's optimizer state, bit-identical to the reference.
 M2=$T/optim.yaml
 write_manifest "$M2"
 sed -i '/- {id: a}/d; /- {id: b, /d; /- {id: c, /d' "$M2"

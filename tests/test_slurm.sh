@@ -13,7 +13,8 @@
 #   3. a persistent error: the manifest changes between two starts; the
 #      second start fails (exit 1) and the job ends FAILED, not requeued;
 #   4. a signal in the first moments of a start waits for the ranks (no rank
-#      killed by it) and a start without progress does not requeue.
+#      killed by it);
+#   5. a start without progress does not requeue; the requeue cap holds.
 #
 #   bash tests/test_slurm.sh PATH_TO_STYLESWEEP_BINARY
 #
@@ -324,11 +325,52 @@ for i in $(seq 1 240); do grep -q "^==== start 1" "$T/early.log" 2>/dev/null && 
 scancel --batch --signal=USR2 "$J5"
 check "4: the job ends or requeues" wait_state "$J5" 120 FAILED COMPLETED PENDING
 job_log early
-# shellcheck disable=SC2034 # read by check (tests/testlib.sh)
 CHECK_SHOW=$T/early.log
 check "4: the signal was passed on" grep -q "SIGUSR2 at" "$T/early.log"
 check "4: the signal waited for the ranks, which stopped with exit 3" grep -q "start 1 ended at .* with exit code 3" "$T/early.log"
 scancel "$J5" 2>/dev/null
+
+# ---------------------------------------------------------------- 5. no progress; the requeue cap
+# Stand-ins for `stylesweep run` (anything else runs the real binary): one
+# that stops before any iteration (exit 3, as if interrupted at once) never
+# requeues; one whose every start is interrupted after 5 s (SIGUSR2 through
+# timeout) requeues STYLESWEEP_MAX_REQUEUES times (1 here), then fails.
+cat >"$T/fake" <<EOF2
+#!/bin/bash
+if [ "\$1" = run ]; then
+    case \${FAKE_RUN:-} in
+        noprogress) exit 3 ;;
+        brief) exec timeout --preserve-status -s USR2 -k 60 5 "$BIN" "\$@" ;;
+    esac
+fi
+exec "$BIN" "\$@"
+EOF2
+chmod +x "$T/fake"
+wait_state "$J5" 60 CANCELLED FAILED COMPLETED
+A5=$T/noprogress.h5
+cp "$A4" "$A5"
+STYLESWEEP=$T/fake FAKE_RUN=noprogress submit noprogress "$A5" "$M"
+J6=$JOB
+CHECK_SHOW=$T/noprogress.log
+check "5: no progress: the job ends" wait_state "$J6" 120 FAILED COMPLETED CANCELLED
+job_log noprogress
+check "5: no progress: FAILED (got $(field "$J6" JobState))" test "$(field "$J6" JobState)" = FAILED
+check "5: no progress: not requeued" test "$(field "$J6" Restarts)" = 0
+check "5: no progress: the log says why" grep -q "not requeued: this start made no progress" "$T/noprogress.log"
+
+M6=$T/slower.yaml
+sed 's/image_size: 32/image_size: 64/' "$M" >"$M6"
+A6=$T/capped.h5
+STYLESWEEP=$T/fake FAKE_RUN=brief STYLESWEEP_MAX_REQUEUES=1 submit capped "$A6" "$M6"
+J7=$JOB
+# shellcheck disable=SC2034 # read by check (tests/testlib.sh)
+CHECK_SHOW=$T/capped.log
+check "5: cap: the job ends" wait_state "$J7" 180 FAILED COMPLETED CANCELLED
+job_log capped
+check "5: cap: FAILED (got $(field "$J7" JobState))" test "$(field "$J7" JobState)" = FAILED
+check "5: cap: requeued once (Restarts=$(field "$J7" Restarts))" test "$(field "$J7" Restarts)" = 1
+check "5: cap: two starts, each with progress" test "$(grep -c "with exit code 3; runs done and iterations" "$T/capped.log")" = 2
+check "5: cap: the log says why" grep -q "not requeued: already requeued 1 times" "$T/capped.log"
 
 n_checks=$((n_checks + 1))
 if grep -l -E "runtime error|AddressSanitizer|LeakSanitizer" "$T"/*.log >"$T/san.list" 2>/dev/null; then

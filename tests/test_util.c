@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "testlib.h"
 
 /* Returns the number of entries of dir whose name contains ".tmp.". */
 static int count_tmp(const char *dir) {

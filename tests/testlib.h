@@ -1,4 +1,4 @@
-/* check.h - what the C tests (tests/test_*.c) share: counted checks, the
+/* testlib.h - what the C tests (tests/test_*.c) share: counted checks, the
  * first CHECK_PRINT_LIMIT failures printed to stderr as "file:line: FAILED
  * cond: message", the exit status, and a scratch directory under /tmp.
  * Header-only: each test program includes it once, so the counters are plain
@@ -13,8 +13,8 @@
  *   check_tmpdir(prefix)    makes the scratch directory g_dir =
  *                           /tmp/PREFIX.XXXXXX; check_tmpdir_remove() removes it
  *   tmp_path(name)          g_dir/name */
-#ifndef SS_TESTS_CHECK_H
-#define SS_TESTS_CHECK_H
+#ifndef SS_TESTS_TESTLIB_H
+#define SS_TESTS_TESTLIB_H
 
 #include <ftw.h>
 #include <stdarg.h>
@@ -88,7 +88,7 @@ static inline int check_summary(const char *name) {
     return 0;
 }
 
-/* ---------------------------------------------------------------- scratch directory */
+/* ---- scratch directory ---- */
 
 static char g_dir[256];
 

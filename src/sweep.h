@@ -1,10 +1,10 @@
-/* scheduler.h - the sweep over MPI: rank 0 expands the manifest, keeps the
+/* sweep.h - the sweep over MPI: rank 0 expands the manifest, keeps the
  * archive (its only writer) and hands runs to idle workers one at a time;
  * workers run them and stream metrics, snapshots and checkpoints back. With
  * one rank, rank 0 runs everything itself. Knows runs, messages and the
  * archive; the work of a run is the worker's (worker.h). */
-#ifndef SS_SCHEDULER_H
-#define SS_SCHEDULER_H
+#ifndef SS_SWEEP_H
+#define SS_SWEEP_H
 
 #include <signal.h>
 
@@ -55,6 +55,6 @@ extern int ss_sweep_need_abort;
  * errors. Returns how the sweep ended on rank 0; a worker returns
  * SS_SWEEP_COMPLETE unless it failed (SS_SWEEP_ERROR), so that mpirun, which
  * reports the first non-zero exit code, reports rank 0's. */
-ss_sweep_end ss_scheduler_run(const ss_sweep_options *o, int rank, int size);
+ss_sweep_end ss_sweep_run(const ss_sweep_options *o, int rank, int size);
 
 #endif

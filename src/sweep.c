@@ -1,11 +1,17 @@
-/* scheduler.c - the sweep's coordinator and workers over MPI (see scheduler.h). */
-#include "scheduler.h"
+/* sweep.c - the sweep's coordinator and workers over MPI (see sweep.h). */
+#include "sweep.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <mpi.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,20 +27,7 @@ int ss_sweep_need_abort = 0;
 
 enum { TAG_UP = 1, TAG_DOWN = 2, TAG_STOP_NOW = 3 };
 
-/* MPI calls inside functions returning ss_status. */
-#define MPI_CHECK(expr)                                                                                      \
-    do {                                                                                                     \
-        int mpi_rc_ = (expr);                                                                                \
-        if (mpi_rc_ != MPI_SUCCESS) {                                                                        \
-            char mpi_msg_[MPI_MAX_ERROR_STRING];                                                             \
-            int mpi_len_ = 0;                                                                                \
-            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                                  \
-            return ss_error(SS_ERR_IO, "MPI: %s failed (%s) at %s:%d", #expr, mpi_msg_, __FILE__, __LINE__); \
-        }                                                                                                    \
-    } while (0)
-
-/* ------------------------------------------------------------------ */
-/* coordinator (rank 0)                                                */
+/* ---- coordinator (rank 0) ---- */
 
 typedef struct coord {
     const ss_sweep_options *o;
@@ -427,14 +420,19 @@ static ss_status coord_run_local(coord *c) {
 
 /* ---- several ranks: rank 0 coordinates ---- */
 
+static ss_status send_bytes(const unsigned char *buf, size_t size, int dest, int tag) {
+    if (size > INT_MAX) return ss_error(SS_ERR_ARG, "a message of %zu bytes is too large for MPI", size);
+    MPI_CHECK(MPI_Send(buf, (int)size, MPI_BYTE, dest, tag, MPI_COMM_WORLD));
+    return SS_OK;
+}
+
 static ss_status send_down(int dest, int tag, const ss_msg *m, const void *payload) {
     unsigned char *buf;
     size_t size;
     SS_TRY(ss_msg_pack(&buf, &size, m, payload));
-    int rc = MPI_Send(buf, (int)size, MPI_BYTE, dest, tag, MPI_COMM_WORLD);
+    ss_status st = send_bytes(buf, size, dest, tag);
     free(buf);
-    MPI_CHECK(rc);
-    return SS_OK;
+    return st;
 }
 
 /* Waits for a message from any worker without spinning: a blocking probe
@@ -466,7 +464,9 @@ static ss_status recv_up(unsigned char **buf, size_t *cap, ss_msg *m, int *src) 
     }
     MPI_CHECK(MPI_Recv(*buf, count, MPI_BYTE, status.MPI_SOURCE, TAG_UP, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
     *src = status.MPI_SOURCE;
-    return ss_msg_unpack(m, *buf, (size_t)count);
+    if (ss_msg_unpack(m, *buf, (size_t)count) != SS_OK)
+        return ss_error(SS_ERR_INTERNAL, "rank %d sent a malformed message: %s", *src, ss_error_message());
+    return SS_OK;
 }
 
 /* Sends run `run` to worker dest: its parameters and, when resuming, the checkpoint. */
@@ -560,12 +560,18 @@ static void coord_release_workers(int size) {
         size_t cap = 0;
         ss_msg m;
         int src;
-        if (recv_up(&buf, &cap, &m, &src) == SS_OK) {
+        ss_status st = recv_up(&buf, &cap, &m, &src);
+        if (st == SS_OK) {
             ss_msg stop = {0};
             stop.type = SS_MSG_STOP;
-            send_down(src, TAG_DOWN, &stop, NULL);
+            st = send_down(src, TAG_DOWN, &stop, NULL);
         }
         free(buf);
+        if (st != SS_OK) { /* a worker may wait forever: the caller aborts the job */
+            fprintf(stderr, "stylesweep run: %s\n", ss_error_message());
+            ss_sweep_need_abort = 1;
+            return;
+        }
     }
 }
 
@@ -633,11 +639,11 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     return end;
 }
 
-/* ------------------------------------------------------------------ */
-/* worker ranks                                                        */
+/* ---- worker ranks ---- */
 
 typedef struct mpi_sink {
     int stop_seen;
+    ss_status error; /* an MPI failure while looking for a stop: fatal */
 } mpi_sink;
 
 /* A worker's waits for rank 0 (a request until its answer, a send until
@@ -666,20 +672,47 @@ static ss_status mpi_emit(void *ctx, const ss_msg *m, const void *payload) {
     return st;
 }
 
+/* Takes every stop-now message rank 0 sent; *seen = 1 when there was one. */
+static ss_status take_stop_now(int *seen) {
+    for (;;) {
+        int flag = 0, count = 0;
+        MPI_Status status;
+        MPI_CHECK(MPI_Iprobe(0, TAG_STOP_NOW, MPI_COMM_WORLD, &flag, &status));
+        if (!flag) return SS_OK;
+        MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &count));
+        unsigned char tmp[SS_MSG_HEADER_SIZE + 16];
+        if (count < 0 || count > (int)sizeof tmp)
+            return ss_error(SS_ERR_INTERNAL, "rank 0 sent a stop message of %d bytes", count);
+        MPI_CHECK(MPI_Recv(tmp, count, MPI_BYTE, 0, TAG_STOP_NOW, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+        *seen = 1;
+    }
+}
+
 static int mpi_should_stop(void *ctx) {
     mpi_sink *s = ctx;
-    if (ss_sweep_stop_requested || s->stop_seen) return 1;
-    int flag = 0;
-    MPI_Status status;
-    if (MPI_Iprobe(0, TAG_STOP_NOW, MPI_COMM_WORLD, &flag, &status) == MPI_SUCCESS && flag) {
-        char tmp[SS_MSG_HEADER_SIZE + 16];
-        int count = 0;
-        MPI_Get_count(&status, MPI_BYTE, &count);
-        if (count <= (int)sizeof tmp)
-            MPI_Recv(tmp, count, MPI_BYTE, 0, TAG_STOP_NOW, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        s->stop_seen = 1;
+    if (ss_sweep_stop_requested || s->stop_seen || s->error != SS_OK) return 1;
+    s->error = take_stop_now(&s->stop_seen);
+    return s->stop_seen || s->error != SS_OK;
+}
+
+/* Test hook (tests/test_faults.sh): with STYLESWEEP_TEST_FAULT=malformed rank 1
+ * sends rank 0 a message whose header claims more bytes than it has; with
+ * mpi-error it sends to a rank that does not exist. Both must end the sweep
+ * with one clear message, not an abort inside MPI. */
+static ss_status test_fault(int rank, int size) {
+    const char *e = getenv("STYLESWEEP_TEST_FAULT");
+    if (!e || rank != 1) return SS_OK;
+    ss_msg m = {0};
+    m.type = SS_MSG_REQUEST;
+    m.run = -1;
+    if (!strcmp(e, "malformed")) {
+        m.payload_size = 1000;
+        unsigned char buf[SS_MSG_HEADER_SIZE];
+        memcpy(buf, &m, SS_MSG_HEADER_SIZE);
+        return send_bytes(buf, sizeof buf, 0, TAG_UP);
     }
-    return s->stop_seen;
+    if (!strcmp(e, "mpi-error")) return send_down(size, TAG_UP, &m, NULL);
+    return SS_OK;
 }
 
 /* This worker's index among the workers of its node: its GPU. */
@@ -698,13 +731,173 @@ static int local_worker_index(int rank) {
     return local < 0 ? 0 : local;
 }
 
-static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
-    ss_worker *w;
-    SS_TRY(ss_worker_new(&w, o->backend, device, o->threads));
-    mpi_sink ms = {0};
+/* Receives rank 0's next message to this worker into *buf (grown as needed;
+ * *size bytes). */
+static ss_status recv_down(unsigned char **buf, size_t *cap, size_t *size, ss_msg *m) {
+    MPI_Status status;
+    int count, rc = MPI_Probe(0, TAG_DOWN, MPI_COMM_WORLD, &status);
+    if (rc == MPI_SUCCESS) rc = MPI_Get_count(&status, MPI_BYTE, &count);
+    if (rc != MPI_SUCCESS) {
+        char why[MPI_MAX_ERROR_STRING] = "";
+        int len = 0;
+        MPI_Error_string(rc, why, &len);
+        return ss_error(SS_ERR_IO, "MPI: lost the coordinator (%s)", why);
+    }
+    if ((size_t)count > *cap) {
+        unsigned char *nb = realloc(*buf, (size_t)count);
+        SS_ALLOC_CHECK(nb);
+        *buf = nb;
+        *cap = (size_t)count;
+    }
+    MPI_CHECK(MPI_Recv(*buf, count, MPI_BYTE, 0, TAG_DOWN, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+    *size = (size_t)count;
+    if (ss_msg_unpack(m, *buf, (size_t)count) != SS_OK)
+        return ss_error(SS_ERR_INTERNAL, "rank 0 sent a malformed message: %s", ss_error_message());
+    return SS_OK;
+}
+
+/* ---- a worker rank supervises a compute process ----
+ * A worker rank does no computing itself: a child process, forked from it,
+ * holds the backend and the cached targets and runs the runs (no MPI in it);
+ * the rank relays messages between rank 0 (MPI) and the child (a socket).
+ * When the child dies (SIGKILL from the OOM killer, SIGSEGV, a lost GPU),
+ * the rank reports its run failed with the signal and starts a new child,
+ * and the sweep goes on: Open MPI would abort the whole job if a rank died. */
+
+typedef struct compute_child {
+    pid_t pid; /* -1: none */
+    int fd;    /* the rank's end of the socket */
+} compute_child;
+
+static ss_status child_start(compute_child *c, const ss_sweep_options *o, int rank, int device) {
+    int sv[2];
+    c->pid = -1;
+    c->fd = -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return ss_error(SS_ERR_IO, "cannot make a socket for the compute process: %s", strerror(errno));
+    pid_t parent = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return ss_error(SS_ERR_IO, "cannot start the compute process: %s", strerror(e));
+    }
+    if (pid == 0) {
+        /* the child: dies with the rank; the rank relays stops (signals are its) */
+        close(sv[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(SS_SWEEP_ERROR);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGUSR2, SIG_IGN);
+        ss_worker *w;
+        ss_status st = ss_worker_new(&w, o->backend, device, o->threads);
+        if (st == SS_OK) st = ss_worker_serve(w, sv[1], o->checkpoint_every);
+        if (st != SS_OK) fprintf(stderr, "stylesweep run: rank %d's compute process: %s\n", rank, ss_error_message());
+        ss_worker_free(w);
+        fflush(NULL);
+        _exit(st == SS_OK ? 0 : SS_SWEEP_ERROR); /* nothing of MPI's may run in the child */
+    }
+    close(sv[1]);
+    c->pid = pid;
+    c->fd = sv[0];
+    return SS_OK;
+}
+
+/* Ends the child (closing its socket ends its loop) and waits for it; with
+ * why, describes how it ended (after a failure seen on the socket). */
+static void child_end(compute_child *c, int kill_it, char *why, size_t why_size) {
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+    if (c->pid <= 0) return;
+    if (kill_it) kill(c->pid, SIGKILL);
+    int ws = 0;
+    while (waitpid(c->pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    if (why && WIFSIGNALED(ws))
+        snprintf(why, why_size, "worker killed by signal %d (%s)", WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+    else if (why)
+        snprintf(why, why_size, "the worker's compute process exited with status %d",
+                 WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+    c->pid = -1;
+}
+
+/* Runs the run of the ASSIGN message in buf (size bytes, unpacked in *a) on
+ * the child, relaying its messages to rank 0 and rank 0's stop to it. When
+ * the child dies, reports the run failed with the signal and the iteration,
+ * and starts a new child. */
+static ss_status relay_run(compute_child *c, const ss_sweep_options *o, int rank, int device, const unsigned char *buf,
+                           size_t size, const ss_msg *a) {
+    unsigned char *mbuf = NULL;
+    size_t mcap = 0, msize = 0;
+    int last = a->count ? a->iteration : 0, stop_sent = 0, dead = 0;
+    ss_status st = SS_OK;
+    if (c->pid > 0 && waitpid(c->pid, NULL, WNOHANG) == c->pid) c->pid = -1; /* died between runs */
+    if (c->pid < 0) SS_TRY(child_start(c, o, rank, device));
+    if (ss_msg_send_packed(c->fd, buf, size) != SS_OK) dead = 1;
+    while (!dead) {
+        if (!stop_sent) {
+            int seen = 0;
+            SS_TRY_GOTO(st, take_stop_now(&seen), out);
+            if (seen || ss_sweep_stop_requested) {
+                ss_msg stop = {0};
+                stop.type = SS_MSG_STOP;
+                stop.run = a->run;
+                ss_msg_send_fd(c->fd, &stop, NULL); /* a dead child shows on the next read */
+                stop_sent = 1;
+            }
+        }
+        struct pollfd p = {c->fd, POLLIN, 0};
+        int r = poll(&p, 1, 20);
+        if (r < 0 && errno != EINTR) {
+            st = ss_error(SS_ERR_IO, "poll on the compute process's socket: %s", strerror(errno));
+            goto out;
+        }
+        if (r <= 0) continue;
+        ss_msg m;
+        if (ss_msg_recv_fd(c->fd, &mbuf, &mcap, &msize, &m) != SS_OK || m.run != a->run) {
+            dead = 1;
+            break;
+        }
+        if (m.type == SS_MSG_METRICS) last = m.iteration;
+        double t0 = ss_monotonic_seconds();
+        SS_TRY_GOTO(st, send_bytes(mbuf, msize, 0, TAG_UP), out);
+        count_wait(t0);
+        if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) goto out;
+    }
+    {
+        /* the child died (or broke the protocol: it is killed): the run failed */
+        char why[256], text[320];
+        child_end(c, 1, why, sizeof why);
+        snprintf(text, sizeof text, "%s during iteration %d", why, last + 1);
+        ss_msg f = {0};
+        f.type = SS_MSG_FAILED;
+        f.run = a->run;
+        f.payload_size = strlen(text) + 1;
+        SS_TRY_GOTO(st, send_down(0, TAG_UP, &f, text), out);
+        SS_TRY_GOTO(st, child_start(c, o, rank, device), out);
+    }
+out:
+    free(mbuf);
+    return st;
+}
+
+static ss_status worker_loop(const ss_sweep_options *o, int rank, int size, int device) {
+    SS_TRY(test_fault(rank, size));
+    /* STYLESWEEP_WORKER_PROCESS=0: compute in the rank itself (a death then
+     * aborts the job; for measuring what the compute process costs) */
+    const char *wp = getenv("STYLESWEEP_WORKER_PROCESS");
+    int separate = !(wp && !strcmp(wp, "0"));
+    ss_worker *w = NULL;
+    compute_child child = {-1, -1};
+    if (separate) SS_TRY(child_start(&child, o, rank, device));
+    else SS_TRY(ss_worker_new(&w, o->backend, device, o->threads));
+    mpi_sink ms = {0, SS_OK};
     ss_worker_sink sink = {&ms, mpi_emit, mpi_should_stop};
     unsigned char *buf = NULL;
-    size_t cap = 0;
+    size_t cap = 0, n = 0;
     ss_status st = SS_OK;
     for (;;) {
         ss_msg req = {0};
@@ -712,62 +905,27 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int device) {
         req.run = -1;
         double t_req = ss_monotonic_seconds();
         SS_TRY_GOTO(st, send_down(0, TAG_UP, &req, NULL), out);
-        MPI_Status status;
-        int count;
-        if (MPI_Probe(0, TAG_DOWN, MPI_COMM_WORLD, &status) != MPI_SUCCESS ||
-            MPI_Get_count(&status, MPI_BYTE, &count) != MPI_SUCCESS) {
-            st = ss_error(SS_ERR_IO, "MPI: lost the coordinator");
-            goto out;
-        }
-        count_wait(t_req);
-        if ((size_t)count > cap) {
-            unsigned char *nb = realloc(buf, (size_t)count);
-            if (!nb) {
-                st = ss_error(SS_ERR_NOMEM, "out of memory");
-                goto out;
-            }
-            buf = nb;
-            cap = (size_t)count;
-        }
-        MPI_Recv(buf, count, MPI_BYTE, 0, TAG_DOWN, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         ss_msg m;
-        SS_TRY_GOTO(st, ss_msg_unpack(&m, buf, (size_t)count), out);
+        SS_TRY_GOTO(st, recv_down(&buf, &cap, &n, &m), out);
+        count_wait(t_req);
         if (m.type == SS_MSG_STOP) break;
-        if (m.type != SS_MSG_ASSIGN || m.payload_size < sizeof(ss_params)) {
-            st = ss_error(SS_ERR_INTERNAL, "unexpected message %d from the coordinator", m.type);
-            goto out;
+        if (separate) {
+            SS_TRY_GOTO(st, relay_run(&child, o, rank, device, buf, n, &m), out);
+        } else {
+            ms.stop_seen = 0;
+            SS_TRY_GOTO(st, ss_worker_run_assigned(w, &m, o->checkpoint_every, &sink), out);
+            SS_TRY_GOTO(st, ms.error, out);
         }
-        ss_params p;
-        memcpy(&p, m.payload, sizeof p);
-        size_t img = m.count ? sizeof(float) * 3 * (size_t)(m.w > 0 ? m.w : 0) * (size_t)(m.h > 0 ? m.h : 0) : 0;
-        if (m.count && (img == 0 || m.payload_size < sizeof p + img)) {
-            st = ss_error(SS_ERR_INTERNAL, "the coordinator sent a checkpoint of %llu bytes for a %dx%d image",
-                          (unsigned long long)m.payload_size, m.w, m.h);
-            goto out;
-        }
-        ss_engine_state resume = {m.iteration,
-                                  0.0,
-                                  (const float *)(m.payload + sizeof p),
-                                  m.h,
-                                  m.w,
-                                  0,
-                                  m.payload + sizeof p + img,
-                                  m.count ? (size_t)m.payload_size - sizeof p - img : 0,
-                                  NULL};
-        ms.stop_seen = 0;
-        SS_TRY_GOTO(st, ss_worker_run(w, m.run, &p, m.count ? &resume : NULL, o->checkpoint_every, &sink), out);
     }
 out:
     /* a stop-now message may be left over: take it so that MPI finalises cleanly */
     {
-        int flag = 0;
-        MPI_Status status;
-        while (MPI_Iprobe(0, TAG_STOP_NOW, MPI_COMM_WORLD, &flag, &status) == MPI_SUCCESS && flag) {
-            char tmp[SS_MSG_HEADER_SIZE + 16];
-            MPI_Recv(tmp, (int)sizeof tmp, MPI_BYTE, 0, TAG_STOP_NOW, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        }
+        int seen = 0;
+        ss_status ds = take_stop_now(&seen);
+        if (st == SS_OK) st = ds;
     }
     free(buf);
+    child_end(&child, st != SS_OK, NULL, 0);
     ss_worker_free(w);
     const char *e = getenv("STYLESWEEP_BENCH_WAITS");
     if (e && !strcmp(e, "1") && worker_waits.n)
@@ -776,11 +934,15 @@ out:
     return st;
 }
 
-ss_sweep_end ss_scheduler_run(const ss_sweep_options *o, int rank, int size) {
+ss_sweep_end ss_sweep_run(const ss_sweep_options *o, int rank, int size) {
     int local = local_worker_index(rank);
     if (rank == 0) return coordinator(o, size);
     int device = o->device >= 0 ? o->device : local;
-    ss_status st = worker_loop(o, rank, device);
+    if (o->device < 0 && strcmp(o->backend, "cpu") != 0) { /* the i-th worker of a node: GPU i mod count */
+        int n = ss_backend_cuda_devices();
+        if (n > 0) device = local % n;
+    }
+    ss_status st = worker_loop(o, rank, size, device);
     if (st != SS_OK) {
         char host[256] = "";
         gethostname(host, sizeof host - 1);
