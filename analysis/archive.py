@@ -376,8 +376,8 @@ class Archive:
         """Comparison rows for `param`: a list of (label, DataFrame) where
         each DataFrame holds runs that share every other varied parameter and
         take at least two values of `param`, sorted by its value; the row
-        holding the defaults comes first, and label names the other
-        parameters' values that set the row apart. When no such row exists
+        holding the defaults comes first, and label gives the other varied
+        parameters' values ("pool=avg, init=gray"). When no such row exists
         (every run differs in more than `param`), one row of all runs sorted
         by `param` (label "all runs")."""
         self._check_param(param)
@@ -395,10 +395,8 @@ class Archive:
                 df = runs.loc[ids]
                 if df[param].map(_key).nunique() < 2:
                     continue
-                label = ", ".join(f"{k}={_short(v)}" for k, v in
-                                  zip(others, [self._rows[self.ids.index(ids[0])]["params"].get(k)
-                                               for k in others])
-                                  if _key(v) != _key(defaults.get(k))) or "defaults"
+                first = self._rows[self.ids.index(ids[0])]["params"]
+                label = ", ".join(f"{k}={_short(first.get(k))}" for k in others)
                 rows.append((key != dkey, label, _sort_by(df, param)))
             rows.sort(key=lambda x: x[0])
             rows = [(label, df) for _, label, df in rows]

@@ -43,7 +43,8 @@ def _draw(cells, title, path, row_labels=None):
     ncols = max(len(r) for r in cells)
     imgs = [c[0] for r in cells for c in r]
     cw, ch = _cell_inches(imgs)
-    left = 1.2 if row_labels and any(row_labels) else 0.2
+    lines = [ln for lab in (row_labels or []) for ln in lab.split(", ") if lab]
+    left = 0.3 + 0.065 * max(len(ln) for ln in lines) if lines else 0.2
     fw = left + ncols * (cw + 0.15) + 0.2
     fh = 0.6 + len(cells) * (ch + 0.45)
     fig = plt.figure(figsize=(max(fw, 3.2), fh))
@@ -64,8 +65,8 @@ def _draw(cells, title, path, row_labels=None):
                         transform=ax.transAxes, color="#444444", wrap=True)
             ax.set_xlabel(label, fontsize=8, labelpad=2)
             if c == 0 and row_labels and row_labels[r]:
-                ax.set_ylabel(row_labels[r], fontsize=7, rotation=0, ha="right", va="center",
-                              labelpad=4, wrap=True)
+                ax.set_ylabel(row_labels[r].replace(", ", "\n"), fontsize=8, rotation=0, ha="right",
+                              va="center", labelpad=4)
     return _save(fig, path)
 
 

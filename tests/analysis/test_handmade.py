@@ -69,7 +69,7 @@ def test_grid_over_two_parameters(make_archive, tmp_path):
     a = analysis.open(make_archive(runs))
     assert a.varied() == ["style_weight", "pool"]
     rows = a.groups("style_weight")
-    assert [lab for lab, _ in rows] == ["defaults", "pool=avg"]
+    assert [lab for lab, _ in rows] == ["pool=max", "pool=avg"]
     assert [list(df["style_weight"]) for _, df in rows] == [[1, 10, 100], [1, 10, 100]]
     rows = a.groups("pool")
     assert len(rows) == 3 and all(list(df["pool"]) == ["avg", "max"] for _, df in rows)

@@ -81,7 +81,7 @@ def test_slice_and_groups(real_archive):
     s = a.slice("style_weight")
     assert list(s.index) == ["run-g001", "run-g003"]
     rows = a.groups("style_weight")
-    assert [label for label, _ in rows] == ["defaults", "pool=avg"]
+    assert [label for label, _ in rows] == ["pool=max", "pool=avg"]
     assert [list(df.index) for _, df in rows] == [["run-g001", "run-g003"], ["run-g002", "run-g004"]]
 
 
