@@ -764,12 +764,24 @@ static ss_status recv_down(unsigned char **buf, size_t *cap, size_t *size, ss_ms
  * the rank reports its run failed with the signal and starts a new child,
  * and the sweep goes on: Open MPI would abort the whole job if a rank died. */
 
+/* The device of the worker that is the local-th of its node: --device, or
+ * GPU local mod count. Called only in the process that computes: querying
+ * CUDA initialises it, and a CUDA context does not survive fork(). */
+static int pick_device(const ss_sweep_options *o, int local) {
+    int device = o->device >= 0 ? o->device : local;
+    if (o->device < 0 && strcmp(o->backend, "cpu") != 0) { /* the i-th worker of a node: GPU i mod count */
+        int n = ss_backend_cuda_devices();
+        if (n > 0) device = local % n;
+    }
+    return device;
+}
+
 typedef struct compute_child {
     pid_t pid; /* -1: none */
     int fd;    /* the rank's end of the socket */
 } compute_child;
 
-static ss_status child_start(compute_child *c, const ss_sweep_options *o, int rank, int device) {
+static ss_status child_start(compute_child *c, const ss_sweep_options *o, int rank, int local) {
     int sv[2];
     c->pid = -1;
     c->fd = -1;
@@ -793,7 +805,7 @@ static ss_status child_start(compute_child *c, const ss_sweep_options *o, int ra
         signal(SIGTERM, SIG_IGN);
         signal(SIGUSR2, SIG_IGN);
         ss_worker *w;
-        ss_status st = ss_worker_new(&w, o->backend, device, o->threads);
+        ss_status st = ss_worker_new(&w, o->backend, pick_device(o, local), o->threads);
         if (st == SS_OK) st = ss_worker_serve(w, sv[1], o->checkpoint_every);
         if (st != SS_OK) fprintf(stderr, "stylesweep run: rank %d's compute process: %s\n", rank, ss_error_message());
         ss_worker_free(w);
@@ -828,14 +840,14 @@ static void child_end(compute_child *c, int kill_it, char *why, size_t why_size)
  * the child, relaying its messages to rank 0 and rank 0's stop to it. When
  * the child dies, reports the run failed with the signal and the iteration,
  * and starts a new child. */
-static ss_status relay_run(compute_child *c, const ss_sweep_options *o, int rank, int device, const unsigned char *buf,
+static ss_status relay_run(compute_child *c, const ss_sweep_options *o, int rank, int local, const unsigned char *buf,
                            size_t size, const ss_msg *a) {
     unsigned char *mbuf = NULL;
     size_t mcap = 0, msize = 0;
     int last = a->count ? a->iteration : 0, stop_sent = 0, dead = 0;
     ss_status st = SS_OK;
     if (c->pid > 0 && waitpid(c->pid, NULL, WNOHANG) == c->pid) c->pid = -1; /* died between runs */
-    if (c->pid < 0) SS_TRY(child_start(c, o, rank, device));
+    if (c->pid < 0) SS_TRY(child_start(c, o, rank, local));
     if (ss_msg_send_packed(c->fd, buf, size) != SS_OK) dead = 1;
     while (!dead) {
         if (!stop_sent) {
@@ -877,14 +889,14 @@ static ss_status relay_run(compute_child *c, const ss_sweep_options *o, int rank
         f.run = a->run;
         f.payload_size = strlen(text) + 1;
         SS_TRY_GOTO(st, send_down(0, TAG_UP, &f, text), out);
-        SS_TRY_GOTO(st, child_start(c, o, rank, device), out);
+        SS_TRY_GOTO(st, child_start(c, o, rank, local), out);
     }
 out:
     free(mbuf);
     return st;
 }
 
-static ss_status worker_loop(const ss_sweep_options *o, int rank, int size, int device) {
+static ss_status worker_loop(const ss_sweep_options *o, int rank, int size, int local) {
     SS_TRY(test_fault(rank, size));
     /* STYLESWEEP_WORKER_PROCESS=0: compute in the rank itself (a death then
      * aborts the job; for measuring what the compute process costs) */
@@ -892,8 +904,8 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int size, int 
     int separate = !(wp && !strcmp(wp, "0"));
     ss_worker *w = NULL;
     compute_child child = {-1, -1};
-    if (separate) SS_TRY(child_start(&child, o, rank, device));
-    else SS_TRY(ss_worker_new(&w, o->backend, device, o->threads));
+    if (separate) SS_TRY(child_start(&child, o, rank, local));
+    else SS_TRY(ss_worker_new(&w, o->backend, pick_device(o, local), o->threads));
     mpi_sink ms = {0, SS_OK};
     ss_worker_sink sink = {&ms, mpi_emit, mpi_should_stop};
     unsigned char *buf = NULL;
@@ -910,7 +922,7 @@ static ss_status worker_loop(const ss_sweep_options *o, int rank, int size, int 
         count_wait(t_req);
         if (m.type == SS_MSG_STOP) break;
         if (separate) {
-            SS_TRY_GOTO(st, relay_run(&child, o, rank, device, buf, n, &m), out);
+            SS_TRY_GOTO(st, relay_run(&child, o, rank, local, buf, n, &m), out);
         } else {
             ms.stop_seen = 0;
             SS_TRY_GOTO(st, ss_worker_run_assigned(w, &m, o->checkpoint_every, &sink), out);
@@ -937,12 +949,7 @@ out:
 ss_sweep_end ss_sweep_run(const ss_sweep_options *o, int rank, int size) {
     int local = local_worker_index(rank);
     if (rank == 0) return coordinator(o, size);
-    int device = o->device >= 0 ? o->device : local;
-    if (o->device < 0 && strcmp(o->backend, "cpu") != 0) { /* the i-th worker of a node: GPU i mod count */
-        int n = ss_backend_cuda_devices();
-        if (n > 0) device = local % n;
-    }
-    ss_status st = worker_loop(o, rank, size, device);
+    ss_status st = worker_loop(o, rank, size, local);
     if (st != SS_OK) {
         char host[256] = "";
         gethostname(host, sizeof host - 1);
