@@ -600,12 +600,17 @@ static ss_status cpu_tv_grad(ss_backend *be, double *loss, ss_tensor *dx, const 
 
 /* ---- vector operations ---- */
 
+/* Vectors shorter than this are done by one thread: a parallel region costs
+ * more than the work, and far more when the cores are shared (the optimiser
+ * calls these thousands of times per run). */
+#define CPU_PAR_MIN 16384
+
 static ss_status cpu_vec_dot(ss_backend *be, double *out, const ss_tensor *a, const ss_tensor *b) {
     (void)be;
     double sum = 0.0;
     size_t n = a->size;
     const float *x = a->data, *y = b->data;
-#pragma omp parallel for reduction(+ : sum) schedule(static)
+#pragma omp parallel for reduction(+ : sum) schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) sum += (double)x[i] * y[i];
     *out = sum;
     return SS_OK;
@@ -616,7 +621,7 @@ static ss_status cpu_vec_axpy(ss_backend *be, ss_tensor *y, double alpha, const 
     size_t n = y->size;
     float *o = y->data;
     const float *v = x->data;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) o[i] = ss_ew_axpy(o[i], alpha, v[i]);
     return SS_OK;
 }
@@ -625,7 +630,7 @@ static ss_status cpu_vec_scale(ss_backend *be, ss_tensor *x, double alpha) {
     (void)be;
     size_t n = x->size;
     float *o = x->data;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) o[i] = ss_ew_scale(o[i], alpha);
     return SS_OK;
 }
@@ -651,7 +656,7 @@ static ss_status cpu_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_te
     double c1 = 1.0 - pow(b1, t), c2 = 1.0 - pow(b2, t);
     float *xp = x->data, *mp = m->data, *vp = v->data;
     const float *gp = g->data;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) ss_ew_adam(&xp[i], &mp[i], &vp[i], gp[i], lr, b1, b2, eps, c1, c2);
     return SS_OK;
 }

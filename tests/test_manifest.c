@@ -294,11 +294,21 @@ static void test_shipped(void) {
     st = ss_manifest_load(&m, "sweeps/demo.yaml", NULL, &errors, NULL);
     CHECK(st == SS_OK, "demo.yaml:\n%s", errors ? errors : "");
     free(errors);
-    CHECK(m.n_runs >= 4 && m.n_runs <= 6, "demo: %d runs", m.n_runs);
+    errors = NULL;
+    CHECK(m.n_runs == 9, "demo: %d runs", m.n_runs);
+    for (int i = 0; i < m.n_runs; i++)
+        CHECK(nth(&m, i)->params.image_size == 160 && nth(&m, i)->params.iterations == 8 &&
+                  !strcmp(nth(&m, i)->params.weights, "random"),
+              "demo run %s", nth(&m, i)->id);
+    ss_manifest_free(&m);
+    st = ss_manifest_load(&m, "tests/data/small.yaml", NULL, &errors, NULL);
+    CHECK(st == SS_OK, "small.yaml:\n%s", errors ? errors : "");
+    free(errors);
+    CHECK(m.n_runs == 6, "small: %d runs", m.n_runs);
     for (int i = 0; i < m.n_runs; i++)
         CHECK(nth(&m, i)->params.image_size == 64 && nth(&m, i)->params.iterations == 5 &&
                   !strcmp(nth(&m, i)->params.weights, "random"),
-              "demo run %s", nth(&m, i)->id);
+              "small run %s", nth(&m, i)->id);
     ss_manifest_free(&m);
 }
 

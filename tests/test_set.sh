@@ -48,14 +48,14 @@ check "--set without '=': usage error (exit 2, got $RC)" test $RC -eq 2
 check "--set without '=': says KEY=VALUE" grep -q "is not KEY=VALUE" "$T/bad.err"
 
 # ---- plan --only
-"$BIN" plan sweeps/demo.yaml --only avg,max-g002 >"$T/only.out" 2>&1
+"$BIN" plan tests/data/small.yaml --only avg,max-g002 >"$T/only.out" 2>&1
 check "--only avg,max-g002: 3 runs" grep -qx '3 runs' "$T/only.out"
 check "--only: avg's two grid points and max-g002" \
     test "$(grep -Eo '^[a-z]+-g00[0-9]' "$T/only.out" | tr '\n' ' ')" = "avg-g001 avg-g002 max-g002 "
-"$BIN" plan sweeps/demo.yaml --only avg,e99 >"$T/only.out" 2>"$T/only.err"
+"$BIN" plan tests/data/small.yaml --only avg,e99 >"$T/only.out" 2>"$T/only.err"
 RC=$?
 check "--only with an unknown id: exit 1 (got $RC)" test $RC -eq 1
-check "--only with an unknown id: named" grep -q "^--only: no run or experiment 'e99' in sweeps/demo.yaml" "$T/only.err"
+check "--only with an unknown id: named" grep -q "^--only: no run or experiment 'e99' in tests/data/small.yaml" "$T/only.err"
 
 # ---- run: a subset at a small size, recorded in the archive
 SMALL=(--set image_size=32 --set iterations=2 --set evals_per_iteration=2 --set channels_div=8 --set snapshots=0,0)
@@ -63,7 +63,7 @@ A=$T/a.h5
 sweep() { # sweep OUT ARGS...: one rank, RC its exit status
     local out=$1
     shift
-    timeout -s KILL 300 "$BIN" run sweeps/demo.yaml -o "$A" --threads 1 "$@" >"$out" 2>&1
+    timeout -s KILL 300 "$BIN" run tests/data/small.yaml -o "$A" --threads 1 "$@" >"$out" 2>&1
     RC=$?
 }
 sweep "$T/run1.out" "${SMALL[@]}" --only avg
