@@ -537,8 +537,16 @@ ss_status ar_add_runs_unflushed(ss_archive *a, int n, const char *const *ids, co
         a->ids[a->n_runs] = strdup(ids[k]);
         SS_ALLOC_CHECK(a->ids[a->n_runs]);
         a->n_runs++;
-        ar_hash_drop(a);
+        ar_hash_add(a, a->n_runs - 1);
     }
+    return SS_OK;
+}
+
+ss_status ar_set_to_append(ss_archive *a, long long n) {
+    if (n < 0) return ss_error(SS_ERR_ARG, "%s: %lld runs to append", a->path, n);
+    if (n == 0 && H5Aexists(a->file, "runs_to_append") <= 0) return SS_OK;
+    if (ss_h5_attr_set_ll(a->file, "runs_to_append", n) < 0)
+        return ss_error(SS_ERR_IO, "%s: cannot write the attribute runs_to_append", a->path);
     return SS_OK;
 }
 
@@ -606,9 +614,16 @@ static ss_status move_noreplace(const char *tmp, const char *path) {
 ss_status ss_archive_create(ss_archive **out, const char *path, const char *sweep, const char *manifest_text,
                             const char *manifest_sha256, int n_runs, const char *const *ids,
                             const char *const *params_yaml) {
+    return ss_archive_create_first(out, path, sweep, manifest_text, manifest_sha256, n_runs, ids, params_yaml, 0);
+}
+
+ss_status ss_archive_create_first(ss_archive **out, const char *path, const char *sweep, const char *manifest_text,
+                                  const char *manifest_sha256, int n_runs, const char *const *ids,
+                                  const char *const *params_yaml, long long to_append) {
     *out = NULL;
     if (!path || !path[0]) return ss_error(SS_ERR_ARG, "archive: no path given");
-    if (n_runs < 0 || (n_runs > 0 && !ids)) return ss_error(SS_ERR_ARG, "archive %s: bad run list", path);
+    if (n_runs < 0 || (n_runs > 0 && !ids) || to_append < 0)
+        return ss_error(SS_ERR_ARG, "archive %s: bad run list", path);
     struct stat sb;
     if (stat(path, &sb) == 0) return ss_error(SS_ERR_IO, "%s exists; use --resume to continue it", path);
     /* the folder must exist and be writable (its permission bits are honoured even for root) */
@@ -642,6 +657,7 @@ ss_status ss_archive_create(ss_archive **out, const char *path, const char *swee
     }
     SS_TRY_GOTO(st, take_lock(&a->lock_fd, tmp, path), fail_unlink);
     SS_TRY_GOTO(st, create_contents(a, sweep, manifest_text, manifest_sha256, n_runs, ids, params_yaml), fail_unlink);
+    SS_TRY_GOTO(st, ar_set_to_append(a, to_append), fail_unlink);
     SS_TRY_GOTO(st, ar_flush(a), fail_unlink);
     /* move into place without replacing anything that appeared meanwhile */
     SS_TRY_GOTO(st, move_noreplace(tmp, path), fail_unlink);

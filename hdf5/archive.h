@@ -117,6 +117,16 @@ ss_status ss_archive_create(ss_archive **a, const char *path, const char *sweep,
                             const char *manifest_sha256, int n_runs, const char *const *ids,
                             const char *const *params_yaml);
 
+/* Creates the archive as ss_archive_create does, with the first n_runs runs
+ * of a sweep that has to_append more: they are added later, in batches, by
+ * ss_archive_append_runs (a large sweep starts without waiting for all of
+ * its runs to be made). The root attribute runs_to_append records how many
+ * are still missing, so that readers can tell (hdf5/SCHEMA.md,
+ * "Consistency"); with to_append = 0 this is ss_archive_create. */
+ss_status ss_archive_create_first(ss_archive **a, const char *path, const char *sweep, const char *manifest_text,
+                                  const char *manifest_sha256, int n_runs, const char *const *ids,
+                                  const char *const *params_yaml, long long to_append);
+
 /* Opens an existing archive, for writing (writable = 1: takes the single-writer
  * lock; SS_ERR_IO if another process holds it, or if the file is read-only:
  * not writable, or without any write permission bit, which is refused even
@@ -152,6 +162,12 @@ ss_status ss_archive_flush(ss_archive *a);
  * ss_archive_create; an id already in the archive is SS_ERR_ARG. The new runs
  * get indices run_count .. run_count + n - 1, status pending. */
 ss_status ss_archive_add_runs(ss_archive *a, int n, const char *const *ids, const char *const *params_yaml);
+
+/* ss_archive_add_runs, and records in the same flush that to_append more
+ * runs of the manifest are not in the archive yet (the root attribute
+ * runs_to_append; 0 clears it). n = 0 only records the count. */
+ss_status ss_archive_append_runs(ss_archive *a, int n, const char *const *ids, const char *const *params_yaml,
+                                 long long to_append);
 
 /* Replaces the stored manifest text and hash (on resume with a changed
  * manifest); the previous ones move to /manifest_history/<n>. */
@@ -226,6 +242,11 @@ ss_status ss_archive_find_run(const ss_archive *a, const char *id, int *index);
 /* Returns the id of run i (valid until the archive is refreshed, runs are
  * added or it is closed), or NULL when i is out of range. */
 const char *ss_archive_run_id(const ss_archive *a, int i);
+
+/* Reads how many runs of the manifest last used are not in the archive yet
+ * (a sweep appends them as it goes; one that crashed first left them to
+ * --resume): the root attribute runs_to_append, 0 when absent. */
+ss_status ss_archive_runs_to_append(ss_archive *a, long long *n);
 
 /* Reads the status of every run from the run table in one read: out has
  * ss_archive_run_count(a) elements. */

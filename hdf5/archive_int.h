@@ -127,6 +127,16 @@ int ar_reader_retry(ss_archive *a, ss_status st, int attempt);
 /* Drops the id hash (after the ids changed). */
 void ar_hash_drop(ss_archive *a);
 
+/* Adds run k (just appended: ids[k] set, n_runs counting it) to the id hash,
+ * or drops the hash when it is too full (find_run rebuilds it larger): so
+ * appending batches of runs costs no rebuild of the whole hash each time. */
+void ar_hash_add(ss_archive *a, int k);
+
+/* Records the root attribute runs_to_append (runs of the manifest not yet
+ * in the archive); 0 is written only over an existing attribute (the caller
+ * flushes). */
+ss_status ar_set_to_append(ss_archive *a, long long n);
+
 /* ---- archive_checkpoint.c ---- */
 
 /* Reads the marker attributes of slot s of the checkpoint group ck (ck < 0: none). */

@@ -23,6 +23,17 @@ void ar_hash_drop(ss_archive *a) {
     a->hash_cap = 0;
 }
 
+void ar_hash_add(ss_archive *a, int k) {
+    if (!a->hash) return;
+    if (a->hash_cap < 2 * (k + 1)) { /* too full: rebuilt, twice as large, at the next find */
+        ar_hash_drop(a);
+        return;
+    }
+    unsigned long mask = (unsigned long)(a->hash_cap - 1), h = id_hash(a->ids[k]) & mask;
+    while (a->hash[h]) h = (h + 1) & mask;
+    a->hash[h] = k + 1;
+}
+
 /* Builds the id hash of a (NULL when out of memory: then find_run searches). */
 static void hash_build(ss_archive *a) {
     int cap = 16;
@@ -62,6 +73,17 @@ ss_status ss_archive_find_run(const ss_archive *ca, const char *id, int *index) 
 }
 
 const char *ss_archive_run_id(const ss_archive *a, int i) { return a && i >= 0 && i < a->n_runs ? a->ids[i] : NULL; }
+
+ss_status ss_archive_runs_to_append(ss_archive *a, long long *n) {
+    *n = 0;
+    if (!a || a->file < 0) return ss_error(SS_ERR_ARG, "%s: no archive", __func__);
+    if (H5Aexists(a->file, "runs_to_append") <= 0) return SS_OK;
+    if (ss_h5_attr_get_ll(a->file, "runs_to_append", n) != 0 || *n < 0) {
+        *n = 0;
+        return ss_error(SS_ERR_FORMAT, "%s: damaged archive (unreadable attribute runs_to_append)", a->path);
+    }
+    return SS_OK;
+}
 
 ss_status ss_archive_read_statuses(ss_run_status *out, ss_archive *a) {
     if (!a) return ss_error(SS_ERR_ARG, "%s: no archive", __func__);

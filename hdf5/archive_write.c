@@ -16,6 +16,17 @@ ss_status ss_archive_add_runs(ss_archive *a, int n, const char *const *ids, cons
     return st != SS_OK ? st : fs;
 }
 
+ss_status ss_archive_append_runs(ss_archive *a, int n, const char *const *ids, const char *const *params_yaml,
+                                 long long to_append) {
+    if (n < 0 || (n > 0 && !ids) || to_append < 0) return ss_error(SS_ERR_ARG, "%s: bad run list", __func__);
+    SS_TRY(ar_check_writing(a, __func__, (unsigned long long)n * 8192));
+    ss_status st = n > 0 ? ar_add_runs_unflushed(a, n, ids, params_yaml) : SS_OK;
+    if (st == SS_OK) st = ar_set_to_append(a, to_append);
+    if (st == SS_OK) ar_test_kill_point("append");
+    ss_status fs = ar_flush(a);
+    return st != SS_OK ? st : fs;
+}
+
 ss_status ss_archive_set_manifest(ss_archive *a, const char *text, const char *sha) {
     SS_TRY(ar_check_writing(a, __func__, 0));
     if (ss_h5_exists(a->file, "manifest")) {

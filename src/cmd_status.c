@@ -50,6 +50,9 @@ int ss_cmd_status(int argc, char **argv) {
      * flushes themselves (hdf5/SCHEMA.md, "Consistency"); --summary reads
      * only the run table's status column */
     n = ss_archive_run_count(a);
+    long long missing = 0; /* runs of the manifest the sweep has not appended yet */
+    ss_status ms = ss_archive_runs_to_append(a, &missing);
+    if (ms != SS_OK) fprintf(stderr, "stylesweep status: %s\n", ss_error_message());
     info = calloc((size_t)n + 1, sizeof *info);
     ss_run_status *status = malloc(sizeof *status * ((size_t)n + 1));
     ss_status st = info && status ? ss_archive_read_statuses(status, a) : SS_ERR_NOMEM;
@@ -66,6 +69,10 @@ int ss_cmd_status(int argc, char **argv) {
         printf("%s: sweep %s, %d runs:", path, sweep ? sweep : "?", n);
         for (int s = 0; s < SS_RUN_STATUS_COUNT; s++)
             printf(" %d %s%s", counts[s], ss_archive_status_name(s), s + 1 < SS_RUN_STATUS_COUNT ? "," : "\n");
+        if (missing > 0)
+            printf("  and %lld more run(s) of the manifest not in the archive yet: the sweep appends them as it "
+                   "goes (one that stopped first left them to `run --resume`)\n",
+                   missing);
         for (int i = 0; !quiet && i < n; i++) {
             const ss_archive_run_info *r = &info[i];
             printf("  %-24s %-11s %4d/%-4d it  %d attempt(s)", r->id, ss_archive_status_name(r->status),

@@ -39,6 +39,10 @@ typedef struct coord {
     ss_run_spec *cache; /* n_cache runs rebuilt from the manifest (spec_of) */
     int *cache_run, n_cache;
     int *queue, q_head, q_len;
+    int *to_add, n_to_add, add_head; /* manifest runs not in the archive at the start; to_add[add_head..] still not */
+    int append_next;                 /* runs in the next batch appended while idle */
+    long append_batches, appended;
+    double append_seconds, append_wait_seconds, append_max_seconds; /* waited: while a worker waited */
     double *started; /* per run: when it was assigned */
     int *busy;       /* per rank: run index or -1 */
     int n_done, n_failed, n_interrupted, n_running;
@@ -103,107 +107,222 @@ static ss_status record_overrides(coord *c) {
     return st;
 }
 
-/* Creates the archive, or opens it for --resume and reconciles it with the manifest. */
-static ss_status coord_open_archive(coord *c) {
-    const ss_sweep_options *o = c->o;
-    const ss_manifest *m = &c->man;
-    char **yaml = calloc((size_t)m->n_runs + 1, sizeof *yaml);
-    char **ids = calloc((size_t)m->n_runs + 1, sizeof *ids);
+/* ---- runs not yet in the archive ----
+ * A sweep's archive is made with its first runs only (a group, attributes
+ * and an empty metrics table per run cost about a millisecond each, minutes
+ * for a million runs), and rank 0 appends the rest in small batches when no
+ * message waits (probe_up), or at once when a worker asks for a run and
+ * every run in the archive is handed out: a run is handed out only once it
+ * is in the archive. The root attribute runs_to_append counts the rest
+ * (hdf5/SCHEMA.md, "Consistency"); after a crash, --resume appends them. */
+
+/* A positive integer from the environment, or def. */
+static int env_count(const char *name, int def) {
+    const char *e = getenv(name);
+    char *end;
+    long v = e && *e ? strtol(e, &end, 10) : def;
+    return e && *e && (*end || v < 1 || v > SS_MANIFEST_MAX_RUNS) ? def : (int)v;
+}
+
+/* Runs the archive is made (or a resumed one extended) with before the
+ * first run starts: about a second or two of HDF5 work
+ * (STYLESWEEP_FIRST_RUNS overrides; tests make it small). */
+static int first_batch(void) { return env_count("STYLESWEEP_FIRST_RUNS", 2048); }
+
+/* Most runs appended in one batch (one flush) while rank 0 is idle
+ * (STYLESWEEP_APPEND_BATCH); the batch is also sized to take about
+ * APPEND_TARGET_S, so that a worker's message waits at most that long. */
+static int append_batch_max(void) { return env_count("STYLESWEEP_APPEND_BATCH", 256); }
+#define APPEND_TARGET_S 0.004
+
+/* The ids and parameters (YAML) of manifest runs idx[0..n-1]: malloc'ed arrays
+ * of malloc'ed strings (free with free_batch). */
+static ss_status make_batch(const ss_manifest *m, const int *idx, int n, char ***ids_out, char ***yaml_out) {
+    char **ids = calloc((size_t)n + 1, sizeof *ids), **yaml = calloc((size_t)n + 1, sizeof *yaml);
     ss_run_spec *r = malloc(sizeof *r);
-    ss_status st = SS_OK;
-    if (!yaml || !ids || !r) st = ss_error(SS_ERR_NOMEM, "out of memory");
-    for (int i = 0; st == SS_OK && i < m->n_runs; i++) {
-        st = ss_manifest_run(r, m, i);
-        if (st == SS_OK && (!(ids[i] = strdup(r->id)) || !(yaml[i] = params_yaml(&r->params))))
+    ss_status st = ids && yaml && r ? SS_OK : ss_error(SS_ERR_NOMEM, "out of memory");
+    for (int k = 0; st == SS_OK && k < n; k++) {
+        st = ss_manifest_run(r, m, idx[k]);
+        if (st == SS_OK && (!(ids[k] = strdup(r->id)) || !(yaml[k] = params_yaml(&r->params))))
             st = ss_error(SS_ERR_NOMEM, "out of memory");
     }
     free(r);
-    if (st == SS_OK && !o->resume) {
-        if (access(o->archive, F_OK) == 0)
-            st = ss_error(SS_ERR_IO,
-                          "%s exists: run the same command with --resume to continue that sweep, or give "
-                          "another -o (an archive is never overwritten)",
-                          o->archive);
-        else
-            st = AR_CALL(ss_archive_create(&c->ar, o->archive, m->sweep, m->text, m->sha256, m->n_runs,
-                                           (const char *const *)ids, (const char *const *)yaml));
-        if (st == SS_OK && m->overrides) st = record_overrides(c);
-    } else if (st == SS_OK) {
-        st = AR_CALL(ss_archive_open(&c->ar, o->archive, 1));
-        /* runs whose parameters changed are refused (or, with --force, reset);
-         * new runs are appended */
-        int n_changed = 0, n_new = 0;
-        char changed[1024] = "";
-        const char **new_ids = calloc((size_t)m->n_runs + 1, sizeof *new_ids);
-        const char **new_yaml = calloc((size_t)m->n_runs + 1, sizeof *new_yaml);
-        int *changed_idx = calloc((size_t)m->n_runs + 1, sizeof *changed_idx);
-        int *changed_man = calloc((size_t)m->n_runs + 1, sizeof *changed_man);
-        if (st == SS_OK && (!new_ids || !new_yaml || !changed_idx || !changed_man))
-            st = ss_error(SS_ERR_NOMEM, "out of memory");
-        for (int i = 0; st == SS_OK && i < m->n_runs; i++) {
-            int idx;
-            if (ss_archive_find_run(c->ar, ids[i], &idx) != SS_OK) {
-                new_ids[n_new] = ids[i];
-                new_yaml[n_new++] = yaml[i];
-                continue;
-            }
-            ss_archive_run_info info = {0};
-            st = ss_archive_get_run(c->ar, idx, &info);
-            if (st == SS_OK && strcmp(info.params, yaml[i]) != 0) {
-                changed_idx[n_changed] = idx;
-                changed_man[n_changed] = i;
-                if (n_changed++ < 8)
-                    snprintf(changed + strlen(changed), sizeof changed - strlen(changed), "%s%s",
-                             n_changed > 1 ? ", " : "", ids[i]);
-            }
-            ss_archive_run_info_free(&info);
-        }
-        if (st == SS_OK && n_changed && !o->force)
-            st = ss_error(SS_ERR_ARG,
-                          "%s: the parameters of %d run(s) changed since the archive was made (%s%s); "
-                          "keep the manifest as it was, give the changed runs new ids, or add --force to "
-                          "discard their stored results and run them again",
-                          o->manifest, n_changed, changed, n_changed > 8 ? ", ..." : "");
-        for (int k = 0; st == SS_OK && o->force && k < n_changed; k++) {
-            st = AR_CALL(ss_archive_reset_run(c->ar, changed_idx[k], yaml[changed_man[k]]));
-            if (st == SS_OK && !o->quiet)
-                printf("resume: %s changed: its results were discarded (--force), it runs again\n",
-                       ids[changed_man[k]]);
-        }
-        if (st == SS_OK && n_new) {
-            st = AR_CALL(ss_archive_add_runs(c->ar, n_new, new_ids, new_yaml));
-            if (st == SS_OK && !o->quiet) printf("resume: %d new run(s) appended from the manifest\n", n_new);
-        }
-        if (st == SS_OK) {
-            char *sha = NULL, *set = NULL;
-            st = ss_archive_manifest(c->ar, NULL, NULL, &sha);
-            if (st == SS_OK) st = ss_archive_overrides(c->ar, &set);
-            /* the archive keeps the manifest last used (earlier ones in /manifest_history);
-             * other --set values make another manifest */
-            if (st == SS_OK && (strcmp(sha, m->sha256) != 0 || strcmp(set, m->overrides ? m->overrides : "") != 0)) {
-                st = AR_CALL(ss_archive_set_manifest(c->ar, m->text, m->sha256));
-                if (st == SS_OK && m->overrides) st = record_overrides(c);
-            }
-            free(sha);
-            free(set);
-        }
-        free(new_ids);
-        free(new_yaml);
-        free(changed_idx);
-        free(changed_man);
-    }
-    for (int i = 0; yaml && ids && i < m->n_runs; i++) free(yaml[i]), free(ids[i]);
-    free(yaml);
-    free(ids);
+    *ids_out = ids;
+    *yaml_out = yaml;
     return st;
 }
 
-/* Builds the queue of runs to do and the bookkeeping arrays. */
+static void free_batch(char **ids, char **yaml, int n) {
+    for (int k = 0; k < n; k++) {
+        if (ids) free(ids[k]);
+        if (yaml) free(yaml[k]);
+    }
+    free(ids);
+    free(yaml);
+}
+
+/* Runs still to append to the archive. */
+static int to_append(const coord *c) { return c->n_to_add - c->add_head; }
+
+/* Appends the next (at most) max runs still to append to the archive, with
+ * one flush; they join the queue. waited: a worker waits for them. */
+static ss_status coord_append(coord *c, int max, int waited) {
+    int n = to_append(c) < max ? to_append(c) : max;
+    if (n <= 0) return SS_OK;
+    double t0 = ss_monotonic_seconds();
+    char **ids = NULL, **yaml = NULL;
+    ss_status st = make_batch(&c->man, c->to_add + c->add_head, n, &ids, &yaml);
+    if (st == SS_OK)
+        st = AR_CALL(ss_archive_append_runs(c->ar, n, (const char *const *)ids, (const char *const *)yaml,
+                                            (long long)(to_append(c) - n)));
+    free_batch(ids, yaml, n);
+    if (st != SS_OK) return st;
+    for (int k = 0; k < n; k++) {
+        int run = c->n_runs++; /* the archive's index of the run (runs are appended in order) */
+        c->man_index[run] = c->to_add[c->add_head++];
+        c->queue[c->q_len++] = run;
+    }
+    if (c->n_runs != ss_archive_run_count(c->ar))
+        return ss_error(SS_ERR_INTERNAL, "the archive has %d runs, the coordinator counts %d",
+                        ss_archive_run_count(c->ar), c->n_runs);
+    double dt = ss_monotonic_seconds() - t0;
+    c->append_batches++;
+    c->appended += n;
+    c->append_seconds += dt;
+    if (waited) c->append_wait_seconds += dt;
+    if (dt > c->append_max_seconds) c->append_max_seconds = dt;
+    /* the next idle batch: about APPEND_TARGET_S at this batch's pace */
+    int next = dt > 0 ? (int)(n * APPEND_TARGET_S / dt) : 2 * n;
+    if (next > 2 * n) next = 2 * n;
+    c->append_next = next < 1 ? 1 : next > append_batch_max() ? append_batch_max() : next;
+    return SS_OK;
+}
+
+/* Creates the archive with the first runs, or opens it for --resume and
+ * reconciles it with the manifest; c->to_add lists the manifest's runs not
+ * yet in the archive (the first of them are added here). */
+static ss_status coord_open_archive(coord *c) {
+    const ss_sweep_options *o = c->o;
+    const ss_manifest *m = &c->man;
+    c->to_add = calloc((size_t)m->n_runs + 1, sizeof *c->to_add);
+    if (!c->to_add) return ss_error(SS_ERR_NOMEM, "out of memory");
+    c->append_next = 1;
+    ss_status st = SS_OK;
+    if (!o->resume) {
+        if (access(o->archive, F_OK) == 0)
+            return ss_error(SS_ERR_IO,
+                            "%s exists: run the same command with --resume to continue that sweep, or give "
+                            "another -o (an archive is never overwritten)",
+                            o->archive);
+        for (int i = 0; i < m->n_runs; i++) c->to_add[i] = i;
+        c->n_to_add = m->n_runs;
+        int first = m->n_runs < first_batch() ? m->n_runs : first_batch();
+        char **ids = NULL, **yaml = NULL;
+        st = make_batch(m, c->to_add, first, &ids, &yaml);
+        if (st == SS_OK)
+            st = AR_CALL(ss_archive_create_first(&c->ar, o->archive, m->sweep, m->text, m->sha256, first,
+                                                 (const char *const *)ids, (const char *const *)yaml,
+                                                 (long long)(m->n_runs - first)));
+        free_batch(ids, yaml, first);
+        c->add_head = first;
+        if (st == SS_OK && m->overrides) st = record_overrides(c);
+        return st;
+    }
+    st = AR_CALL(ss_archive_open(&c->ar, o->archive, 1));
+    /* runs whose parameters changed are refused (or, with --force, reset);
+     * new runs are appended */
+    int n_changed = 0;
+    char changed[1024] = "";
+    int *changed_idx = calloc((size_t)m->n_runs + 1, sizeof *changed_idx);
+    int *changed_man = calloc((size_t)m->n_runs + 1, sizeof *changed_man);
+    ss_run_spec *r = malloc(sizeof *r);
+    if (st == SS_OK && (!changed_idx || !changed_man || !r)) st = ss_error(SS_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == SS_OK && i < m->n_runs; i++) {
+        int idx;
+        st = ss_manifest_run(r, m, i);
+        if (st != SS_OK) break;
+        if (ss_archive_find_run(c->ar, r->id, &idx) != SS_OK) {
+            c->to_add[c->n_to_add++] = i;
+            continue;
+        }
+        char *yaml = params_yaml(&r->params);
+        ss_archive_run_info info = {0};
+        st = yaml ? ss_archive_get_run(c->ar, idx, &info) : ss_error(SS_ERR_NOMEM, "out of memory");
+        if (st == SS_OK && strcmp(info.params, yaml) != 0) {
+            changed_idx[n_changed] = idx;
+            changed_man[n_changed] = i;
+            if (n_changed++ < 8)
+                snprintf(changed + strlen(changed), sizeof changed - strlen(changed), "%s%s",
+                         n_changed > 1 ? ", " : "", r->id);
+        }
+        ss_archive_run_info_free(&info);
+        free(yaml);
+    }
+    if (st == SS_OK && n_changed && !o->force)
+        st = ss_error(SS_ERR_ARG,
+                      "%s: the parameters of %d run(s) changed since the archive was made (%s%s); "
+                      "keep the manifest as it was, give the changed runs new ids, or add --force to "
+                      "discard their stored results and run them again",
+                      o->manifest, n_changed, changed, n_changed > 8 ? ", ..." : "");
+    for (int k = 0; st == SS_OK && o->force && k < n_changed; k++) {
+        char *yaml = NULL;
+        st = ss_manifest_run(r, m, changed_man[k]);
+        if (st == SS_OK && !(yaml = params_yaml(&r->params))) st = ss_error(SS_ERR_NOMEM, "out of memory");
+        if (st == SS_OK) st = AR_CALL(ss_archive_reset_run(c->ar, changed_idx[k], yaml));
+        free(yaml);
+        if (st == SS_OK && !o->quiet)
+            printf("resume: %s changed: its results were discarded (--force), it runs again\n", r->id);
+    }
+    free(r);
+    free(changed_idx);
+    free(changed_man);
+    if (st == SS_OK) {
+        /* the first of the new runs now, the rest as the sweep goes; a count
+         * left by a sweep that stopped before appending everything is
+         * replaced by this manifest's */
+        long long recorded = 0;
+        int first = c->n_to_add < first_batch() ? c->n_to_add : first_batch();
+        st = ss_archive_runs_to_append(c->ar, &recorded);
+        if (st == SS_OK && (first > 0 || recorded != c->n_to_add - first)) {
+            char **ids = NULL, **yaml = NULL;
+            st = make_batch(m, c->to_add, first, &ids, &yaml);
+            if (st == SS_OK)
+                st = AR_CALL(ss_archive_append_runs(c->ar, first, (const char *const *)ids,
+                                                    (const char *const *)yaml, (long long)(c->n_to_add - first)));
+            free_batch(ids, yaml, first);
+        }
+        c->add_head = first;
+        if (st == SS_OK && c->n_to_add && !o->quiet) {
+            if (first == c->n_to_add) printf("resume: %d new run(s) appended from the manifest\n", c->n_to_add);
+            else
+                printf("resume: %d new run(s) from the manifest: %d appended, the rest as the sweep goes\n",
+                       c->n_to_add, first);
+        }
+    }
+    if (st == SS_OK) {
+        char *sha = NULL, *set = NULL;
+        st = ss_archive_manifest(c->ar, NULL, NULL, &sha);
+        if (st == SS_OK) st = ss_archive_overrides(c->ar, &set);
+        /* the archive keeps the manifest last used (earlier ones in /manifest_history);
+         * other --set values make another manifest */
+        if (st == SS_OK && (strcmp(sha, m->sha256) != 0 || strcmp(set, m->overrides ? m->overrides : "") != 0)) {
+            st = AR_CALL(ss_archive_set_manifest(c->ar, m->text, m->sha256));
+            if (st == SS_OK && m->overrides) st = record_overrides(c);
+        }
+        free(sha);
+        free(set);
+    }
+    return st;
+}
+
+/* Builds the queue of runs to do and the bookkeeping arrays (room for the
+ * runs still to append too). */
 static ss_status coord_plan(coord *c, int size) {
     c->n_runs = ss_archive_run_count(c->ar);
-    c->man_index = calloc((size_t)c->n_runs + 1, sizeof *c->man_index);
-    c->queue = calloc((size_t)c->n_runs + 1, sizeof *c->queue);
-    c->started = calloc((size_t)c->n_runs + 1, sizeof *c->started);
+    size_t cap = (size_t)c->n_runs + (size_t)to_append(c) + 1;
+    c->man_index = calloc(cap, sizeof *c->man_index);
+    c->queue = calloc(cap, sizeof *c->queue);
+    c->started = calloc(cap, sizeof *c->started);
     c->busy = malloc(sizeof(int) * (size_t)size);
     c->n_cache = 2 * size;
     c->cache = malloc(sizeof *c->cache * (size_t)c->n_cache);
@@ -242,7 +361,7 @@ static ss_status coord_plan(coord *c, int size) {
 
 static void coord_summary(coord *c, int final) {
     if (c->o->quiet) return;
-    int pending = c->q_len - c->q_head;
+    int pending = c->q_len - c->q_head + to_append(c);
     double elapsed = ss_monotonic_seconds() - c->t0;
     char eta[64] = "";
     if (c->done_this_session > 0 && pending + c->n_running > 0) {
@@ -394,7 +513,12 @@ static ss_status coord_run_local(coord *c) {
     local_sink ls = {c};
     ss_worker_sink sink = {&ls, local_emit, local_should_stop};
     ss_status st = SS_OK;
-    while (st == SS_OK && c->q_head < c->q_len && !ss_sweep_stop_requested) {
+    while (st == SS_OK && (c->q_head < c->q_len || to_append(c) > 0) && !ss_sweep_stop_requested) {
+        if (c->q_head == c->q_len) {
+            st = coord_append(c, first_batch(), 0);
+            if (st != SS_OK) break;
+        }
+        if (c->q_head == c->q_len) break;
         int run = c->queue[c->q_head++];
         ss_archive_checkpoint cp;
         int has_cp;
@@ -438,12 +562,20 @@ static ss_status send_down(int dest, int tag, const ss_msg *m, const void *paylo
 /* Waits for a message from any worker without spinning: a blocking probe
  * polls at full speed in Open MPI (most of a core on rank 0, which mostly
  * waits), so this probes with sleeps growing from 20 us to 2 ms, back to
- * none after each message (PERFORMANCE.md, "Rank 0's CPU"). */
-static int probe_up(MPI_Status *status) {
+ * none after each message (PERFORMANCE.md, "Rank 0's CPU"). While runs
+ * remain to be appended to the archive, rank 0 appends a small batch
+ * instead of sleeping (c: the coordinator, NULL: none). */
+static ss_status probe_up(coord *c, MPI_Status *status) {
     long ns = 0;
     for (;;) {
-        int flag = 0, rc = MPI_Iprobe(MPI_ANY_SOURCE, TAG_UP, MPI_COMM_WORLD, &flag, status);
-        if (rc != MPI_SUCCESS || flag) return rc;
+        int flag = 0;
+        MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_UP, MPI_COMM_WORLD, &flag, status));
+        if (flag) return SS_OK;
+        if (c && to_append(c) > 0 && !ss_sweep_stop_requested) {
+            SS_TRY(coord_append(c, c->append_next, 0));
+            ns = 0;
+            continue;
+        }
         ns = ns == 0 ? 20000 : ns >= 1000000 ? 2000000 : 2 * ns;
         struct timespec ts = {0, ns};
         nanosleep(&ts, NULL); /* a signal cuts it short: fine */
@@ -451,9 +583,9 @@ static int probe_up(MPI_Status *status) {
 }
 
 /* Receives the next message from any worker into *buf (grown as needed). */
-static ss_status recv_up(unsigned char **buf, size_t *cap, ss_msg *m, int *src) {
+static ss_status recv_up(coord *c, unsigned char **buf, size_t *cap, ss_msg *m, int *src) {
     MPI_Status status;
-    MPI_CHECK(probe_up(&status));
+    SS_TRY(probe_up(c, &status));
     int count;
     MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &count));
     if ((size_t)count > *cap) {
@@ -516,7 +648,7 @@ static ss_status coord_run_mpi(coord *c, int size) {
     while (stopped < workers) {
         ss_msg m;
         int src;
-        SS_TRY_GOTO(st, recv_up(&buf, &cap, &m, &src), out);
+        SS_TRY_GOTO(st, recv_up(c, &buf, &cap, &m, &src), out);
         if (ss_sweep_stop_requested && !c->stop_sent) {
             /* tell busy workers to checkpoint and stop at their next boundary */
             ss_msg stop = {0};
@@ -529,6 +661,11 @@ static ss_status coord_run_mpi(coord *c, int size) {
             /* counted with the other messages: an assignment reads and writes
              * the archive too (the run's checkpoint, its status) */
             double t_req = ss_monotonic_seconds();
+            /* every run in the archive is handed out: append more (the worker waits) */
+            if (c->q_head == c->q_len && to_append(c) > 0 && !ss_sweep_stop_requested) {
+                SS_TRY_GOTO(st, coord_append(c, c->append_next, 1), out);
+                t_req = ss_monotonic_seconds(); /* appending is counted apart */
+            }
             if (c->q_head < c->q_len && !ss_sweep_stop_requested) {
                 SS_TRY_GOTO(st, coord_assign(c, c->queue[c->q_head++], src), out);
             } else {
@@ -560,7 +697,7 @@ static void coord_release_workers(int size) {
         size_t cap = 0;
         ss_msg m;
         int src;
-        ss_status st = recv_up(&buf, &cap, &m, &src);
+        ss_status st = recv_up(NULL, &buf, &cap, &m, &src);
         if (st == SS_OK) {
             ss_msg stop = {0};
             stop.type = SS_MSG_STOP;
@@ -600,10 +737,12 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
         coord_release_workers(size);
         ss_archive_close(c.ar);
         ss_manifest_free(&c.man);
+        free(c.to_add);
         return SS_SWEEP_ERROR;
     }
     if (!o->quiet) {
-        printf("sweep %s: %d runs, %d to do, %d done, %d failed; %s with %d rank(s)\n", c.man.sweep, c.n_runs, c.q_len,
+        printf("sweep %s: %d runs, %d to do, %d done, %d failed; %s with %d rank(s)\n", c.man.sweep,
+               c.n_runs + to_append(&c), c.q_len + to_append(&c),
                c.n_done, c.n_failed, o->archive, size);
         fflush(stdout);
     }
@@ -613,7 +752,7 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
         fprintf(stderr, "stylesweep run: %s\n", ss_error_message());
         end = SS_SWEEP_ERROR;
         ss_sweep_need_abort = size > 1; /* workers may still wait for rank 0 */
-    } else if (ss_sweep_stop_requested || c.q_head < c.q_len || c.n_interrupted) {
+    } else if (ss_sweep_stop_requested || c.q_head < c.q_len || to_append(&c) > 0 || c.n_interrupted) {
         end = SS_SWEEP_INTERRUPTED;
     } else if (c.n_failed) {
         end = SS_SWEEP_RUNS_FAILED;
@@ -622,6 +761,10 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     if (!o->quiet && c.messages)
         printf("rank 0 handled %ld messages, %.3f ms per message\n", c.messages,
                1000.0 * c.message_seconds / c.messages);
+    if (!o->quiet && c.append_batches)
+        printf("rank 0 appended %ld runs to the archive in %ld batches, %.3f s (%.3f s of it while a worker "
+               "waited; longest batch %.1f ms)\n",
+               c.appended, c.append_batches, c.append_seconds, c.append_wait_seconds, 1000.0 * c.append_max_seconds);
     if (end == SS_SWEEP_INTERRUPTED && !o->quiet)
         printf("interrupted: run the same command with --resume to continue\n");
     ss_status cs = ss_archive_close(c.ar);
@@ -634,6 +777,7 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     free(c.cache);
     free(c.cache_run);
     free(c.queue);
+    free(c.to_add);
     free(c.started);
     free(c.busy);
     return end;
