@@ -515,9 +515,17 @@ ss_status ar_add_runs_unflushed(ss_archive *a, int n, const char *const *ids, co
     /* the run table rows */
     hid_t d = H5Dopen2(a->file, "/run_table", H5P_DEFAULT);
     if (d < 0) return ss_error(SS_ERR_FORMAT, "%s: /run_table is missing", a->path);
-    hsize_t newn = (hsize_t)(a->n_runs + n);
+    hsize_t newn = (hsize_t)(a->n_runs + n), oldn = (hsize_t)a->n_runs;
     table_row *rows = calloc((size_t)(n ? n : 1), sizeof *rows);
+    /* The rows past the table's end in its last chunk can hold the string
+     * references of an append that a crash cut off before its flush,
+     * pointing into a global heap that never reached the file, and HDF5
+     * frees the strings of the bytes it overwrites: growing the table and
+     * shrinking it back first makes HDF5 fill those rows with the fill
+     * value (zeros; only bytes past the flushed end are written). */
     herr_t e = rows ? H5Dset_extent(d, &newn) : -1;
+    if (e >= 0) e = H5Dset_extent(d, &oldn);
+    if (e >= 0) e = H5Dset_extent(d, &newn);
     if (rows && n > 0 && e >= 0) {
         for (int k = 0; k < n; k++) {
             rows[k].id = (char *)ids[k];

@@ -70,9 +70,10 @@ int ss_cmd_status(int argc, char **argv) {
         for (int s = 0; s < SS_RUN_STATUS_COUNT; s++)
             printf(" %d %s%s", counts[s], ss_archive_status_name(s), s + 1 < SS_RUN_STATUS_COUNT ? "," : "\n");
         if (missing > 0)
-            printf("  and %lld more run(s) of the manifest not in the archive yet: the sweep appends them as it "
-                   "goes (one that stopped first left them to `run --resume`)\n",
-                   missing);
+            printf(
+                "  and %lld more run(s) of the manifest not in the archive yet: the sweep appends them as it "
+                "goes (one that stopped first left them to `run --resume`)\n",
+                missing);
         for (int i = 0; !quiet && i < n; i++) {
             const ss_archive_run_info *r = &info[i];
             printf("  %-24s %-11s %4d/%-4d it  %d attempt(s)", r->id, ss_archive_status_name(r->status),

@@ -43,8 +43,8 @@ typedef struct coord {
     int append_next;                 /* runs in the next batch appended while idle */
     long append_batches, appended;
     double append_seconds, append_wait_seconds, append_max_seconds; /* waited: while a worker waited */
-    double *started; /* per run: when it was assigned */
-    int *busy;       /* per rank: run index or -1 */
+    double *started;                                                /* per run: when it was assigned */
+    int *busy;                                                      /* per rank: run index or -1 */
     int n_done, n_failed, n_interrupted, n_running;
     double done_seconds; /* summed durations of runs done in this session */
     int done_this_session;
@@ -164,6 +164,15 @@ static void free_batch(char **ids, char **yaml, int n) {
 /* Runs still to append to the archive. */
 static int to_append(const coord *c) { return c->n_to_add - c->add_head; }
 
+/* Test hook (tests/test_append.sh): with STYLESWEEP_TEST_KILL=appended:N in
+ * the environment, rank 0 kills itself with SIGKILL right after the first
+ * append (its flush done) once N runs are done, as a kill -9 between two
+ * archive updates would while runs remain to append. Not for use outside tests. */
+static void test_kill_appended(const coord *c) {
+    const char *e = getenv("STYLESWEEP_TEST_KILL");
+    if (e && !strncmp(e, "appended:", 9) && c->n_done >= atoi(e + 9)) raise(SIGKILL);
+}
+
 /* Appends the next (at most) max runs still to append to the archive, with
  * one flush; they join the queue. waited: a worker waits for them. */
 static ss_status coord_append(coord *c, int max, int waited) {
@@ -185,6 +194,7 @@ static ss_status coord_append(coord *c, int max, int waited) {
     if (c->n_runs != ss_archive_run_count(c->ar))
         return ss_error(SS_ERR_INTERNAL, "the archive has %d runs, the coordinator counts %d",
                         ss_archive_run_count(c->ar), c->n_runs);
+    test_kill_appended(c);
     double dt = ss_monotonic_seconds() - t0;
     c->append_batches++;
     c->appended += n;
@@ -252,8 +262,8 @@ static ss_status coord_open_archive(coord *c) {
             changed_idx[n_changed] = idx;
             changed_man[n_changed] = i;
             if (n_changed++ < 8)
-                snprintf(changed + strlen(changed), sizeof changed - strlen(changed), "%s%s",
-                         n_changed > 1 ? ", " : "", r->id);
+                snprintf(changed + strlen(changed), sizeof changed - strlen(changed), "%s%s", n_changed > 1 ? ", " : "",
+                         r->id);
         }
         ss_archive_run_info_free(&info);
         free(yaml);
@@ -287,8 +297,8 @@ static ss_status coord_open_archive(coord *c) {
             char **ids = NULL, **yaml = NULL;
             st = make_batch(m, c->to_add, first, &ids, &yaml);
             if (st == SS_OK)
-                st = AR_CALL(ss_archive_append_runs(c->ar, first, (const char *const *)ids,
-                                                    (const char *const *)yaml, (long long)(c->n_to_add - first)));
+                st = AR_CALL(ss_archive_append_runs(c->ar, first, (const char *const *)ids, (const char *const *)yaml,
+                                                    (long long)(c->n_to_add - first)));
             free_batch(ids, yaml, first);
         }
         c->add_head = first;
@@ -742,8 +752,7 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     }
     if (!o->quiet) {
         printf("sweep %s: %d runs, %d to do, %d done, %d failed; %s with %d rank(s)\n", c.man.sweep,
-               c.n_runs + to_append(&c), c.q_len + to_append(&c),
-               c.n_done, c.n_failed, o->archive, size);
+               c.n_runs + to_append(&c), c.q_len + to_append(&c), c.n_done, c.n_failed, o->archive, size);
         fflush(stdout);
     }
     st = size == 1 ? coord_run_local(&c) : coord_run_mpi(&c, size);
@@ -762,9 +771,10 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
         printf("rank 0 handled %ld messages, %.3f ms per message\n", c.messages,
                1000.0 * c.message_seconds / c.messages);
     if (!o->quiet && c.append_batches)
-        printf("rank 0 appended %ld runs to the archive in %ld batches, %.3f s (%.3f s of it while a worker "
-               "waited; longest batch %.1f ms)\n",
-               c.appended, c.append_batches, c.append_seconds, c.append_wait_seconds, 1000.0 * c.append_max_seconds);
+        printf(
+            "rank 0 appended %ld runs to the archive in %ld batches, %.3f s (%.3f s of it while a worker "
+            "waited; longest batch %.1f ms)\n",
+            c.appended, c.append_batches, c.append_seconds, c.append_wait_seconds, 1000.0 * c.append_max_seconds);
     if (end == SS_SWEEP_INTERRUPTED && !o->quiet)
         printf("interrupted: run the same command with --resume to continue\n");
     ss_status cs = ss_archive_close(c.ar);
