@@ -13,6 +13,7 @@
  * and memory limit; only when that succeeds does this process read it
  * (README.md, "Known limits"). */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -167,7 +168,8 @@ static ss_status load_keras(ss_model *m, const char *path, int n_convs) {
 #define SS_ASAN 0
 #endif
 
-/* Limits of the trial read in a child process. */
+/* Limits of the trial read in a child process (the time limit can be set
+ * with STYLESWEEP_WEIGHTS_TRIAL=SECONDS). */
 enum { TRIAL_SECONDS = 60 };
 #define TRIAL_MEMORY (4ULL << 30)
 
@@ -176,7 +178,7 @@ enum { TRIAL_SECONDS = 60 };
  * limit and, unless built with AddressSanitizer, a memory limit. Returns
  * SS_OK when the child read it, the child's error when it failed cleanly,
  * or an error naming the signal or the time limit. */
-static ss_status trial_read(const ss_model *m, const char *path, int n_convs) {
+static ss_status trial_read(const ss_model *m, const char *path, int n_convs, int seconds) {
     int fds[2];
     if (pipe(fds) != 0) return SS_OK; /* no trial: the read itself runs */
     fflush(NULL);
@@ -192,6 +194,14 @@ static ss_status trial_read(const ss_model *m, const char *path, int n_convs) {
         signal(SIGTERM, SIG_IGN);
         signal(SIGUSR2, SIG_IGN);
         signal(SIGALRM, SIG_DFL);
+        /* a crash ends the child as the kernel ends it, whatever handlers
+         * the parent installed */
+        const int crashes[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+        for (size_t i = 0; i < sizeof crashes / sizeof crashes[0]; i++) signal(crashes[i], SIG_DFL);
+        /* all the child has to say goes through the pipe: what a crashing
+         * libhdf5 prints (or a sanitizer's report of it) is not for the user */
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) dup2(devnull, STDERR_FILENO);
 #if !SS_ASAN /* AddressSanitizer reserves terabytes of address space */
         /* TRIAL_MEMORY more than the process maps already (a GPU context alone maps a lot) */
         unsigned long long vm_kb = 0;
@@ -203,7 +213,7 @@ static ss_status trial_read(const ss_model *m, const char *path, int n_convs) {
         struct rlimit lim = {vm_kb * 1024 + TRIAL_MEMORY, vm_kb * 1024 + TRIAL_MEMORY};
         if (vm_kb) setrlimit(RLIMIT_AS, &lim);
 #endif
-        alarm(TRIAL_SECONDS);
+        alarm((unsigned)seconds);
         ss_model copy = *m;
         for (int l = 0; l < SS_MODEL_MAX_CONVS; l++) copy.weight[l] = copy.bias[l] = NULL;
         ss_status st = load_keras(&copy, path, n_convs);
@@ -232,7 +242,7 @@ static ss_status trial_read(const ss_model *m, const char *path, int n_convs) {
     if (WIFEXITED(ws) && WEXITSTATUS(ws) > 10 && n > 0) return ss_error((ss_status)(WEXITSTATUS(ws) - 10), "%s", msg);
     if (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGALRM)
         return ss_error(SS_ERR_FORMAT, "weights %s: reading it did not finish in %d s (a damaged file hangs libhdf5)",
-                        path, TRIAL_SECONDS);
+                        path, seconds);
     if (WIFSIGNALED(ws))
         return ss_error(SS_ERR_FORMAT, "weights %s: reading it crashed libhdf5 (signal %d, %s): the file is damaged",
                         path, WTERMSIG(ws), strsignal(WTERMSIG(ws)));
@@ -242,9 +252,17 @@ static ss_status trial_read(const ss_model *m, const char *path, int n_convs) {
 
 ss_status ss_model_load_keras(ss_model *m, const char *path, int n_convs) {
     /* STYLESWEEP_WEIGHTS_TRIAL=0 skips the trial read (the fuzzing harness
-     * does: it wants the library's crashes in its own process) */
+     * does: it wants the library's crashes in its own process); a positive
+     * number of seconds replaces the time limit (scripts/fuzz.sh: under the
+     * fuzzer's own) */
     const char *trial = getenv("STYLESWEEP_WEIGHTS_TRIAL");
-    ss_status st = trial && !strcmp(trial, "0") ? SS_OK : trial_read(m, path, n_convs);
+    int seconds = TRIAL_SECONDS;
+    if (trial && *trial) {
+        char *end = NULL;
+        long v = strtol(trial, &end, 10);
+        if (*end == '\0' && v >= 0 && v <= 3600) seconds = (int)v;
+    }
+    ss_status st = seconds == 0 ? SS_OK : trial_read(m, path, n_convs, seconds);
     if (st != SS_OK) return st;
     return load_keras(m, path, n_convs);
 }

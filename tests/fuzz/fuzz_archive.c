@@ -37,7 +37,7 @@ static void read_all(const char *path) {
         int rr = 0, nl = 0;
         if (ss_archive_read_style_layers(a, i, &values, &rr, &nl, &names) == SS_OK) {
             free(values);
-            ss_archive_free_strings(names, nl);
+            ss_archive_strings_free(names, nl);
         }
         unsigned char *rgb = NULL;
         int *its = NULL, ns = 0, w = 0, h = 0, found = 0;

@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&m, 0, sizeof m);
     char *errors = NULL;
     int n_errors = 0;
-    if (ss_manifest_load(&m, path, &errors, &n_errors) == SS_OK) ss_manifest_free(&m);
+    if (ss_manifest_load(&m, path, NULL, &errors, &n_errors) == SS_OK) ss_manifest_free(&m);
     free(errors);
     unlink(path);
     return 0;
