@@ -10,6 +10,10 @@ analysis.measures (SSIM and colour distance), analysis.plots (PNG plots),
 analysis.grids (image grids), analysis.report (the HTML report). The command
 line is `python3 -m analysis --help`.
 """
-from .archive import Archive, ArchiveError, open  # noqa: A004, F401
+from . import _deps
+
+_deps.ensure()
+
+from .archive import Archive, ArchiveError, open  # noqa: A004, E402, F401
 
 __all__ = ["Archive", "ArchiveError", "open"]

@@ -366,7 +366,7 @@ static void test_losses(ss_backend *be, results *r) {
     free(t[1]);
 }
 
-/* total variation on a plain (3, 8, 11) image: the scatter form of DESIGN.md in double */
+/* total variation on a plain (3, 8, 11) image: the scatter form of src/elementwise.h ("total variation") in double */
 static void test_tv(ss_backend *be, results *r) {
     const char *n = be->iface->name;
     enum { C = 3, TH = 8, TW = 11 };

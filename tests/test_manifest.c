@@ -263,6 +263,22 @@ static void test_implicit_and_random(void) {
     ss_manifest_free(&g);
 }
 
+/* A quick sweep (the demo, the tests' own): it loads, with n_runs runs of
+ * random weights at image_size px and `iterations` iterations each. */
+static void check_small_sweep(const char *path, int n_runs, int image_size, int iterations) {
+    ss_manifest m;
+    char *errors = NULL;
+    ss_status st = ss_manifest_load(&m, path, NULL, &errors, NULL);
+    CHECK(st == SS_OK, "%s:\n%s", path, errors ? errors : "");
+    free(errors);
+    CHECK(m.n_runs == n_runs, "%s: %d runs", path, m.n_runs);
+    for (int i = 0; i < m.n_runs; i++)
+        CHECK(nth(&m, i)->params.image_size == image_size && nth(&m, i)->params.iterations == iterations &&
+                  !strcmp(nth(&m, i)->params.weights, "random"),
+              "%s: run %s", path, nth(&m, i)->id);
+    ss_manifest_free(&m);
+}
+
 static void test_shipped(void) {
     ss_manifest m;
     char *errors = NULL;
@@ -291,25 +307,8 @@ static void test_shipped(void) {
               "e34");
     }
     ss_manifest_free(&m);
-    st = ss_manifest_load(&m, "sweeps/demo.yaml", NULL, &errors, NULL);
-    CHECK(st == SS_OK, "demo.yaml:\n%s", errors ? errors : "");
-    free(errors);
-    errors = NULL;
-    CHECK(m.n_runs == 9, "demo: %d runs", m.n_runs);
-    for (int i = 0; i < m.n_runs; i++)
-        CHECK(nth(&m, i)->params.image_size == 160 && nth(&m, i)->params.iterations == 8 &&
-                  !strcmp(nth(&m, i)->params.weights, "random"),
-              "demo run %s", nth(&m, i)->id);
-    ss_manifest_free(&m);
-    st = ss_manifest_load(&m, "tests/data/small.yaml", NULL, &errors, NULL);
-    CHECK(st == SS_OK, "small.yaml:\n%s", errors ? errors : "");
-    free(errors);
-    CHECK(m.n_runs == 6, "small: %d runs", m.n_runs);
-    for (int i = 0; i < m.n_runs; i++)
-        CHECK(nth(&m, i)->params.image_size == 64 && nth(&m, i)->params.iterations == 5 &&
-                  !strcmp(nth(&m, i)->params.weights, "random"),
-              "small run %s", nth(&m, i)->id);
-    ss_manifest_free(&m);
+    check_small_sweep("sweeps/demo.yaml", 9, 160, 8);
+    check_small_sweep("tests/data/small.yaml", 6, 64, 5);
 }
 
 /* ---- errors ---- */

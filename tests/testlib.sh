@@ -29,7 +29,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 REPO=$PWD
 TESTS_DIR=$REPO/tests
 export TESTS_DIR
-PY=/usr/bin/python3
+PY=${SS_PYTHON:-/usr/bin/python3} # the Python with h5py and numpy (Debian's by default)
 SAN=0
 case "$(basename "$BIN")" in
     *_san)

@@ -256,13 +256,13 @@ s_test_gradcheck() { test_program test_gradcheck; }
 s_test_lbfgs() { test_program test_lbfgs; }
 s_test_reference_tf32() { STYLESWEEP_TEST_PRECISION=tf32 test_program test_reference; }
 # tests/gpu/test_gpu.sh: transfer twice (fp32, tf32), 2 workers, resume
-# (it needs h5py, numpy and yaml in /usr/bin/python3: skipped without them)
+# (it needs h5py, numpy and yaml in $PYTHON, given to it as SS_PYTHON: skipped without them)
 s_test_gpu_sh() {
     local rc
     need_gpu || return $?
     [ "$BK" = cuda ] || { NOTE="CUDA only"; return 77; }
     [ -f tests/gpu/test_gpu.sh ] || { NOTE="tests/gpu/test_gpu.sh is not in this bundle"; return 77; }
-    run_cmd "$(lim 180)" "$W/test_gpu.out" bash tests/gpu/test_gpu.sh "$SS"
+    SS_PYTHON=$(command -v "$PYTHON") run_cmd "$(lim 180)" "$W/test_gpu.out" bash tests/gpu/test_gpu.sh "$SS"
     rc=$?
     NOTE=$(grep -v '^$' "$W/test_gpu.out" | tail -n 1 | cut -c1-120)
     if [ $rc -eq 2 ] && grep -q 'lacks one of' "$W/test_gpu.out"; then return 77; fi
