@@ -29,6 +29,9 @@
 #   busy         messages x ms/message / sweep time: rank 0 is the bottleneck near 100 %
 #   wait ms      the workers' mean / max wait for rank 0 (a request until its
 #                answer, a send until rank 0 took it), over all workers
+#   append s     rank 0's time appending runs to the archive after the first
+#                batch (2048 runs: STYLESWEEP_FIRST_RUNS) / the part of it a
+#                worker waited for (every run in the archive handed out)
 #   bytes/run    archive size / runs
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
@@ -50,7 +53,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/bench_sweep.XXXXXX") || exit 2
 if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$T"' EXIT; else echo "bench_sweep: keeping $T"; fi
 
 echo "bench_sweep: vgg16/$CHANNELS_DIV to conv3_2, ${IMAGE_SIZE} px, $ITERATIONS iteration(s) of <= $EVALS evaluations, checkpoint every $CHECKPOINT_EVERY, random weights, $NP ranks, $(nproc) cores"
-printf '%9s %8s %9s %9s %9s %11s %7s %15s %10s\n' runs compute "create s" "sweep s" messages ms/message busy "wait ms" bytes/run
+printf '%9s %8s %9s %9s %9s %11s %7s %15s %15s %10s\n' runs compute "create s" "sweep s" messages ms/message busy "wait ms" \
+    "append s" bytes/run
 for RUNS_N in ${SIZES//,/ }; do
     COMPUTE_N=${COMPUTE:-$([ "$RUNS_N" -le 2000 ] && echo 1 || echo 0)}
     D="$T/$RUNS_N"
@@ -100,6 +104,8 @@ waits = [tuple(map(float, w)) for w in re.findall(r"waited (\d+) times: mean ([0
 n_w = sum(w[0] for w in waits)
 mean_w = sum(w[0] * w[1] for w in waits) / n_w if n_w else float("nan")
 max_w = max((w[2] for w in waits), default=float("nan"))
+a = re.search(r"appended \d+ runs to the archive in \d+ batches, ([0-9.]+) s \(([0-9.]+) s", text)
+append = f"{float(a.group(1)):6.1f} / {float(a.group(2)):5.1f}" if a else "-"
 with h5py.File(path, "r") as f:
     t = f["run_table"][:]
     names = {v: k for k, v in h5py.check_enum_dtype(t.dtype["status"]).items()}
@@ -109,8 +115,22 @@ if done != runs:
     sys.exit(f"bench_sweep: only {done} of {runs} runs done")
 sweep_s = end - start
 print(f"{runs:9d} {compute:>8} {start - t0:9.1f} {sweep_s:9.1f} {messages:9d} {ms:11.3f} "
-      f"{messages * ms / 1000.0 / sweep_s:7.1%} {mean_w:7.2f} / {max_w:5.1f} {os.path.getsize(path) / runs:10.0f}")
+      f"{messages * ms / 1000.0 / sweep_s:7.1%} {mean_w:7.2f} / {max_w:5.1f} {append:>15} {os.path.getsize(path) / runs:10.0f}")
 PY
     [ $? -eq 0 ] || exit 1
+    # whether waits come from rank 0's work or from ranks waiting for a core
+    # (on this machine more ranks than cores): rank 0's longest message,
+    # wall and CPU, and how often the ranks were preempted (getrusage)
+    "$PY" - "$D/out" "$D/err" <<'PY'
+import re
+import sys
+
+out, err = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+m = re.search(r"longest message took ([0-9.]+) ms \(([0-9.]+) ms of it on the CPU\); rank 0 was preempted (\d+) times", out)
+w = [int(x) for x in re.findall(r"waited \d+ times: .*; preempted (\d+) times", err)]
+if m:
+    print(f"          rank 0's longest message {m.group(1)} ms ({m.group(2)} ms CPU), rank 0 preempted {m.group(3)} times; "
+          f"{len(w)} workers preempted {sum(w)} times (at most {max(w, default=0)})")
+PY
     [ -n "${KEEP:-}" ] || rm -f "$D/bench.h5"
 done

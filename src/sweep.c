@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -51,6 +52,7 @@ typedef struct coord {
     double t0, last_summary;
     long messages;          /* messages handled */
     double message_seconds; /* time spent handling them */
+    double message_max, message_max_cpu; /* the longest: wall time, and the CPU time it took */
     int stop_sent;
 } coord;
 
@@ -417,6 +419,25 @@ static ss_status coord_prepare(coord *c, int run, ss_archive_checkpoint *cp, int
     return SS_OK;
 }
 
+/* This thread's CPU time, in seconds. */
+static double thread_cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Counts a message handled since t0 (wall; cpu0: CPU): a message much longer
+ * than its CPU time waited for a core (PERFORMANCE.md, 32 workers). */
+static void count_message(coord *c, double t0, double cpu0) {
+    double dt = ss_monotonic_seconds() - t0;
+    c->messages++;
+    c->message_seconds += dt;
+    if (dt > c->message_max) {
+        c->message_max = dt;
+        c->message_max_cpu = thread_cpu_seconds() - cpu0;
+    }
+}
+
 static void coord_finished(coord *c, int run, ss_run_status status) {
     c->n_running--;
     if (status == SS_RUN_DONE) {
@@ -429,7 +450,7 @@ static void coord_finished(coord *c, int run, ss_run_status status) {
 
 /* Handles one message from rank src about its run. */
 static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
-    double t0 = ss_monotonic_seconds();
+    double t0 = ss_monotonic_seconds(), cpu0 = thread_cpu_seconds();
     int run = m->run;
     const ss_run_spec *spec = spec_of(c, run);
     if (!spec) return ss_error(SS_ERR_INTERNAL, "rank %d sent a message about unknown run %d", src, run);
@@ -494,8 +515,7 @@ static ss_status coord_handle(coord *c, int src, const ss_msg *m) {
         break;
     default: return ss_error(SS_ERR_INTERNAL, "rank %d sent a message of unknown type %d", src, m->type);
     }
-    c->messages++;
-    c->message_seconds += ss_monotonic_seconds() - t0;
+    count_message(c, t0, cpu0);
     return SS_OK;
 }
 
@@ -670,11 +690,12 @@ static ss_status coord_run_mpi(coord *c, int size) {
         if (m.type == SS_MSG_REQUEST) {
             /* counted with the other messages: an assignment reads and writes
              * the archive too (the run's checkpoint, its status) */
-            double t_req = ss_monotonic_seconds();
+            double t_req = ss_monotonic_seconds(), cpu_req = thread_cpu_seconds();
             /* every run in the archive is handed out: append more (the worker waits) */
             if (c->q_head == c->q_len && to_append(c) > 0 && !ss_sweep_stop_requested) {
                 SS_TRY_GOTO(st, coord_append(c, c->append_next, 1), out);
                 t_req = ss_monotonic_seconds(); /* appending is counted apart */
+                cpu_req = thread_cpu_seconds();
             }
             if (c->q_head < c->q_len && !ss_sweep_stop_requested) {
                 SS_TRY_GOTO(st, coord_assign(c, c->queue[c->q_head++], src), out);
@@ -684,8 +705,7 @@ static ss_status coord_run_mpi(coord *c, int size) {
                 SS_TRY_GOTO(st, send_down(src, TAG_DOWN, &stop, NULL), out);
                 stopped++;
             }
-            c->messages++;
-            c->message_seconds += ss_monotonic_seconds() - t_req;
+            count_message(c, t_req, cpu_req);
         } else {
             SS_TRY_GOTO(st, coord_handle(c, src, &m), out);
             if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) c->busy[src] = -1;
@@ -770,6 +790,13 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     if (!o->quiet && c.messages)
         printf("rank 0 handled %ld messages, %.3f ms per message\n", c.messages,
                1000.0 * c.message_seconds / c.messages);
+    if (!o->quiet && c.messages) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        printf("rank 0's longest message took %.1f ms (%.1f ms of it on the CPU); rank 0 was preempted %ld "
+               "times\n",
+               1000.0 * c.message_max, 1000.0 * c.message_max_cpu, (long)ru.ru_nivcsw);
+    }
     if (!o->quiet && c.append_batches)
         printf(
             "rank 0 appended %ld runs to the archive in %ld batches, %.3f s (%.3f s of it while a worker "
@@ -1094,9 +1121,13 @@ out:
     child_end(&child, st != SS_OK, NULL, 0);
     ss_worker_free(w);
     const char *e = getenv("STYLESWEEP_BENCH_WAITS");
-    if (e && !strcmp(e, "1") && worker_waits.n)
-        fprintf(stderr, "rank %d waited %ld times: mean %.3f ms, max %.3f ms\n", rank, worker_waits.n,
-                worker_waits.sum / worker_waits.n * 1000.0, worker_waits.max * 1000.0);
+    if (e && !strcmp(e, "1") && worker_waits.n) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        fprintf(stderr, "rank %d waited %ld times: mean %.3f ms, max %.3f ms; preempted %ld times\n", rank,
+                worker_waits.n, worker_waits.sum / worker_waits.n * 1000.0, worker_waits.max * 1000.0,
+                (long)ru.ru_nivcsw);
+    }
     return st;
 }
 
