@@ -50,8 +50,8 @@ typedef struct coord {
     double done_seconds; /* summed durations of runs done in this session */
     int done_this_session;
     double t0, last_summary;
-    long messages;          /* messages handled */
-    double message_seconds; /* time spent handling them */
+    long messages;                       /* messages handled */
+    double message_seconds;              /* time spent handling them */
     double message_max, message_max_cpu; /* the longest: wall time, and the CPU time it took */
     int stop_sent;
 } coord;
@@ -793,9 +793,10 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
     if (!o->quiet && c.messages) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        printf("rank 0's longest message took %.1f ms (%.1f ms of it on the CPU); rank 0 was preempted %ld "
-               "times\n",
-               1000.0 * c.message_max, 1000.0 * c.message_max_cpu, (long)ru.ru_nivcsw);
+        printf(
+            "rank 0's longest message took %.1f ms (%.1f ms of it on the CPU); rank 0 was preempted %ld "
+            "times\n",
+            1000.0 * c.message_max, 1000.0 * c.message_max_cpu, (long)ru.ru_nivcsw);
     }
     if (!o->quiet && c.append_batches)
         printf(
