@@ -382,6 +382,12 @@ static hid_t make_fapl(int writer) {
     return fapl;
 }
 
+/* The single-writer lock covers the bytes [0, AR_READERS_BYTE) of the file
+ * (far past its end: locks are not data); a stylesweep reader holds a read
+ * lock on the byte AR_READERS_BYTE while its handle is open, so that the
+ * writer can postpone what a reader would race (appending runs). */
+#define AR_READERS_BYTE ((off_t)1 << 62)
+
 /* Takes the single-writer lock on path into *fd. */
 static ss_status take_lock(int *fd, const char *path, const char *shown) {
     *fd = open(path, O_RDWR | O_CLOEXEC);
@@ -390,6 +396,7 @@ static ss_status take_lock(int *fd, const char *path, const char *shown) {
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
+    fl.l_len = AR_READERS_BYTE;
 #ifdef F_OFD_SETLK
     int r = fcntl(*fd, F_OFD_SETLK, &fl);
 #else
@@ -404,6 +411,45 @@ static ss_status take_lock(int *fd, const char *path, const char *shown) {
         return ss_error(SS_ERR_IO, "cannot lock %s: %s", shown, strerror(err));
     }
     return SS_OK;
+}
+
+/* A reader's mark (see AR_READERS_BYTE): a read lock on that byte, held by
+ * *fd until it is closed; -1 when the file system refuses it (then the
+ * reader reads as before, retrying a read that races the writer). */
+static void mark_reader(int *fd, const char *path) {
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) return;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_RDLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = AR_READERS_BYTE;
+    fl.l_len = 1;
+#ifdef F_OFD_SETLK
+    int r = fcntl(*fd, F_OFD_SETLK, &fl);
+#else
+    int r = fcntl(*fd, F_SETLK, &fl);
+#endif
+    if (r != 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+int ss_archive_has_readers(const ss_archive *a) {
+    if (!a || !a->writable || a->lock_fd < 0) return 0;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = AR_READERS_BYTE;
+    fl.l_len = 1;
+#ifdef F_OFD_GETLK
+    int r = fcntl(a->lock_fd, F_OFD_GETLK, &fl);
+#else
+    int r = fcntl(a->lock_fd, F_GETLK, &fl);
+#endif
+    return r == 0 && fl.l_type != F_UNLCK;
 }
 
 static ss_archive *archive_new(const char *path, int writable) {
@@ -732,12 +778,35 @@ static void note_file(ss_archive *a) {
     a->seen_mtime_ns = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
 }
 
-/* 1 when the file changed since note_file: a failed read may have raced a flush. */
+/* 1 when a stylesweep writer holds the file (its single-writer lock, see
+ * take_lock): it flushes at any moment. */
+static int writer_holds(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_RDLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_len = 1;
+#ifdef F_OFD_GETLK
+    int r = fcntl(fd, F_OFD_GETLK, &fl);
+#else
+    int r = fcntl(fd, F_GETLK, &fl);
+#endif
+    close(fd);
+    return r == 0 && fl.l_type != F_UNLCK;
+}
+
+/* 1 when a failed read may have raced a flush: the file changed since
+ * note_file, or a writer holds it (a flush within the file system's
+ * timestamp granularity that does not change the size leaves no trace in
+ * stat). */
 static int file_changed(const ss_archive *a) {
     struct stat sb;
     if (stat(a->path, &sb) != 0) return 0;
     return (long long)sb.st_size != a->seen_size ||
-           (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec != a->seen_mtime_ns;
+           (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec != a->seen_mtime_ns ||
+           writer_holds(a->path);
 }
 
 int ar_reader_retry(ss_archive *a, ss_status st, int attempt) {
@@ -854,6 +923,7 @@ ss_status ss_archive_open(ss_archive **out, const char *path, int writable) {
     if (writable) SS_TRY(ar_ensure_space(path, path, 0, 0));
     ss_archive *a = archive_new(path, writable);
     SS_ALLOC_CHECK(a);
+    if (!writable) mark_reader(&a->lock_fd, path);
     ss_status st = writable ? take_lock(&a->lock_fd, path, path) : probe_in_child(a);
     if (st == SS_OK) st = open_file(a);
     a->reopenable = writable;

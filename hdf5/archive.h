@@ -152,6 +152,13 @@ ss_status ss_archive_close(ss_archive *a);
  * On failure a read-only handle has no runs until a refresh succeeds. */
 ss_status ss_archive_refresh(ss_archive *a);
 
+/* 1 when a stylesweep reader (`status`, `export`: any read-only handle of
+ * this library) has the archive open: writable handles only, 0 otherwise.
+ * A read-only handle marks itself with a lock while it is open, so that the
+ * writer can postpone updates that change the archive's structure under
+ * it (the sweep appends no runs then); h5py readers are not seen. */
+int ss_archive_has_readers(const ss_archive *a);
+
 /* Flushes everything to the file. Every writing call already ends with a
  * flush; this is a no-op safety point for callers that batch messages. */
 ss_status ss_archive_flush(ss_archive *a);

@@ -23,7 +23,7 @@ enum { AR_ID_MAX = 255, AR_METRICS_CHUNK = 128, AR_TABLE_CHUNK = 64, AR_SNAPSHOT
 struct ss_archive {
     hid_t file;
     int writable;
-    int lock_fd;
+    int lock_fd; /* writer: its single-writer lock; reader: its mark (see AR_READERS_BYTE in archive.c) */
     char *path;
     char *file_path; /* where the file is while it is made (path.tmp-PID), NULL after */
     int n_runs, cap;

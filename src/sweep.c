@@ -593,15 +593,18 @@ static ss_status send_down(int dest, int tag, const ss_msg *m, const void *paylo
  * polls at full speed in Open MPI (most of a core on rank 0, which mostly
  * waits), so this probes with sleeps growing from 20 us to 2 ms, back to
  * none after each message (PERFORMANCE.md, "Rank 0's CPU"). While runs
- * remain to be appended to the archive, rank 0 appends a small batch
- * instead of sleeping (c: the coordinator, NULL: none). */
+ * remain to be appended to the archive and no reader has it open, rank 0
+ * appends a small batch instead of sleeping (c: the coordinator, NULL:
+ * none). */
 static ss_status probe_up(coord *c, MPI_Status *status) {
     long ns = 0;
     for (;;) {
         int flag = 0;
         MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_UP, MPI_COMM_WORLD, &flag, status));
         if (flag) return SS_OK;
-        if (c && to_append(c) > 0 && !ss_sweep_stop_requested) {
+        /* not while a reader (status, export) has the archive open: its
+         * reads would race the growing table and /runs */
+        if (c && to_append(c) > 0 && !ss_sweep_stop_requested && !ss_archive_has_readers(c->ar)) {
             SS_TRY(coord_append(c, c->append_next, 0));
             ns = 0;
             continue;

@@ -556,7 +556,9 @@ static void test_append_and_truncate(void) {
     const char *dup[1] = {"t02-tv_weight=0.0001"};
     expect_fail(ss_archive_add_runs(a, 1, dup, NULL), SS_ERR_ARG, "already in archive", "add duplicate");
     ss_archive *rd = NULL;
+    CHECK(ss_archive_has_readers(a) == 0, "no reader yet");
     CHECK_OK(ss_archive_open(&rd, path, 0));
+    CHECK(ss_archive_has_readers(a) == 1, "the writer sees the reader");
     const char *ids[2] = {"t04", "t05"}, *params[2] = {"iterations: 5\n", "iterations: 6\n"};
     CHECK_OK(ss_archive_add_runs(a, 2, ids, params));
     CHECK(ss_archive_run_count(a) == 5, "5 runs");
@@ -569,6 +571,7 @@ static void test_append_and_truncate(void) {
     CHECK(ri.id && !strcmp(ri.id, "t05"), "refreshed reader sees t05");
     ss_archive_run_info_free(&ri);
     CHECK_OK(ss_archive_close(rd));
+    CHECK(ss_archive_has_readers(a) == 0, "no reader after its close");
     CHECK_OK(ss_archive_refresh(a));
     ss_archive_metrics m = metric(4, 1);
     CHECK_OK(ss_archive_append_metrics(a, 4, &m, 0, NULL, NULL));
@@ -656,6 +659,46 @@ static void test_append_and_truncate(void) {
     }
 }
 
+/* A sweep made with its first runs, the others appended in batches: the
+ * count of runs still to append (runs_to_append) goes with each batch. */
+static void test_first_runs(void) {
+    const char *path = tmp_path("first.h5");
+    const char *ids[5] = {"f1", "f2", "f3", "f4", "f5"};
+    ss_archive *a = NULL;
+    long long left = -1;
+    CHECK_OK(ss_archive_create_first(&a, path, "s", "m", "h", 2, ids, NULL, 3));
+    if (!a) return;
+    CHECK_OK(ss_archive_runs_to_append(a, &left));
+    CHECK(left == 3 && ss_archive_run_count(a) == 2, "created: %lld to append, %d runs", left, ss_archive_run_count(a));
+    expect_fail(ss_archive_append_runs(a, 1, ids, NULL, 2), SS_ERR_ARG, "already in archive", "append a duplicate");
+    CHECK_OK(ss_archive_append_runs(a, 2, ids + 2, NULL, 1));
+    ss_archive *rd = NULL;
+    CHECK_OK(ss_archive_open(&rd, path, 0));
+    if (rd) {
+        CHECK_OK(ss_archive_runs_to_append(rd, &left));
+        CHECK(left == 1 && ss_archive_run_count(rd) == 4, "a reader: %lld to append, %d runs", left,
+              ss_archive_run_count(rd));
+        CHECK_OK(ss_archive_close(rd));
+    }
+    CHECK_OK(ss_archive_append_runs(a, 1, ids + 4, NULL, 0));
+    CHECK_OK(ss_archive_runs_to_append(a, &left));
+    int idx = -1;
+    CHECK(left == 0 && ss_archive_run_count(a) == 5 && ss_archive_find_run(a, "f5", &idx) == SS_OK && idx == 4,
+          "all appended: %lld to append, %d runs, f5 at %d", left, ss_archive_run_count(a), idx);
+    CHECK_OK(ss_archive_close(a));
+    /* ss_archive_create never writes the attribute */
+    CHECK_OK(ss_archive_create(&a, tmp_path("whole.h5"), "s", "m", "h", 1, ids, NULL));
+    if (a) {
+        hid_t root = -1;
+        CHECK_OK(ss_archive_runs_to_append(a, &left));
+        CHECK(left == 0, "whole: %lld", left);
+        CHECK_OK(ss_archive_close(a));
+        root = H5Fopen(tmp_path("whole.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+        CHECK(root >= 0 && H5Aexists(root, "runs_to_append") == 0, "whole: no runs_to_append attribute");
+        if (root >= 0) H5Fclose(root);
+    }
+}
+
 /* --force: a run's results discarded and its parameters replaced; a
  * read-only archive is refused for writing. */
 static void test_reset_and_readonly(void) {
@@ -720,6 +763,7 @@ int main(int argc, char **argv) {
     test_checkpoints();
     test_append_and_truncate();
     test_reset_and_readonly();
+    test_first_runs();
     check_tmpdir_remove();
     return check_summary("test_archive");
 }
