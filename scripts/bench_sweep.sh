@@ -22,7 +22,8 @@
 # Columns:
 #   runs         the sweep's size
 #   compute      1 real runs, 0 the no-compute worker mode
-#   create s     from mpirun's start to the first run's start (archive creation included)
+#   create s     from mpirun's start to the first run's start (loading the
+#                manifest and making the archive with its first 2048 runs)
 #   sweep s      first run start to last run end (from the archive)
 #   messages     messages rank 0 handled (every message from a worker, run requests included)
 #   ms/message   rank 0's time per message (each with its archive writes and flushes)
