@@ -360,7 +360,11 @@ check "5: no progress: not requeued" test "$(field "$J6" Restarts)" = 0
 check "5: no progress: the log says why" grep -q "not requeued: this start made no progress" "$T/noprogress.log"
 
 M6=$T/slower.yaml
-sed 's/image_size: 32/image_size: 64/' "$M" >"$M6"
+# 60 runs at 64 px: far more than two starts of 5 s can finish on any machine
+{
+    sed 's/image_size: 32/image_size: 64/' "$M"
+    for i in $(seq 11 58); do echo "  - {id: r$i, seed: $((i + 2))}"; done
+} >"$M6"
 A6=$T/capped.h5
 STYLESWEEP=$T/fake FAKE_RUN=brief STYLESWEEP_MAX_REQUEUES=1 submit capped "$A6" "$M6"
 J7=$JOB
