@@ -382,6 +382,30 @@ static hid_t make_fapl(int writer) {
     return fapl;
 }
 
+/* ---- byte-range locks (open file description locks where the system has
+ * them: they belong to the descriptor, not the process, so a fork or a
+ * second handle in the same process does not share them) ---- */
+
+/* Sets a lock of type (F_WRLCK, F_RDLCK) on [start, start + len) of fd, or
+ * with get, asks whether another holder's lock conflicts with one. Returns 0
+ * when set, -1 with errno when refused; with get, 1 when a conflicting lock
+ * is held, 0 when none is (or the system cannot tell). */
+static int byte_lock(int fd, short type, off_t start, off_t len, int get) {
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = start;
+    fl.l_len = len;
+#ifdef F_OFD_SETLK
+    int r = fcntl(fd, get ? F_OFD_GETLK : F_OFD_SETLK, &fl);
+#else
+    int r = fcntl(fd, get ? F_GETLK : F_SETLK, &fl);
+#endif
+    if (!get) return r;
+    return r == 0 && fl.l_type != F_UNLCK;
+}
+
 /* The single-writer lock covers the bytes [0, AR_READERS_BYTE) of the file
  * (far past its end: locks are not data); a stylesweep reader holds a read
  * lock on the byte AR_READERS_BYTE while its handle is open, so that the
@@ -392,16 +416,7 @@ static hid_t make_fapl(int writer) {
 static ss_status take_lock(int *fd, const char *path, const char *shown) {
     *fd = open(path, O_RDWR | O_CLOEXEC);
     if (*fd < 0) return ss_error(SS_ERR_IO, "cannot open %s for writing: %s", shown, strerror(errno));
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_len = AR_READERS_BYTE;
-#ifdef F_OFD_SETLK
-    int r = fcntl(*fd, F_OFD_SETLK, &fl);
-#else
-    int r = fcntl(*fd, F_SETLK, &fl);
-#endif
+    int r = byte_lock(*fd, F_WRLCK, 0, AR_READERS_BYTE, 0);
     if (r != 0) {
         int err = errno;
         close(*fd);
@@ -419,18 +434,7 @@ static ss_status take_lock(int *fd, const char *path, const char *shown) {
 static void mark_reader(int *fd, const char *path) {
     *fd = open(path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0) return;
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_RDLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = AR_READERS_BYTE;
-    fl.l_len = 1;
-#ifdef F_OFD_SETLK
-    int r = fcntl(*fd, F_OFD_SETLK, &fl);
-#else
-    int r = fcntl(*fd, F_SETLK, &fl);
-#endif
-    if (r != 0) {
+    if (byte_lock(*fd, F_RDLCK, AR_READERS_BYTE, 1, 0) != 0) {
         close(*fd);
         *fd = -1;
     }
@@ -438,18 +442,7 @@ static void mark_reader(int *fd, const char *path) {
 
 int ss_archive_has_readers(const ss_archive *a) {
     if (!a || !a->writable || a->lock_fd < 0) return 0;
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = AR_READERS_BYTE;
-    fl.l_len = 1;
-#ifdef F_OFD_GETLK
-    int r = fcntl(a->lock_fd, F_OFD_GETLK, &fl);
-#else
-    int r = fcntl(a->lock_fd, F_GETLK, &fl);
-#endif
-    return r == 0 && fl.l_type != F_UNLCK;
+    return byte_lock(a->lock_fd, F_WRLCK, AR_READERS_BYTE, 1, 1);
 }
 
 static ss_archive *archive_new(const char *path, int writable) {
@@ -783,18 +776,9 @@ static void note_file(ss_archive *a) {
 static int writer_holds(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_RDLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_len = 1;
-#ifdef F_OFD_GETLK
-    int r = fcntl(fd, F_OFD_GETLK, &fl);
-#else
-    int r = fcntl(fd, F_GETLK, &fl);
-#endif
+    int held = byte_lock(fd, F_RDLCK, 0, 1, 1);
     close(fd);
-    return r == 0 && fl.l_type != F_UNLCK;
+    return held;
 }
 
 /* 1 when a failed read may have raced a flush: the file changed since

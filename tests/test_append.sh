@@ -33,14 +33,9 @@ LIMIT=120 # seconds for any one sweep: a hang is a failure
 
 make_tmpdir
 write_manifest() { # write_manifest FILE RUNS
-    cat >"$1" <<EOF
-sweep: append-test
-defaults:
-  content: $REPO/samples/content/chelsea.jpg
-  style: [$REPO/samples/style/starry_night.jpg]
-  model: vgg16
-  weights: random
-  channels_div: 8
+    {
+        tiny_sweep_head append-test
+        cat <<EOF
   image_size: 16
   iterations: 2
   evals_per_iteration: 1
@@ -51,6 +46,7 @@ defaults:
 grid:
   seed: [$(seq -s ', ' 0 $(($2 - 1)))]
 EOF
+    } >"$1"
 }
 
 # sweep NP MANIFEST ARCHIVE OUT [ARGS...]: the sweep on NP ranks with small

@@ -149,14 +149,9 @@ check "a CPU eval of a 32 px image runs (exit 0, loss printed, file written)" \
 out=$(loaded_outside "$T/ld_eval")
 check "the eval loads no library from outside the bundle${out:+ (it did: $out)}" test -z "$out"
 
-cat >"$T/sweep.yaml" <<EOF
-sweep: bundle-test
-defaults:
-  content: $U/samples/content/chelsea.jpg
-  style: [$U/samples/style/starry_night.jpg]
-  model: vgg16
-  weights: random
-  channels_div: 8
+{
+    tiny_sweep_head bundle-test "$U"
+    cat <<EOF
   image_size: 32
   iterations: 2
   evals_per_iteration: 4
@@ -166,6 +161,7 @@ defaults:
 grid:
   seed: [0, 1, 2]
 EOF
+} >"$T/sweep.yaml"
 mkdir -p "$T/elsewhere" "$T/ld_sweep"
 (cd "$T/elsewhere" && in_env LD_DEBUG=files LD_DEBUG_OUTPUT="$T/ld_sweep/ld" timeout -k 5 120 \
     "$U/bin/mpirun" --oversubscribe -np 2 "$U/bin/stylesweep" run "$T/sweep.yaml" -o "$T/sweep.h5" \

@@ -29,14 +29,9 @@ LIMIT=120
 make_tmpdir
 
 M=$T/sweep.yaml
-cat >"$M" <<EOF2
-sweep: faults
-defaults:
-  content: $REPO/samples/content/chelsea.jpg
-  style: [$REPO/samples/style/starry_night.jpg]
-  model: vgg16
-  weights: random
-  channels_div: 8
+{
+    tiny_sweep_head faults
+    cat <<EOF2
   image_size: 32
   iterations: 2
   evals_per_iteration: 2
@@ -45,6 +40,7 @@ experiments:
   - {id: b, pool: max}
   - {id: c, init: content}
 EOF2
+} >"$M"
 
 # sweep OUT NP ARGS...: a sweep in the foreground; rc in RC
 sweep() {
@@ -75,14 +71,9 @@ unset STYLESWEEP_TEST_FAULT
 # runs long enough (direct convolutions, 24 iterations) for a kill to land mid-run
 export STYLESWEEP_CONV=direct
 M2=$T/dead.yaml
-cat >"$M2" <<EOF2
-sweep: dead-worker
-defaults:
-  content: $REPO/samples/content/chelsea.jpg
-  style: [$REPO/samples/style/starry_night.jpg]
-  model: vgg16
-  weights: random
-  channels_div: 8
+{
+    tiny_sweep_head dead-worker
+    cat <<EOF2
   image_size: 32
   iterations: 24
   evals_per_iteration: 8
@@ -96,6 +87,7 @@ experiments:
   - {id: adam, optimizer: adam, learning_rate: 2.0}
   - {id: cont, lbfgs_restart: false}
 EOF2
+} >"$M2"
 REF=$T/ref.h5
 timeout -s KILL $LIMIT "$BIN" run "$M2" -o "$REF" --threads 1 >"$T/ref.out" 2>&1
 RC=$?

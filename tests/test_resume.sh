@@ -49,14 +49,9 @@ test_cleanup() {
 write_manifest() { # write_manifest FILE [EXTRA EXPERIMENT LINES...]
     local f=$1
     shift
-    cat >"$f" <<EOF
-sweep: resume-test
-defaults:
-  content: $REPO/samples/content/chelsea.jpg
-  style: [$REPO/samples/style/starry_night.jpg]
-  model: vgg16
-  weights: random
-  channels_div: 8
+    {
+        tiny_sweep_head resume-test
+        cat <<EOF
   image_size: 32
   iterations: 24
   evals_per_iteration: 8
@@ -74,6 +69,7 @@ experiments:
   - {id: adam, optimizer: adam, learning_rate: 2.0}
   - {id: cont, lbfgs_restart: false}
 EOF
+    } >"$f"
     for line in "$@"; do echo "  $line" >>"$f"; done
 }
 M=$T/sweep.yaml

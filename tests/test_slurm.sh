@@ -137,14 +137,8 @@ verbose "SLURM up: $(sinfo -h -o '%P %t %N %c CPUs')"
 export STYLESWEEP=$BIN # the batch script's binary (kept through --export=ALL)
 M=$T/sweep.yaml
 {
+    tiny_sweep_head slurm-test
     cat <<EOF
-sweep: slurm-test
-defaults:
-  content: $REPO/samples/content/chelsea.jpg
-  style: [$REPO/samples/style/starry_night.jpg]
-  model: vgg16
-  weights: random
-  channels_div: 8
   image_size: 32
   iterations: 60
   evals_per_iteration: 8

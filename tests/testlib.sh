@@ -47,6 +47,22 @@ need_python() {
 }
 
 # need_mpirun: exit 2 without mpirun; lets Open MPI run as root (containers).
+# tiny_sweep_head NAME [ROOT]: the first lines of a test's manifest: random
+# VGG16 weights, the narrow network (channels_div 8), the sample photograph
+# and painting of the repository (or of ROOT); the caller writes the other
+# defaults and the runs after them.
+tiny_sweep_head() {
+    local root=${2:-$REPO}
+    cat <<EOF
+sweep: $1
+defaults:
+  content: $root/samples/content/chelsea.jpg
+  style: [$root/samples/style/starry_night.jpg]
+  model: vgg16
+  weights: random
+  channels_div: 8
+EOF
+}
 need_mpirun() {
     command -v mpirun >/dev/null || { echo "$TEST_NAME: mpirun not found" >&2; exit 2; }
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
