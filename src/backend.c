@@ -325,3 +325,23 @@ ss_status ss_be_deprocess(ss_backend *be, unsigned char *px, const ss_tensor *x,
     free(h);
     return st;
 }
+
+ss_status ss_be_layer_describe(ss_backend *be, char *out, size_t size, const ss_layer *layer) {
+    LIVE(be, "layer_describe");
+    NONNULL(out, "layer_describe", "the text");
+    NONNULL(layer, "layer_describe", "the layer");
+    if (size == 0) return ss_error(SS_ERR_ARG, "layer_describe: no room for the text");
+    out[0] = '\0';
+    if (!be->iface->layer_describe) return SS_OK;
+    return be->iface->layer_describe(be, out, size, layer);
+}
+
+ss_status ss_be_losses_begin(ss_backend *be) {
+    LIVE(be, "losses_begin");
+    return be->iface->losses_begin ? be->iface->losses_begin(be) : SS_OK;
+}
+
+ss_status ss_be_losses_end(ss_backend *be) {
+    LIVE(be, "losses_end");
+    return be->iface->losses_end ? be->iface->losses_end(be) : SS_OK;
+}

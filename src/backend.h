@@ -137,6 +137,22 @@ typedef struct ss_backend_i {
      * Optional: NULL means the wrapper reads x and converts on the host. */
     ss_status (*deprocess)(ss_backend *be, unsigned char *px, const ss_tensor *x, float scale, const float *mean,
                            const float *std, int bgr);
+
+    /* ---- optional: what a layer runs, and the loss values read back at once ---- */
+    /* out (size bytes, NUL-terminated) = what layer runs, for `bench`: e.g.
+     * the CUDA backend's "fwd IMPLICIT_PRECOMP_GEMM fused, bwd-data ALGO_1,
+     * workspace 0.1 MiB". Optional: NULL means "" (nothing to say). */
+    ss_status (*layer_describe)(ss_backend *be, char *out, size_t size, const ss_layer *layer);
+    /* Opens a batch: until losses_end, style_grad, content_grad and tv_grad
+     * may write their loss values (the doubles their pointers name, which
+     * must stay valid until then) as late as losses_end; their gradients
+     * are as ever. A batch left open by a failure is dropped by the next
+     * losses_begin. Optional with losses_end: NULL means values are written
+     * at once. */
+    ss_status (*losses_begin)(ss_backend *be);
+    /* Ends the batch: every loss value still owed is written (on CUDA with
+     * one host synchronisation for all of them). */
+    ss_status (*losses_end)(ss_backend *be);
 } ss_backend_i;
 
 struct ss_backend {
@@ -207,6 +223,11 @@ ss_status ss_be_preprocess(ss_backend *be, ss_tensor *out, const unsigned char *
                            const float *std, int bgr);
 ss_status ss_be_deprocess(ss_backend *be, unsigned char *px, const ss_tensor *x, float scale, const float *mean,
                           const float *std, int bgr);
+/* out = the backend's description of layer ("" without the slot). */
+ss_status ss_be_layer_describe(ss_backend *be, char *out, size_t size, const ss_layer *layer);
+/* A batch of loss terms (the slots above; without them, nothing to do). */
+ss_status ss_be_losses_begin(ss_backend *be);
+ss_status ss_be_losses_end(ss_backend *be);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,9 @@
 /* cmd_bench.c - `stylesweep bench`: the median time of one evaluation with
  * random weights and random images, printed as ms_per_eval=<number> (the
  * line scripts/bench_vs_torch.sh reads from this and from PyTorch's script,
- * to compare in one command). */
+ * to compare in one command), after one line "layer NAME: WHAT" per
+ * convolution where the backend says what it runs (the CUDA backend's
+ * algorithms and workspace). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +78,11 @@ static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms)
     }
     qsort(times, (size_t)reps, sizeof times[0], cmp_double);
     *median_ms = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
-    printf("stylesweep=%s arch=%s size=%d threads=%d backend=%s precision=%s ms_per_eval=%.1f device=%s\n",
+    char layer[320];
+    int said;
+    for (int i = 0; (said = ss_net_describe_conv(b->net, i, layer, sizeof layer)) >= 0; i++)
+        if (said) printf("layer %s\n", layer); /* what the backend runs, where it says */
+    printf("stylesweep=%s arch=%s size=%d threads=%d backend=%s precision=%s ms_per_eval=%.3f device=%s\n",
            SS_VERSION_STRING, p->model, s, b->be->threads, b->be->iface->name, p->precision, *median_ms, b->be->device);
     return SS_OK;
 }

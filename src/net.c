@@ -2,6 +2,7 @@
 #include "net.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,16 +225,11 @@ ss_status ss_net_set_style(ss_net *net, int s, const float *style) {
     return SS_OK;
 }
 
-ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_tensor *x) {
+/* The backward pass: from the deepest layer down, adding each loss's
+ * gradient at its layer; the loss values go to terms (content, tv) and
+ * style[l][s] (they may be written as late as the batch's end). */
+static ss_status net_backward(ss_net *net, ss_terms *terms, double style[][SS_MAX_STYLES], ss_tensor *grad) {
     const ss_loss_config *cfg = &net->cfg;
-    if (!net->content_set) return ss_error(SS_ERR_INTERNAL, "evaluation before the content target was set");
-    for (int s = 0; s < cfg->n_styles; s++)
-        if (!net->style_set[s]) return ss_error(SS_ERR_INTERNAL, "evaluation before style %d was set", s);
-    memset(terms, 0, sizeof *terms);
-    SS_TRY(ss_be_vec_copy(net->be, net->input, x));
-    SS_TRY(net_forward(net));
-
-    /* backward: from the deepest layer down, adding each loss's gradient at its layer */
     SS_TRY(ss_be_vec_fill(net->be, net->layers[net->n_layers - 1].diff, 0.0));
     for (int i = net->n_layers - 1; i >= 0; i--) {
         net_layer *L = &net->layers[i];
@@ -244,14 +240,13 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
             for (int l = 0; l < cfg->n_style_layers; l++) {
                 if (cfg->style_layers[l] != L->conv) continue;
                 const ss_tensor *targets[SS_MAX_STYLES];
-                double scales[SS_MAX_STYLES], losses[SS_MAX_STYLES];
+                double scales[SS_MAX_STYLES];
                 for (int s = 0; s < cfg->n_styles; s++) {
                     targets[s] = net->gram_target[s][l];
                     scales[s] = net->style_scale[s][l];
                 }
                 SS_TRY(
-                    ss_be_style_grad(net->be, losses, L->diff, net->gram[l], L->out, targets, scales, cfg->n_styles));
-                for (int s = 0; s < cfg->n_styles; s++) terms->style[l] += losses[s];
+                    ss_be_style_grad(net->be, style[l], L->diff, net->gram[l], L->out, targets, scales, cfg->n_styles));
             }
         }
         ss_tensor *below = i > 0 ? net->layers[i - 1].diff : grad;
@@ -264,8 +259,44 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
     }
     if (cfg->tv_weight > 0.0)
         SS_TRY(ss_be_tv_grad(net->be, &terms->tv, grad, net->input, cfg->tv_weight, cfg->tv_power));
+    return SS_OK;
+}
+
+ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_tensor *x) {
+    const ss_loss_config *cfg = &net->cfg;
+    if (!net->content_set) return ss_error(SS_ERR_INTERNAL, "evaluation before the content target was set");
+    for (int s = 0; s < cfg->n_styles; s++)
+        if (!net->style_set[s]) return ss_error(SS_ERR_INTERNAL, "evaluation before style %d was set", s);
+    memset(terms, 0, sizeof *terms);
+    SS_TRY(ss_be_vec_copy(net->be, net->input, x));
+    SS_TRY(net_forward(net));
+    /* the loss values of the evaluation arrive together at the batch's end
+     * (one read-back on a GPU): the batch is closed on every path, before
+     * style (whose values it may still write) goes out of scope */
+    double style[SS_MAX_STYLE_LAYERS][SS_MAX_STYLES] = {{0}};
+    SS_TRY(ss_be_losses_begin(net->be));
+    ss_status st = net_backward(net, terms, style, grad);
+    ss_status st_end = ss_be_losses_end(net->be);
+    SS_TRY(st);
+    SS_TRY(st_end);
+    for (int l = 0; l < cfg->n_style_layers; l++)
+        for (int s = 0; s < cfg->n_styles; s++) terms->style[l] += style[l][s];
     terms->total = terms->content + terms->tv;
     for (int l = 0; l < cfg->n_style_layers; l++) terms->total += terms->style[l];
     if (!isfinite(terms->total)) return ss_error(SS_ERR_NUMERIC, "the loss is not finite (%g)", terms->total);
     return SS_OK;
+}
+
+int ss_net_describe_conv(const ss_net *net, int i, char *out, size_t size) {
+    int seen = 0;
+    for (int j = 0; j < net->n_layers; j++) {
+        const net_layer *L = &net->layers[j];
+        if (L->conv < 0 || seen++ != i) continue;
+        char text[256] = "";
+        if (ss_be_layer_describe(net->be, text, sizeof text, L->op) != SS_OK) snprintf(text, sizeof text, "?");
+        snprintf(out, size, "%s: %s", net->m->conv[L->conv].name, text);
+        return text[0] != '\0';
+    }
+    if (size) out[0] = '\0';
+    return -1;
 }

@@ -947,7 +947,10 @@ static ss_status recv_down(unsigned char **buf, size_t *cap, size_t *size, ss_ms
  * the rank relays messages between rank 0 (MPI) and the child (a socket).
  * When the child dies (SIGKILL from the OOM killer, SIGSEGV, a lost GPU),
  * the rank reports its run failed with the signal and starts a new child,
- * and the sweep goes on: Open MPI would abort the whole job if a rank died. */
+ * and the sweep goes on: Open MPI would abort the whole job if a rank died.
+ * A child whose device context was lost (a sticky CUDA error, which no
+ * reset clears) reports its run failed itself and ends: the next run gets
+ * a new child, with a new context. */
 
 /* The device of the worker that is the local-th of its node: --device, or
  * GPU local mod count. Called only in the process that computes: querying
@@ -1062,6 +1065,8 @@ static ss_status relay_run(compute_child *c, const ss_sweep_options *o, int rank
         double t0 = ss_monotonic_seconds();
         SS_TRY_GOTO(st, send_bytes(mbuf, msize, 0, TAG_UP), out);
         count_wait(t0);
+        /* a lost device context: the child ends after this message; the next run starts a new one */
+        if (m.type == SS_MSG_FAILED && m.count == 1) child_end(c, 1, NULL, 0);
         if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) goto out;
     }
     {

@@ -250,6 +250,7 @@ ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engi
         ss_be_free(w->be);
         w->be = NULL;
         w->lost = 1;
+        m.count = 1; /* a compute process ends now (ss_worker_serve): a sticky error outlives any reset */
     }
     return emit(&r, &m, why);
 }
@@ -311,7 +312,7 @@ ss_status ss_worker_serve(ss_worker *w, int fd, int checkpoint_every) {
         if (m.type == SS_MSG_STOP) continue;                           /* one that came after its run ended */
         fs.stop_seen = 0;
         st = ss_worker_run_assigned(w, &m, checkpoint_every, &sink);
-        if (st != SS_OK) break;
+        if (st != SS_OK || w->lost) break; /* lost: the rank starts a new process, with a new context */
     }
     free(buf);
     return st;
