@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,26 @@ static ss_status on_boundary(void *ctx, const ss_engine_state *state) {
 }
 
 /* Prepares the backend and the targets for p, reusing the last run's when they match. */
+/* Test hook (tests/test_faults.sh): with STYLESWEEP_TEST_FAULT=lose-device:FILE
+ * the first run of the sweep to get here (the one that makes FILE) fails as
+ * a lost device context does: the backend is marked lost, and the process
+ * is poisoned as a sticky CUDA error poisons it: no backend can be made in
+ * it again. Not for use outside tests. */
+static int test_poisoned;
+static ss_status test_lose_device(ss_worker *w) {
+    const char *e = getenv("STYLESWEEP_TEST_FAULT");
+    if (!e || strncmp(e, "lose-device:", 12) != 0) return SS_OK;
+    int fd = open(e + 12, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) return SS_OK; /* made before: once a sweep */
+    close(fd);
+    w->be->lost = 1;
+    test_poisoned = 1;
+    return ss_error(SS_ERR_BACKEND, "test: the device context is lost (STYLESWEEP_TEST_FAULT)");
+}
+
 static ss_status worker_prepare(ss_worker *w, const ss_params *p) {
+    if (!w->be && test_poisoned)
+        return ss_error(SS_ERR_BACKEND, "test: a backend made again in a process whose device context was lost");
     if (!w->be) SS_TRY(ss_backend_new(&w->be, w->backend_name, w->device, w->threads));
     if (w->have_setup && ss_setup_reuse(&w->setup, p)) return SS_OK;
     if (w->have_setup) ss_setup_free(&w->setup);
@@ -198,6 +218,7 @@ ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engi
     const char *bench = getenv("STYLESWEEP_BENCH_NO_COMPUTE");
     if (bench && !strcmp(bench, "1")) return bench_run(&r, p, resume);
     ss_status st = worker_prepare(w, p);
+    if (st == SS_OK) st = test_lose_device(w);
     if (st != SS_OK && w->lost && !w->be) return st; /* no new backend after a lost context: leave the sweep */
     w->lost = 0;
     if (st == SS_OK) {

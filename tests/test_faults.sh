@@ -7,6 +7,11 @@
 #    send to a rank that does not exist): MPI_CHECK's message names the call,
 #    MPI's reason, the file and line and the rank (MPI_ERRORS_RETURN is set),
 #    the job exits 1.
+# A lost device context costs only its run: with STYLESWEEP_TEST_FAULT=
+# lose-device:FILE the first run fails as a sticky CUDA error would (the
+# backend lost, the process unable to make another); the compute process
+# ends after reporting it, the rank starts a new one, and the other runs are
+# done (in the old process they would fail too).
 # And a worker that dies costs only its run: kill -9 of a worker rank's
 # compute process mid-run under `mpirun -np 3` (each worker rank runs its
 # runs in a child process, src/sweep.c): the sweep finishes every other run,
@@ -65,6 +70,17 @@ check "failed MPI call: exit 1 (got $RC)" test "$RC" = 1
 CHECK_SHOW=$T/mpierr.out check "failed MPI call: MPI_CHECK's message (call, reason, file:line, rank)" \
     grep -Eq "^stylesweep run: rank 1 on .*: MPI: MPI_Send\(.*\) failed \(MPI_ERR_RANK: invalid rank\) at .*src/sweep.c:[0-9]+ on rank 1$" \
     "$T/mpierr.out"
+
+# ---------------------------------------------------------------- a lost device context
+export STYLESWEEP_TEST_FAULT=lose-device:$T/lost.flag
+sweep "$T/lost.out" 2 "$M" -o "$T/lost.h5"
+check "a lost device context: the sweep ends with exit 4 (got $RC)" test "$RC" = 4 || show "$T/lost.out"
+states=
+for r in a b c; do states="$states $($CHECK show "$T/lost.h5" $r status 2>&1)"; done
+check "the first run failed, the two after it done in a new compute process (got$states)" \
+    test "$states" = " failed done done"
+why=$($CHECK show "$T/lost.h5" a error 2>&1)
+check "the failed run's error says the device context is lost (got '$why')" grep -q "device context is lost" <<<"$why"
 unset STYLESWEEP_TEST_FAULT
 
 # ---------------------------------------------------------------- a dead worker

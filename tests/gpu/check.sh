@@ -23,8 +23,11 @@
 #                 the CPU; the reference and gradient tests); test_reference
 #                 again with STYLESWEEP_TEST_PRECISION=tf32
 #   full width    scripts/compare_torch_eval.py --backend cuda,cpu: VGG19 at
-#                 224 px, real channel counts, against PyTorch float64 and
-#                 against the CPU backend
+#                 224 px, real channel counts, max pooling, content type 1,
+#                 against PyTorch float64 and against the CPU backend (x as
+#                 it is: at 224 px some ReLU is always within float32
+#                 rounding of its kink, so the tolerance is 1e-3; the row
+#                 gives the worst relative errors)
 #   memcheck      compute-sanitizer --tool memcheck over test_backend
 # Stage 2 runs only when no step of stage 1 failed:
 #   transfer x2   the same transfer twice on CUDA: identical images
@@ -394,7 +397,7 @@ s_full_width() {
     local bks=cpu rc
     [ "$BK" = cuda ] && bks=cuda,cpu
     run_cmd "$(lim 150)" "$W/full.out" "${MENV[@]}" "$PY_TORCH" scripts/compare_torch_eval.py --binary "$W/bin/stylesweep" \
-        --backend "$bks" --models vgg19 --size "$FW_SIZE" --pools max,avg --content-types 1
+        --backend "$bks" --models vgg19 --size "$FW_SIZE" --pools max --content-types 1 --kink-margin 0 --tol 1e-3
     rc=$?
     NOTE="vgg19 $FW_SIZE px full width, $bks vs PyTorch float64 ($PY_TORCH): $(grep '^worst' "$W/full.out" | tr -s ' ')"
     [ $rc -eq 0 ] && grep -q '^PASS' "$W/full.out" && return 0

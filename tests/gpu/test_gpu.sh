@@ -10,9 +10,11 @@
 #      parameters file records the GPU's name and UUID and the precision.
 #   2. a sweep of 2 workers sharing the device (mpirun -np 3): every run
 #      done, each run's device is the GPU ("GPU-" UUID in the archive).
-#   3. resume on CUDA: one rank, interrupted with SIGINT mid-run (Adam and
-#      continuous L-BFGS, whose optimizer state is checkpointed), resumed, and
-#      bit-identical to an uninterrupted run (tests/resume_check.py compare).
+#   3. resume on CUDA: one rank, interrupted with SIGINT while a run is
+#      running at iteration 5 or later of 60 (resume_check.py wait-running;
+#      the archive then has unfinished runs: resume_check.py unfinished),
+#      resumed, and bit-identical to an uninterrupted run (Adam and
+#      continuous L-BFGS, whose optimizer state is checkpointed, included).
 #   4. `eval --backend cpu` with precision tf32: refused with one clear line.
 # Small sizes (narrow VGG16, 32 px) keep it to seconds on a GPU.
 set -u
@@ -91,17 +93,23 @@ sys.exit(0 if ok else 1)
 EOF
 
 # ---------------------------------------------------------------- 3. resume bit-identical on CUDA
-timeout -s KILL 300 "$BIN" run "$M" -o "$T/ref.h5" --backend cuda --threads 1 >"$T/ref.out" 2>&1
+# longer runs (60 iterations), so that the signal lands while one runs and the
+# others wait: the state is waited for, and the interruption is checked
+MR=$T/resume.yaml
+sed 's/^  iterations: 12$/  iterations: 60/' "$M" >"$MR"
+timeout -s KILL 300 "$BIN" run "$MR" -o "$T/ref.h5" --backend cuda --threads 1 >"$T/ref.out" 2>&1
 CHECK_SHOW="$T/ref.out" check "uninterrupted reference: exit 0" test $? = 0
 A=$T/int.h5
-"$BIN" run "$M" -o "$A" --backend cuda --threads 1 --checkpoint-every 2 >"$T/int1.out" 2>&1 &
+"$BIN" run "$MR" -o "$A" --backend cuda --threads 1 --checkpoint-every 2 >"$T/int1.out" 2>&1 &
 JOB=$!
-$CHECK wait "$A" adam 5 "$JOB" 120 >"$T/wait.out" 2>&1 || fail "the adam run did not reach iteration 5: $(cat "$T/wait.out")"
+$CHECK wait-running "$A" 5 "$JOB" 120 >"$T/wait.out" 2>&1 || fail "no run was running at iteration 5: $(cat "$T/wait.out")"
 kill -INT "$JOB" 2>/dev/null
 wait "$JOB"
 RC=$?
 check "SIGINT: exit 3 (got $RC)" test "$RC" = 3
-timeout -s KILL 300 "$BIN" run "$M" -o "$A" --backend cuda --threads 1 --checkpoint-every 2 --resume >"$T/int2.out" 2>&1
+states=$($CHECK unfinished "$A" 2>&1)
+check "the SIGINT left runs unfinished ($states)" test $? = 0
+timeout -s KILL 300 "$BIN" run "$MR" -o "$A" --backend cuda --threads 1 --checkpoint-every 2 --resume >"$T/int2.out" 2>&1
 CHECK_SHOW="$T/int2.out" check "resume: exit 0" test $? = 0
 check "resumed runs bit-identical to the uninterrupted ones" $CHECK compare "$T/ref.h5" "$A"
 
