@@ -22,6 +22,7 @@
  * shape. Never CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 (it adds with atomics).
  * The heuristics depend on the shape, the GPU and the cuDNN version only:
  * every process on one GPU chooses alike. layer_describe says the choice.
+ * STYLESWEEP_CUDA_ALGOS=gemm keeps to the fixed ones.
  *
  * Deterministic on one GPU: the algorithms above, max pooling
  * CUDNN_POOLING_MAX_DETERMINISTIC, ops.cu's fixed-order reductions.
@@ -393,6 +394,14 @@ typedef struct algo_list {
     int n;
 } algo_list;
 
+/* STYLESWEEP_CUDA_ALGOS=gemm: the fixed algorithms only (the implicit GEMMs
+ * forward, ALGO_1 backward data), no heuristics: the device check's
+ * fallback when the heuristics' choice is not accurate enough. */
+static int fixed_algos_only(void) {
+    const char *e = getenv("STYLESWEEP_CUDA_ALGOS");
+    return e && !strcmp(e, "gemm");
+}
+
 static int math_ok(const ss_backend *be, cudnnMathType_t m) {
     return be->tf32 || m == CUDNN_DEFAULT_MATH || m == CUDNN_FMA_MATH;
 }
@@ -410,8 +419,9 @@ static ss_status fwd_candidates(ss_backend *be, ss_layer *l, algo_list *a) {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int n = 0;
     a->n = 0;
-    CUDNN_CHECK(be, cudnnGetConvolutionForwardAlgorithm_v7(ctx_of(be)->dnn, l->x_desc, l->w_desc, l->conv, l->y_desc,
-                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf));
+    if (!fixed_algos_only())
+        CUDNN_CHECK(be, cudnnGetConvolutionForwardAlgorithm_v7(ctx_of(be)->dnn, l->x_desc, l->w_desc, l->conv,
+                                                               l->y_desc, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf));
     for (int i = 0; i < n && i < CUDNN_CONVOLUTION_FWD_ALGO_COUNT; i++)
         if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
             math_ok(be, perf[i].mathType) && perf[i].memory <= kMaxLayerWorkspace)
@@ -425,9 +435,10 @@ static ss_status bwd_candidates(ss_backend *be, ss_layer *l, algo_list *a) {
     cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     int n = 0;
     a->n = 0;
-    CUDNN_CHECK(be,
-                cudnnGetConvolutionBackwardDataAlgorithm_v7(ctx_of(be)->dnn, l->w_desc, l->y_desc, l->conv, l->x_desc,
-                                                            CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf));
+    if (!fixed_algos_only())
+        CUDNN_CHECK(be, cudnnGetConvolutionBackwardDataAlgorithm_v7(ctx_of(be)->dnn, l->w_desc, l->y_desc, l->conv,
+                                                                    l->x_desc, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                                    &n, perf));
     for (int i = 0; i < n && i < CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; i++)
         if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
             perf[i].algo != CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 && math_ok(be, perf[i].mathType) &&

@@ -21,7 +21,11 @@
 #   test_backend, test_reference, test_gradcheck, test_lbfgs
 #                 with STYLESWEEP_TEST_BACKEND=cuda (every CUDA slot against
 #                 the CPU; the reference and gradient tests); test_reference
-#                 again with STYLESWEEP_TEST_PRECISION=tf32
+#                 again with STYLESWEEP_TEST_PRECISION=tf32. A test_backend
+#                 that fails with cuDNN's heuristic algorithms is run again
+#                 with STYLESWEEP_CUDA_ALGOS=gemm (the fixed ones); if that
+#                 passes, the row stays FAIL and the rest of the check, stage
+#                 2 included, runs with the fixed algorithms
 #   full width    scripts/compare_torch_eval.py --backend cuda,cpu: VGG19 at
 #                 224 px, real channel counts, max pooling, content type 1,
 #                 against PyTorch float64 and against the CPU backend (x as
@@ -99,10 +103,10 @@ BK=${CHECK_BACKEND:-cuda}
 case $BK in cuda | cpu) ;; *) echo "check: CHECK_BACKEND must be cuda or cpu, not $BK" >&2; exit 2 ;; esac
 # the sizes of the steps; the rehearsal's are tiny
 if [ "$BK" = cuda ]; then
-    TR_SIZE=256 SW_SIZE=128 RS_SIZE=256 RS_IT=40 RS_EV=20 B_SIZES="224 512" T_SIZE=512 T_DEV=cuda T_EVALS=500
+    TR_SIZE=256 SW_SIZE=128 RS_SIZE=256 RS_IT=60 RS_EV=20 B_SIZES="224 512" T_SIZE=512 T_DEV=cuda T_EVALS=500
     FW_SIZE=224 ST_SIZE=224 NARROW=() NARROW_YAML=
 else
-    TR_SIZE=48 SW_SIZE=32 RS_SIZE=32 RS_IT=16 RS_EV=4 B_SIZES="32 48" T_SIZE=64 T_DEV=cpu T_EVALS=40 BENCH_REPEAT=2
+    TR_SIZE=48 SW_SIZE=32 RS_SIZE=32 RS_IT=60 RS_EV=8 B_SIZES="32 48" T_SIZE=64 T_DEV=cpu T_EVALS=40 BENCH_REPEAT=2
     FW_SIZE=32 ST_SIZE=32
     NARROW=(--channels-div 8 --content-layer conv3_2 --style-layers conv1_1,conv2_1,conv3_1)
     NARROW_YAML="  channels_div: 8
@@ -301,6 +305,22 @@ cuda_only() { [ "$BK" = cuda ] || { NOTE="CUDA only (a rehearsal on the CPU)"; r
 ms_of() { sed -n 's/.*ms_per_eval=\([0-9.]*\).*/\1/p' "$1" | tail -n 1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.3f", a / b }'; }
 last_line() { grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1 | cut -c1-160; }
+# why_line FILE: the last line of FILE that says what failed (stylesweep's
+# own, rather than mpirun's box), else its last line.
+why_line() {
+    local l
+    l=$(grep -E '^stylesweep|failed|error|Error' "$1" 2>/dev/null | grep -v '^-*$' | tail -n 1 | cut -c1-200)
+    [ -n "$l" ] && echo "$l" || last_line "$1"
+}
+# gone_within PID SECONDS: waits (polling) until PID has exited; 1 if it has not by then.
+gone_within() {
+    local n=$(($2 * 10))
+    while [ $n -gt 0 ] && kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; do
+        sleep 0.1
+        n=$((n - 1))
+    done
+    [ $n -gt 0 ]
+}
 C=samples/content/chelsea.jpg
 S=samples/style/starry_night.jpg
 
@@ -384,7 +404,28 @@ test_program() {
     fi
     return $rc
 }
-s_test() { test_program "$1"; }
+# s_test NAME: one test program. When test_backend fails on CUDA, it runs
+# again with STYLESWEEP_CUDA_ALGOS=gemm (the fixed algorithms, not cuDNN's
+# heuristic choice); when that passes, the rest of the check runs so (the
+# row stays FAIL, naming both, but does not hold stage 2 back).
+FORGIVEN=0
+s_test() {
+    local rc note
+    test_program "$1"
+    rc=$?
+    [ $rc -eq 0 ] || [ $rc -eq 77 ] || [ "$1" != test_backend ] || [ "$BK" != cuda ] ||
+        [ -n "${STYLESWEEP_CUDA_ALGOS:-}" ] || [ $CUT_HIT = 1 ] && return $rc
+    note=$NOTE
+    STYLESWEEP_CUDA_ALGOS=gemm test_program test_backend
+    if [ $? -eq 0 ]; then
+        export STYLESWEEP_CUDA_ALGOS=gemm
+        FORGIVEN=1
+        NOTE="$note; with STYLESWEEP_CUDA_ALGOS=gemm it passes: the rest of the check runs with the fixed algorithms"
+    else
+        NOTE="$note; with STYLESWEEP_CUDA_ALGOS=gemm too: $NOTE"
+    fi
+    return $rc
+}
 s_test_reference_tf32() {
     cuda_only || return 77
     STYLESWEEP_TEST_PRECISION=tf32 test_program test_reference
@@ -498,7 +539,7 @@ s_sweep_shared() {
     manifest "$M" shared "$SW_SIZE" 6 10 "{id: a}" "{id: b, seed: 1}" "{id: c, seed: 2}" "{id: d, pool: avg}" \
         "{id: e, optimizer: adam}" "{id: f, init: content}"
     run_cmd "$(lim 120)" "$W/shared.out" "$MPIRUN" --oversubscribe --bind-to none -np 3 "$SS" run "$M" -o "$A" \
-        --backend "$BK" --threads 2 || { NOTE="the sweep failed: $(last_line "$W/shared.out")"; return 1; }
+        --backend "$BK" --threads 2 || { NOTE="the sweep failed: $(why_line "$W/shared.out")"; return 1; }
     sum=$(archive_summary "$A") || { NOTE="cannot read $A: $sum"; return 1; }
     echo "    $sum"
     NOTE=$sum
@@ -509,35 +550,39 @@ s_sweep_shared() {
 s_resume() {
     need_gpu || return $?
     [ -n "$PY_H5" ] || { NOTE="no Python with h5py, numpy and yaml ($H5_NOTE)"; return 77; }
-    local M=$W/resume.yaml R=$W/ref.h5 A=$W/int.h5 pid rc rid states
+    local M=$W/resume.yaml R=$W/ref.h5 A=$W/int.h5 pid rc rc2 rid states
     manifest "$M" resume "$RS_SIZE" "$RS_IT" "$RS_EV" "{id: a}" "{id: b, pool: avg}" "{id: c, optimizer: adam}"
     run_cmd "$(lim 120)" "$W/ref.out" "$MPIRUN" --bind-to none -np 2 "$SS" run "$M" -o "$R" --backend "$BK" -q ||
-        { NOTE="the uninterrupted sweep failed: $(last_line "$W/ref.out")"; return 1; }
+        { NOTE="the uninterrupted sweep failed: $(why_line "$W/ref.out")"; return 1; }
     echo "\$ mpirun -np 2 stylesweep run resume.yaml -o int.h5 --backend $BK --checkpoint-every 2  (SIGTERM while a run runs)"
-    timeout -k 10 "$(lim 120)" "$MPIRUN" --bind-to none -np 2 "$SS" run "$M" -o "$A" --backend "$BK" -q \
-        --checkpoint-every 2 >"$W/int.out" 2>&1 </dev/null &
+    # mpirun itself gets the one SIGTERM (under timeout the whole process
+    # group would, and a rank signalled twice stops at once)
+    "$MPIRUN" --bind-to none -np 2 "$SS" run "$M" -o "$A" --backend "$BK" -q --checkpoint-every 2 \
+        >"$W/int.out" 2>&1 </dev/null &
     pid=$!
     CHILD=$pid
     # the state: a run is running, at iteration 3 or later of its RS_IT
     rid=$("${MENV[@]}" "$PY_H5" tests/resume_check.py wait-running "$A" 3 "$pid" "$(lim 60)")
     rc=$?
-    if [ $rc -ne 0 ]; then
-        kill -TERM "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null
+    if ! gone_within "$pid" 60; then
+        kill -KILL "$pid" 2>/dev/null
         wait "$pid"
         CHILD=
-        NOTE="no run was seen running mid-way: $rid"
+        NOTE="the sweep did not end within 60 s of its SIGTERM: $(why_line "$W/int.out")"
         return 1
     fi
-    kill -TERM "$pid"
     wait "$pid"
-    rc=$?
+    rc2=$?
     CHILD=
+    [ $rc -eq 0 ] || { NOTE="no run was seen running mid-way: $rid"; return 1; }
+    rc=$rc2
     echo "    run $rid was running; the interrupted sweep exited with $rc; $(tail -n 2 "$W/int.out" | paste -sd' ')"
     states=$("${MENV[@]}" "$PY_H5" tests/resume_check.py unfinished "$A") ||
         { NOTE="every run was done after the SIGTERM ($states): nothing was interrupted"; return 1; }
     echo "    after the SIGTERM: $states"
     run_cmd "$(lim 120)" "$W/res.out" "$MPIRUN" --bind-to none -np 2 "$SS" run "$M" -o "$A" --backend "$BK" -q \
-        --checkpoint-every 2 --resume || { NOTE="the resumed sweep failed: $(last_line "$W/res.out")"; return 1; }
+        --checkpoint-every 2 --resume || { NOTE="the resumed sweep failed: $(why_line "$W/res.out")"; return 1; }
     run_cmd 60 "$W/cmp.out" "${MENV[@]}" "$PY_H5" tests/resume_check.py compare "$R" "$A" ||
         { NOTE="not bit-identical: $(head -n 1 "$W/cmp.out")"; return 1; }
     NOTE="3 runs ($RS_SIZE px, $((RS_IT * RS_EV)) evaluations each); SIGTERM while run $rid ran, leaving $states; resumed: bit-identical"
@@ -604,13 +649,15 @@ s_study() {
     run_cmd "$(lim "$STUDY_LIMIT")" "$W/study$k.out" "$MPIRUN" --oversubscribe --bind-to none -np $((1 + k)) "$SS" run \
         "$M" -o "$A" --backend "$BK" --threads 2 -q
     rc=$?
+    # STUDY_LIMIT is the study's share of the budget: a sweep it stops is cut, not failed
+    [ $rc -eq 124 ] || [ $rc -eq 137 ] && CUT_HIT=1
     w=$(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     sum=$(archive_summary "$A" 2>&1) || sum="no archive"
     echo "    $sum"
     done=$(echo "$sum" | sed -n 's/^done=\([0-9]*\) .*/\1/p')
     rpm=$(awk -v d="${done:-0}" -v s="$w" 'BEGIN { printf "%.1f", (s > 0 ? 60 * d / s : 0) }')
     NOTE="K=$k: ${done:-0} of $STUDY_RUNS runs ($STUDY_ITERATIONS iterations x 20 evaluations, $ST_SIZE px) in $w s: $rpm runs/min"
-    [ $rc -eq 0 ] || { NOTE="$NOTE; the sweep exited with $rc: $(last_line "$W/study$k.out")"; return $rc; }
+    [ $rc -eq 0 ] || { NOTE="$NOTE; the sweep exited with $rc: $(why_line "$W/study$k.out")"; return $rc; }
     [ "${done:-0}" = "$STUDY_RUNS" ] || { NOTE="$NOTE; expected $STUDY_RUNS done: $sum"; return 1; }
 }
 
@@ -631,7 +678,7 @@ done
 step test_reference_tf32 "test_reference, tf32" 15 s_test_reference_tf32
 step full_width "full width: vgg19 $FW_SIZE px vs PyTorch float64 and the CPU" 30 s_full_width
 step memcheck "compute-sanitizer memcheck: test_backend" 30 s_memcheck
-STAGE1_FAILED=$N_FAIL
+STAGE1_FAILED=$((N_FAIL - FORGIVEN))
 STAGE1_S=$((SECONDS - T0))
 echo
 echo "=== stage 1 ended after $STAGE1_S s: $N_FAIL failed"
