@@ -54,6 +54,7 @@ typedef struct coord {
     double message_seconds;              /* time spent handling them */
     double message_max, message_max_cpu; /* the longest: wall time, and the CPU time it took */
     int stop_sent;
+    int size; /* ranks (coord_run_mpi) */
 } coord;
 
 /* The manifest entry of archive run `run` (NULL: not in the manifest):
@@ -589,6 +590,18 @@ static ss_status send_down(int dest, int tag, const ss_msg *m, const void *paylo
     return st;
 }
 
+/* After a signal: tells the busy workers, once, to checkpoint and stop at
+ * their next boundary (also while no message comes: a held or slow run). */
+static ss_status coord_send_stop(coord *c) {
+    if (!ss_sweep_stop_requested || c->stop_sent) return SS_OK;
+    ss_msg stop = {0};
+    stop.type = SS_MSG_STOP;
+    for (int r = 1; r < c->size; r++)
+        if (c->busy[r] >= 0) SS_TRY(send_down(r, TAG_STOP_NOW, &stop, NULL));
+    c->stop_sent = 1;
+    return SS_OK;
+}
+
 /* Waits for a message from any worker without spinning: a blocking probe
  * polls at full speed in Open MPI (most of a core on rank 0, which mostly
  * waits), so this probes with sleeps growing from 20 us to 2 ms, back to
@@ -602,6 +615,7 @@ static ss_status probe_up(coord *c, MPI_Status *status) {
         int flag = 0;
         MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_UP, MPI_COMM_WORLD, &flag, status));
         if (flag) return SS_OK;
+        if (c && c->size > 0) SS_TRY(coord_send_stop(c));
         /* not while a reader (status, export) has the archive open: its
          * reads would race the growing table and /runs */
         if (c && to_append(c) > 0 && !ss_sweep_stop_requested && !ss_archive_has_readers(c->ar)) {
@@ -678,18 +692,12 @@ static ss_status coord_run_mpi(coord *c, int size) {
     size_t cap = 0;
     int stopped = 0, workers = size - 1;
     ss_status st = SS_OK;
+    c->size = size;
     while (stopped < workers) {
         ss_msg m;
         int src;
         SS_TRY_GOTO(st, recv_up(c, &buf, &cap, &m, &src), out);
-        if (ss_sweep_stop_requested && !c->stop_sent) {
-            /* tell busy workers to checkpoint and stop at their next boundary */
-            ss_msg stop = {0};
-            stop.type = SS_MSG_STOP;
-            for (int r = 1; r < size; r++)
-                if (c->busy[r] >= 0) SS_TRY_GOTO(st, send_down(r, TAG_STOP_NOW, &stop, NULL), out);
-            c->stop_sent = 1;
-        }
+        SS_TRY_GOTO(st, coord_send_stop(c), out);
         if (m.type == SS_MSG_REQUEST) {
             /* counted with the other messages: an assignment reads and writes
              * the archive too (the run's checkpoint, its status) */
