@@ -337,6 +337,7 @@ static ss_status coord_plan(coord *c, int size) {
     c->queue = calloc(cap, sizeof *c->queue);
     c->started = calloc(cap, sizeof *c->started);
     c->busy = malloc(sizeof(int) * (size_t)size);
+    c->size = size;
     c->n_cache = 2 * size;
     c->cache = malloc(sizeof *c->cache * (size_t)c->n_cache);
     c->cache_run = malloc(sizeof(int) * (size_t)c->n_cache);
@@ -378,14 +379,27 @@ static void coord_summary(coord *c, int final) {
     double elapsed = ss_monotonic_seconds() - c->t0;
     char eta[64] = "";
     if (c->done_this_session > 0 && pending + c->n_running > 0) {
-        double per = c->done_seconds / c->done_this_session;
-        double parallel = c->n_running > 0 ? c->n_running : 1;
-        snprintf(eta, sizeof eta, ", about %.0fs left", per * (pending + c->n_running) / parallel);
+        /* the pending runs at the mean duration of the runs done, the running
+         * ones for what the mean leaves them: counts down between completions */
+        double now = ss_monotonic_seconds(), elapsed[64];
+        int n = 0;
+        for (int r = 0; r < c->size && n < 64; r++)
+            if (c->busy[r] >= 0) elapsed[n++] = now - c->started[c->busy[r]];
+        int workers = c->size > 1 ? c->size - 1 : 1;
+        snprintf(eta, sizeof eta, ", about %.0fs left",
+                 ss_eta_seconds(c->done_seconds / c->done_this_session, pending, elapsed, n, workers));
     }
     printf("%s%.0fs: %d done, %d running, %d pending, %d failed, %d interrupted%s\n",
            final ? "sweep ended after " : "progress at ", elapsed, c->n_done, c->n_running, pending, c->n_failed,
            c->n_interrupted, final ? "" : eta);
     fflush(stdout);
+}
+
+/* A progress line every --summary-every seconds (called after each message). */
+static void coord_maybe_summary(coord *c) {
+    if (ss_monotonic_seconds() - c->last_summary < c->o->summary_every) return;
+    coord_summary(c, 0);
+    c->last_summary = ss_monotonic_seconds();
 }
 
 /* Prepares run `run` for a worker: reads its checkpoint (if any) and trims
@@ -530,7 +544,9 @@ static ss_status local_emit(void *ctx, const ss_msg *m, const void *payload) {
     local_sink *ls = ctx;
     ss_msg copy = *m;
     copy.payload = payload;
-    return coord_handle(ls->c, 0, &copy);
+    ss_status st = coord_handle(ls->c, 0, &copy);
+    coord_maybe_summary(ls->c);
+    return st;
 }
 
 static int local_should_stop(void *ctx) {
@@ -562,12 +578,10 @@ static ss_status coord_run_local(coord *c) {
             st = ss_error(SS_ERR_INTERNAL, "run %d is not in the manifest", run);
             break;
         }
+        c->busy[0] = run;
         st = ss_worker_run(w, run, &spec->params, has_cp ? &resume : NULL, c->o->checkpoint_every, &sink);
+        c->busy[0] = -1;
         ss_archive_checkpoint_free(&cp);
-        if (ss_monotonic_seconds() - c->last_summary >= c->o->summary_every) {
-            coord_summary(c, 0);
-            c->last_summary = ss_monotonic_seconds();
-        }
     }
     ss_worker_free(w);
     return st;
@@ -692,7 +706,6 @@ static ss_status coord_run_mpi(coord *c, int size) {
     size_t cap = 0;
     int stopped = 0, workers = size - 1;
     ss_status st = SS_OK;
-    c->size = size;
     while (stopped < workers) {
         ss_msg m;
         int src;
@@ -721,10 +734,7 @@ static ss_status coord_run_mpi(coord *c, int size) {
             SS_TRY_GOTO(st, coord_handle(c, src, &m), out);
             if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) c->busy[src] = -1;
         }
-        if (ss_monotonic_seconds() - c->last_summary >= c->o->summary_every) {
-            coord_summary(c, 0);
-            c->last_summary = ss_monotonic_seconds();
-        }
+        coord_maybe_summary(c);
     }
 out:
     free(buf);
