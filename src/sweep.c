@@ -381,13 +381,15 @@ static void coord_summary(coord *c, int final) {
     if (c->done_this_session > 0 && pending + c->n_running > 0) {
         /* the pending runs at the mean duration of the runs done, the running
          * ones for what the mean leaves them: counts down between completions */
-        double now = ss_monotonic_seconds(), elapsed[64];
+        double now = ss_monotonic_seconds(), *running_for = malloc(sizeof(double) * (size_t)(c->size + 1));
         int n = 0;
-        for (int r = 0; r < c->size && n < 64; r++)
-            if (c->busy[r] >= 0) elapsed[n++] = now - c->started[c->busy[r]];
+        for (int r = 0; running_for && r < c->size; r++)
+            if (c->busy[r] >= 0) running_for[n++] = now - c->started[c->busy[r]];
         int workers = c->size > 1 ? c->size - 1 : 1;
-        snprintf(eta, sizeof eta, ", about %.0fs left",
-                 ss_eta_seconds(c->done_seconds / c->done_this_session, pending, elapsed, n, workers));
+        if (running_for)
+            snprintf(eta, sizeof eta, ", about %.0fs left",
+                     ss_eta_seconds(c->done_seconds / c->done_this_session, pending, running_for, n, workers));
+        free(running_for);
     }
     printf("%s%.0fs: %d done, %d running, %d pending, %d failed, %d interrupted%s\n",
            final ? "sweep ended after " : "progress at ", elapsed, c->n_done, c->n_running, pending, c->n_failed,
