@@ -36,9 +36,9 @@
 # Stage 2 runs only when no step of stage 1 failed:
 #   transfer x2   the same transfer twice on CUDA: identical images
 #   2 workers     a 2-worker sweep sharing the GPU: every run done on it
-#   resume        a sweep stopped by SIGTERM while a run is provably running
-#                 (tests/resume_check.py wait-running, then unfinished),
-#                 resumed, bit-identical to an uninterrupted one
+#   resume        a sweep stopped by SIGUSR2 while its first run is held at
+#                 iteration 3 (STYLESWEEP_TEST_HOLD; then resume_check.py
+#                 unfinished), resumed, bit-identical to an uninterrupted one
 #   benchmarks    `stylesweep bench` VGG19 224 and 512 px, fp32 and tf32,
 #                 each next to anchors/torch_vgg_eval.py; a transfer of 500
 #                 evaluations at 512 px next to anchors/torch_transfer.py
@@ -312,6 +312,16 @@ why_line() {
     l=$(grep -E '^stylesweep|failed|error|Error' "$1" 2>/dev/null | grep -v '^-*$' | tail -n 1 | cut -c1-200)
     [ -n "$l" ] && echo "$l" || last_line "$1"
 }
+# file_within GLOB PID SECONDS: waits (polling) until a file matches GLOB; 1
+# when PID ends first or SECONDS pass.
+file_within() {
+    local n=$(($3 * 20))
+    until compgen -G "$1" >/dev/null; do
+        kill -0 "$2" 2>/dev/null && [ $n -gt 0 ] || return 1
+        sleep 0.05
+        n=$((n - 1))
+    done
+}
 # gone_within PID SECONDS: waits (polling) until PID has exited; 1 if it has not by then.
 gone_within() {
     local n=$(($2 * 10))
@@ -550,42 +560,50 @@ s_sweep_shared() {
 s_resume() {
     need_gpu || return $?
     [ -n "$PY_H5" ] || { NOTE="no Python with h5py, numpy and yaml ($H5_NOTE)"; return 77; }
-    local M=$W/resume.yaml R=$W/ref.h5 A=$W/int.h5 pid rc rc2 rid states
+    local M=$W/resume.yaml R=$W/ref.h5 A=$W/int.h5 H=$W/hold pid rc rc2 rid states
     manifest "$M" resume "$RS_SIZE" "$RS_IT" "$RS_EV" "{id: a}" "{id: b, pool: avg}" "{id: c, optimizer: adam}"
     run_cmd "$(lim 120)" "$W/ref.out" "$MPIRUN" --bind-to none -np 2 "$SS" run "$M" -o "$R" --backend "$BK" -q ||
         { NOTE="the uninterrupted sweep failed: $(why_line "$W/ref.out")"; return 1; }
-    echo "\$ mpirun -np 2 stylesweep run resume.yaml -o int.h5 --backend $BK --checkpoint-every 2  (SIGTERM while a run runs)"
-    # mpirun itself gets the one SIGTERM (under timeout the whole process
-    # group would, and a rank signalled twice stops at once)
-    "$MPIRUN" --bind-to none -np 2 "$SS" run "$M" -o "$A" --backend "$BK" -q --checkpoint-every 2 \
-        >"$W/int.out" 2>&1 </dev/null &
+    echo "\$ mpirun -np 2 stylesweep run resume.yaml -o int.h5 --backend $BK --checkpoint-every 2  (SIGUSR2 while a run is held)"
+    # The first run is held at its boundary after iteration 3 (the test hook
+    # STYLESWEEP_TEST_HOLD, src/testhold.h) until the stop has reached it:
+    # the interruption lands mid-run on any machine speed. SIGUSR2 to mpirun
+    # (SLURM's --signal) stops every run at a boundary; Open MPI would kill
+    # the ranks soon after a SIGTERM.
+    rm -rf "$H" && mkdir -p "$H"
+    STYLESWEEP_TEST_HOLD="*:3:$H" "$MPIRUN" -x STYLESWEEP_TEST_HOLD --bind-to none -np 2 "$SS" run "$M" -o "$A" \
+        --backend "$BK" -q --checkpoint-every 2 >"$W/int.out" 2>&1 </dev/null &
     pid=$!
     CHILD=$pid
-    # the state: a run is running, at iteration 3 or later of its RS_IT
-    rid=$("${MENV[@]}" "$PY_H5" tests/resume_check.py wait-running "$A" 3 "$pid" "$(lim 60)")
-    rc=$?
-    kill -TERM "$pid" 2>/dev/null
+    rc=0
+    file_within "$H/held-*" "$pid" "$(lim 60)" || rc=1
+    rid=$(cd "$H" && ls held-* 2>/dev/null | head -n 1 | sed 's/^held-//')
+    kill -USR2 "$pid" 2>/dev/null
+    [ $rc -ne 0 ] || file_within "$H/stopped-*" "$pid" 60 || rc=2
+    touch "$H/release"
     if ! gone_within "$pid" 60; then
         kill -KILL "$pid" 2>/dev/null
         wait "$pid"
         CHILD=
-        NOTE="the sweep did not end within 60 s of its SIGTERM: $(why_line "$W/int.out")"
+        NOTE="the sweep did not end within 60 s of its SIGUSR2: $(why_line "$W/int.out")"
         return 1
     fi
     wait "$pid"
     rc2=$?
     CHILD=
-    [ $rc -eq 0 ] || { NOTE="no run was seen running mid-way: $rid"; return 1; }
+    [ $rc -ne 1 ] || { NOTE="no run was held at iteration 3: $(why_line "$W/int.out")"; return 1; }
+    [ $rc -ne 2 ] || { NOTE="the SIGUSR2 did not reach the held run $rid: $(why_line "$W/int.out")"; return 1; }
+    [ $rc2 -eq 3 ] || { NOTE="the interrupted sweep exited with $rc2, not 3: $(why_line "$W/int.out")"; return 1; }
     rc=$rc2
-    echo "    run $rid was running; the interrupted sweep exited with $rc; $(tail -n 2 "$W/int.out" | paste -sd' ')"
+    echo "    run $rid was held mid-run; the interrupted sweep exited with $rc; $(tail -n 2 "$W/int.out" | paste -sd' ')"
     states=$("${MENV[@]}" "$PY_H5" tests/resume_check.py unfinished "$A") ||
-        { NOTE="every run was done after the SIGTERM ($states): nothing was interrupted"; return 1; }
-    echo "    after the SIGTERM: $states"
+        { NOTE="every run was done after the SIGUSR2 ($states): nothing was interrupted"; return 1; }
+    echo "    after the SIGUSR2: $states"
     run_cmd "$(lim 120)" "$W/res.out" "$MPIRUN" --bind-to none -np 2 "$SS" run "$M" -o "$A" --backend "$BK" -q \
         --checkpoint-every 2 --resume || { NOTE="the resumed sweep failed: $(why_line "$W/res.out")"; return 1; }
     run_cmd 60 "$W/cmp.out" "${MENV[@]}" "$PY_H5" tests/resume_check.py compare "$R" "$A" ||
         { NOTE="not bit-identical: $(head -n 1 "$W/cmp.out")"; return 1; }
-    NOTE="3 runs ($RS_SIZE px, $((RS_IT * RS_EV)) evaluations each); SIGTERM while run $rid ran, leaving $states; resumed: bit-identical"
+    NOTE="3 runs ($RS_SIZE px, $((RS_IT * RS_EV)) evaluations each); SIGUSR2 while run $rid was held at iteration 3, leaving $states; resumed: bit-identical"
 }
 
 # s_bench SIZE PRECISION: stylesweep bench and the PyTorch anchor, one row.

@@ -17,8 +17,9 @@
 #    full-width comparison passes, or is SKIP naming the missing torch;
 #  - the Python with h5py is found and named even when the first python3
 #    on PATH lacks h5py (PATH starts with a folder whose python3 has none);
-#  - the resume interrupted a running run (its note names the run and the
-#    unfinished states) and study K=1 reports runs per minute;
+#  - the resume interrupted a running run (its note names the run held at
+#    iteration 3 and the unfinished states) and study K=1 reports runs per
+#    minute;
 #  - results.md grew row by row: after each step the log shows "results.md
 #    row N: ROW" read back from the file, N = 1, 2, ... in order, and the
 #    final table holds exactly those rows;
@@ -70,7 +71,7 @@ check "the Python with h5py is named (/usr/bin/python3, not the first python3 on
     grep -q '^python with h5py, numpy, yaml: /usr/bin/python3' "$T/out/check.log"
 check "the environment row names that Python" grep -qF "h5py: /usr/bin/python3" "$R"
 check "resume: a running run was interrupted and left unfinished runs" \
-    grep -qE '^\| 2 \| resume: .* SIGTERM while run [a-c] ran, leaving .*:(running|interrupted|pending)@' "$R"
+    grep -qE '^\| 2 \| resume: .* SIGUSR2 while run [0-9]+ was held at iteration 3, leaving .*:(interrupted|pending)@' "$R"
 check "study K=1: 4 of 4 runs and runs per minute" grep -qE 'K=1: 4 of 4 runs .* [0-9.]+ runs/min' "$R"
 
 # results.md row by row: "results.md row N: ROW" in the log, N in order,

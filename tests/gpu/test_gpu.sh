@@ -10,11 +10,11 @@
 #      parameters file records the GPU's name and UUID and the precision.
 #   2. a sweep of 2 workers sharing the device (mpirun -np 3): every run
 #      done, each run's device is the GPU ("GPU-" UUID in the archive).
-#   3. resume on CUDA: one rank, interrupted with SIGINT while a run is
-#      running at iteration 5 or later of 60 (resume_check.py wait-running;
-#      the archive then has unfinished runs: resume_check.py unfinished),
-#      resumed, and bit-identical to an uninterrupted run (Adam and
-#      continuous L-BFGS, whose optimizer state is checkpointed, included).
+#   3. resume on CUDA: one rank, interrupted with SIGINT while the Adam run
+#      is held after iteration 5 (testlib.sh's hold_at; the archive then has
+#      unfinished runs: resume_check.py unfinished), resumed, and
+#      bit-identical to an uninterrupted run (Adam and continuous L-BFGS,
+#      whose optimizer state is checkpointed, included).
 #   4. `eval --backend cpu` with precision tf32: refused with one clear line.
 # Small sizes (narrow VGG16, 32 px) keep it to seconds on a GPU.
 set -u
@@ -93,17 +93,22 @@ sys.exit(0 if ok else 1)
 EOF
 
 # ---------------------------------------------------------------- 3. resume bit-identical on CUDA
-# longer runs (60 iterations), so that the signal lands while one runs and the
-# others wait: the state is waited for, and the interruption is checked
+# the adam run (index 2) is held after iteration 5 (testlib.sh's hold_at)
+# until the SIGINT has reached it: the interruption lands mid-run
 MR=$T/resume.yaml
-sed 's/^  iterations: 12$/  iterations: 60/' "$M" >"$MR"
+sed 's/^  iterations: 12$/  iterations: 20/' "$M" >"$MR"
 timeout -s KILL 300 "$BIN" run "$MR" -o "$T/ref.h5" --backend cuda --threads 1 >"$T/ref.out" 2>&1
 CHECK_SHOW="$T/ref.out" check "uninterrupted reference: exit 0" test $? = 0
 A=$T/int.h5
+H=$T/hold
+hold_at "$H" 2 5
 "$BIN" run "$MR" -o "$A" --backend cuda --threads 1 --checkpoint-every 2 >"$T/int1.out" 2>&1 &
 JOB=$!
-$CHECK wait-running "$A" 5 "$JOB" 120 >"$T/wait.out" 2>&1 || fail "no run was running at iteration 5: $(cat "$T/wait.out")"
+wait_file "$H/held-2" "$JOB" >"$T/wait.out" || fail "the adam run was not held: $(cat "$T/wait.out")"
 kill -INT "$JOB" 2>/dev/null
+wait_file "$H/stopped-2" "$JOB" >"$T/wait.out" || fail "the SIGINT did not reach the held run: $(cat "$T/wait.out")"
+release "$H"
+unhold
 wait "$JOB"
 RC=$?
 check "SIGINT: exit 3 (got $RC)" test "$RC" = 3
