@@ -8,12 +8,6 @@
       the run was done before SINCE, 1 when PID exits first or SECONDS
       (default 60) pass. The archive is opened read-only each time (a read
       racing a flush is retried).
-  resume_check.py wait-running ARCHIVE MIN_ITERATION PID [SECONDS]
-      Polls until some run is running (status "running") with at least
-      MIN_ITERATION iterations recorded and fewer than its params'
-      iterations: a run that an interruption now would stop mid-way (a done
-      run never counts). Exit 0 then, printing the run's id; 1 when PID exits
-      first or SECONDS (default 60) pass.
   resume_check.py unfinished ARCHIVE
       Exit 0 when at least one run of ARCHIVE is not done (the proof that an
       interruption stopped work), printing each run's status and
@@ -103,39 +97,6 @@ def cmd_wait(path, run, min_it, pid, seconds=60.0, since=0.0):
             return 1
         time.sleep(0.01)
     print("wait: run %s did not reach iteration %s in %s s" % (run, min_it, seconds))
-    return 1
-
-
-def running_midway(path, min_it):
-    """The id of a run that is running with min_it <= iterations_done < its iterations, or None."""
-    with open_archive(path) as f:
-        table = f["run_table"][:]
-        names = status_names(table)
-        for r in table:
-            rid = r["id"].decode()
-            if names[r["status"]] != "running" or int(r["iterations_done"]) < int(min_it):
-                continue
-            if int(r["iterations_done"]) < int(yaml.safe_load(f["runs"][rid].attrs["params"])["iterations"]):
-                return rid
-    return None
-
-
-def cmd_wait_running(path, min_it, pid, seconds=60.0):
-    t_end = time.time() + float(seconds)
-    pid = int(pid)
-    while time.time() < t_end:
-        try:
-            rid = running_midway(path, min_it)
-            if rid is not None:
-                print(rid)
-                return 0
-        except Exception:
-            pass
-        if not alive(pid):
-            print("wait-running: process %d ended before a run was running at iteration %s or later" % (pid, min_it))
-            return 1
-        time.sleep(0.005)
-    print("wait-running: no run was running at iteration %s or later within %s s" % (min_it, seconds))
     return 1
 
 
@@ -282,8 +243,6 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "wait":
         return cmd_wait(*args)
-    if cmd == "wait-running":
-        return cmd_wait_running(*args)
     if cmd == "unfinished":
         return cmd_unfinished(*args)
     if cmd == "wait-file":
