@@ -438,8 +438,8 @@ def _short(v):
     return s
 
 
-REAL_PARAMS = {"learning_rate", "min_improvement", "content_weight", "style_weight", "tv_weight",
-               "tv_power"}
+REAL_PARAMS = {"learning_rate", "min_improvement", "content_weight", "style_weight", "style_scale",
+               "tv_weight", "tv_power"}
 
 
 def _typed(col, name=""):

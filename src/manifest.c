@@ -121,7 +121,7 @@ int mf_is_list_key(const char *key) {
 
 /* Keys that hold paths, relative to the manifest's folder. */
 int mf_is_path_key(const char *key) {
-    return !strcmp(key, "content") || !strcmp(key, "style") || !strcmp(key, "weights");
+    return !strcmp(key, "content") || !strcmp(key, "style") || !strcmp(key, "weights") || !strcmp(key, "color_mask");
 }
 
 /* ---- paths ---- */

@@ -31,6 +31,7 @@ typedef struct ss_params {
     double content_weight;
     int n_style_weights;
     double style_weight[SS_MAX_STYLES];
+    double style_scale;
     double tv_weight;
     double tv_power;
     int content_loss_type;
@@ -41,7 +42,10 @@ typedef struct ss_params {
     char pool[SS_NAME_MAX];
     char init[SS_NAME_MAX];
     long long seed;
-    int preserve_color;
+    char preserve_color[SS_NAME_MAX]; /* false, ycbcr, luminance or histogram */
+    char histogram_method[SS_NAME_MAX];
+    char color_mask[SS_PATH_MAX];
+    char output_size[SS_NAME_MAX];
     int snapshot_first;
     int snapshot_every;
     char precision[SS_NAME_MAX];

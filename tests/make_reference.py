@@ -6,6 +6,10 @@ seeded VGG weights in the Keras HDF5 "notop" layout) and tests/data/ref_cases.h5
 (shared input images and, per case, the expected loss terms and gradient).
 The layout is documented in tests/data/README.md (the contract the C tests read).
 
+Also writes tests/data/ref_colour.h5 (the colour controls: luminance-only
+statistics and histogram matching by Cholesky and by the symmetric eigenvalue
+form, computed with NumPy); `make_reference.py colour` writes that file alone.
+
 Run from anywhere:   /usr/bin/python3 tests/make_reference.py
 Needs Debian's python3-torch, python3-h5py and python3-numpy, and only to
 regenerate the data: the committed files are what the tests use. The output is
@@ -28,8 +32,11 @@ import sys
 
 import h5py
 import numpy as np
-import torch
-import torch.nn.functional as Fn
+try:
+    import torch
+    import torch.nn.functional as Fn
+except ImportError:  # `make_reference.py colour` needs NumPy alone
+    torch = Fn = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
@@ -365,7 +372,82 @@ def fd_check(ev, x, pixels, h=1e-3, rtol=1e-5):
 # ----------------------------------------------------------------------------
 
 
+# ----------------------------------------------------------------------------
+# colour controls (NumPy, float64): Gatys et al. 2016, "Preserving Color in
+# Neural Artistic Style Transfer"; the formulas of src/colour.h
+
+COLOUR_VERSION = 1
+COLOUR_EPS = 1e-3  # added to each covariance's diagonal (src/colour.h SS_COLOUR_EPS)
+
+
+def colour_images():
+    """content (20, 24, 3), style0 (16, 18, 3) and a nearly flat style1
+    (16, 18, 3): 8-bit RGB, interleaved (H, W, 3)."""
+    rng = np.random.default_rng(2016)
+
+    def img(h, w, base, grad, contrast):
+        yy, xx = np.mgrid[0:h, 0:w] / max(h - 1.0, w - 1.0)
+        rgb = np.empty((h, w, 3))
+        for c in range(3):
+            rgb[:, :, c] = base[c] + grad[c] * (0.7 * yy - 0.3 * xx) + contrast * rng.standard_normal((h, w))
+        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+    return {"content": img(20, 24, (140, 110, 80), (60, -40, 30), 25.0),
+            "style0": img(16, 18, (60, 90, 170), (-50, 80, 60), 35.0),
+            "style1": img(16, 18, (128, 120, 110), (2, 1, -1), 1.5)}
+
+
+def luma(rgb):
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def luminance_match(style, content):
+    ys, yc = luma(style.astype(np.float64)).ravel(), luma(content.astype(np.float64)).ravel()
+    return (ys - ys.mean()) * (yc.std() / ys.std()) + yc.mean()
+
+
+def histogram_match(style, content, method):
+    """style's pixels p' = A (p - mu_s) + mu_c with A Sigma_s A^T = Sigma_c."""
+    ps = style.reshape(-1, 3).astype(np.float64)
+    pc = content.reshape(-1, 3).astype(np.float64)
+    mu_s, mu_c = ps.mean(0), pc.mean(0)
+    cov_s = np.cov(ps, rowvar=False, bias=True) + COLOUR_EPS * np.eye(3)
+    cov_c = np.cov(pc, rowvar=False, bias=True) + COLOUR_EPS * np.eye(3)
+    if method == "cholesky":
+        a = np.linalg.cholesky(cov_c) @ np.linalg.inv(np.linalg.cholesky(cov_s))
+    else:
+        def power(m, p):
+            w, u = np.linalg.eigh(m)
+            return (u * w ** p) @ u.T
+        a = power(cov_c, 0.5) @ power(cov_s, -0.5)
+    assert np.allclose(a @ cov_s @ a.T, cov_c, rtol=1e-9, atol=1e-6)
+    return (ps - mu_s) @ a.T + mu_c
+
+
+def write_colour(path):
+    imgs = colour_images()
+    with h5py.File(path, "w") as f:
+        f.attrs["version"] = np.int32(COLOUR_VERSION)
+        f.attrs["generator"] = np.bytes_(b"tests/make_reference.py")
+        f.attrs["eps"] = np.float64(COLOUR_EPS)
+        for k, v in imgs.items():
+            f.create_dataset(k, data=v)
+        for s in ("style0", "style1"):
+            lum = luminance_match(imgs[s], imgs["content"])
+            yc = luma(imgs["content"].astype(np.float64))
+            assert abs(lum.mean() - yc.mean()) < 1e-9 and abs(lum.std() - yc.std()) < 1e-9
+            f.create_dataset(f"luminance_{s}", data=lum)
+            for method in ("cholesky", "eigen"):
+                f.create_dataset(f"histogram_{method}_{s}", data=histogram_match(imgs[s], imgs["content"], method))
+    print(f"{os.path.basename(path)}: {os.path.getsize(path)} bytes")
+
+
 def main():
+    if sys.argv[1:] == ["colour"]:
+        write_colour(os.path.join(DATA, "ref_colour.h5"))
+        return 0
+    if torch is None:
+        sys.exit("make_reference.py: needs Debian's python3-torch (apt-get install python3-torch)")
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     os.makedirs(DATA, exist_ok=True)
@@ -395,6 +477,7 @@ def main():
             worst = fd_check(ev, x, pix)
             print(f"case_{n:02d}: finite differences agree with autograd (worst rel err {worst:.2e})")
 
+    write_colour(os.path.join(DATA, "ref_colour.h5"))
     path = os.path.join(DATA, "ref_cases.h5")
     with h5py.File(path, "w") as f:
         f.attrs["version"] = np.int32(CASES_VERSION)
