@@ -23,6 +23,10 @@
 #    (R = G = B within rounding); with style weight 1 it does not;
 #  - --preserve-color: the output's Cb/Cr match the resized content's
 #    (mean difference < PC_MAX levels), without it they do not (> NPC_MIN);
+#  - --preserve-color luminance keeps the content's Cb/Cr too; histogram
+#    (eigen) gives another result than none;
+#  - --aspect square --output-size content_aspect writes 64x43 images
+#    (snapshot too), --output-size content_pixels the content's 451x300;
 #  - a .jpg output;
 #  - bad input (unreadable or missing images, out-of-range parameters, an
 #    output in a missing directory or with an unsupported extension, an
@@ -248,6 +252,30 @@ if ok "preserve-color run" "$T/pc" && ok "run without preserve-color" "$T/npc"; 
         pytool chroma "$T/npc/out.png" "$T/content.h5" --not $NPC_MIN
 fi
 
+# luminance-only transfer puts the content's chrominance back too; the
+# histogram-matched transfer differs from the plain one
+transfer "$T/lum" "$CONTENT" "$STYLE" --init noise --iterations 5 --preserve-color luminance --snapshots 0,0
+ok "preserve-color luminance run" "$T/lum" &&
+    check "--preserve-color luminance keeps the content's Cb/Cr (mean < $PC_MAX levels)" \
+        pytool chroma "$T/lum/out.png" "$T/content.h5" $PC_MAX
+transfer "$T/hist" "$CONTENT" "$STYLE" --init noise --iterations 5 --preserve-color histogram \
+    --histogram-method eigen --snapshots 0,0
+ok "preserve-color histogram run" "$T/hist" &&
+    check "--preserve-color histogram changes the result" not_cmp "$T/hist/out.png" "$T/npc/out.png"
+
+# ------------------------------------------------------------ output size
+# a square optimisation written at the content's aspect ratio (the
+# reference's maintain_aspect_ratio), snapshots too, or at its own pixel size
+transfer "$T/osa" "$CONTENT" "$STYLE" --iterations 1 --snapshots 1,0 --aspect square --output-size content_aspect
+if ok "--output-size content_aspect" "$T/osa"; then
+    check "content_aspect: out.png is 64x43" pytool size "$T/osa/out.png" && grep -qx '64 43' "$T/py.out"
+    check "content_aspect: the snapshot is 64x43" pytool size "$T/osa/out_iter0001.png" && grep -qx '64 43' "$T/py.out"
+fi
+transfer "$T/osp" "$CONTENT" "$STYLE" --iterations 1 --snapshots 0,0 --output-size content_pixels
+ok "--output-size content_pixels" "$T/osp" &&
+    check "content_pixels: out.png is the content's 451x300" pytool size "$T/osp/out.png" &&
+    grep -qx '451 300' "$T/py.out"
+
 # ------------------------------------------------------------ JPEG output
 transfer "$T/jpg" "$CONTENT" "$STYLE" --iterations 2 --snapshots 1,0 -o "$T/jpg/out.jpg"
 if ok "JPEG output" "$T/jpg"; then
@@ -259,6 +287,7 @@ fi
 mkdir -p "$T/in"
 printf 'this is not a JPEG image\n' >"$T/in/text.jpg"
 head -c 300 "$CONTENT" >"$T/in/trunc.jpg"
+{ printf 'P5\n30 20\n255\n'; head -c 600 /dev/zero | tr '\0' '\177'; } >"$T/in/black.pgm" # gray 127: black
 QUICK=(--image-size 48 --iterations 2 --snapshots 1,1)
 
 # bad NAME PATTERN -- ARGS...: the run fails cleanly, the message contains
@@ -307,6 +336,15 @@ bad "no style" STYLE -- "$CONTENT" -o "$O"
 bad "iterations 0" iterations -- "$CONTENT" "$STYLE" -o "$O" --iterations 0
 bad "content weight -1" content_weight -- "$CONTENT" "$STYLE" -o "$O" --content-weight -1
 bad "unknown layer" conv9_9 -- "$CONTENT" "$STYLE" -o "$O" --content-layer conv9_9
+bad "preserve-color unknown" "preserve_color: 'hsv'" -- "$CONTENT" "$STYLE" -o "$O" --preserve-color hsv
+bad "color mask missing" "color_mask: cannot read image $T/in/nothere.png" -- "$CONTENT" "$STYLE" -o "$O" --preserve-color true \
+    --color-mask "$T/in/nothere.png"
+bad "color mask all black" "color_mask: $T/in/black.pgm is all black" -- "$CONTENT" "$STYLE" -o "$O" \
+    --preserve-color true --color-mask "$T/in/black.pgm"
+bad "color mask not an image" "color_mask: " -- "$CONTENT" "$STYLE" -o "$O" --preserve-color true \
+    --color-mask "$T/in/text.jpg"
+bad "color mask without preserve-color" "color_mask: needs preserve_color" -- "$CONTENT" "$STYLE" -o "$O" \
+    --color-mask "$T/in/black.pgm"
 bad "weights file missing" nothere.h5 -- "$CONTENT" "$STYLE" -o "$O" --weights "$T/in/nothere.h5"
 bad "output directory missing" /nonexistent -- "$CONTENT" "$STYLE" -o /nonexistent/x.png
 bad "output .gif" x.gif -- "$CONTENT" "$STYLE" -o "$T/out/x.gif"
