@@ -51,6 +51,8 @@ static const param_def g_params[] = {
      "content image (a file, or FILE.h5:/dataset of a pre-processed (3,H,W) array)", NULL},
     {"style", P_STRLIST, OFF(style), OFF(n_styles), SS_PATH_MAX, SS_MAX_STYLES, 0, 0, NULL, "",
      "style image(s), comma-separated in a list", NULL},
+    {"style_masks", P_STRLIST, OFF(style_masks), OFF(n_style_masks), SS_PATH_MAX, SS_MAX_STYLES, 0, 0, NULL, "",
+     "one mask image per style image (or none): each style paints only where its mask is white (>= 128)", NULL},
     STR(model, "vgg16|vgg19", "vgg16", "network"),
     STR(weights, NULL, "auto",
         "auto (the usual Keras file if found in the models folder, else random), random, random:SEED, or a Keras notop "
@@ -387,6 +389,9 @@ ss_status ss_params_resolve(const ss_params *p, ss_model *m, ss_loss_config *cfg
                                                          : SS_STYLE_NORM_REFERENCE;
     cfg->tv_weight = p->tv_weight;
     cfg->tv_power = p->tv_power;
+    if (p->n_style_masks != 0 && p->n_style_masks != p->n_styles)
+        return ss_error(SS_ERR_ARG, "style_masks: %d mask(s) for %d style image(s) (give one per style image, or none)",
+                        p->n_style_masks, p->n_styles);
     if (p->color_mask[0] && strcmp(p->preserve_color, "ycbcr") != 0 && strcmp(p->preserve_color, "luminance") != 0)
         return ss_error(SS_ERR_ARG, "color_mask: needs preserve_color ycbcr or luminance (preserve_color is %s)",
                         p->preserve_color);

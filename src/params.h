@@ -16,6 +16,8 @@ typedef struct ss_params {
     char content[SS_PATH_MAX];
     int n_styles;
     char style[SS_MAX_STYLES][SS_PATH_MAX];
+    int n_style_masks; /* 0 (none) or n_styles */
+    char style_masks[SS_MAX_STYLES][SS_PATH_MAX];
     char model[SS_NAME_MAX];
     char weights[SS_PATH_MAX];
     int channels_div;

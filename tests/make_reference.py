@@ -226,6 +226,33 @@ def content_k(ctype, channels, npix):
     raise ValueError(ctype)
 
 
+MASK_SEED = 1606
+
+
+def make_masks():
+    """Two complementary binary (SIZE, SIZE) masks: a smooth random field's
+    sign, so that each style image has a region of irregular shape."""
+    rng = np.random.default_rng(MASK_SEED)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE] / (SIZE - 1.0)
+    field = np.zeros((SIZE, SIZE))
+    for _ in range(3):
+        k = rng.normal(size=2) * 6.0
+        field += np.cos(k[0] * yy + k[1] * xx + rng.uniform(0, 2 * np.pi))
+    a = (field > np.median(field)).astype(np.uint8)
+    return [a, 1 - a]
+
+
+def layer_mask(mask, h, w):
+    """mask (SIZE, SIZE) sampled at the centres of an h x w map (nearest):
+    the mask of a feature map of that size, as the C test sets it."""
+    rows = ((2 * np.arange(h) + 1) * SIZE) // (2 * h)
+    cols = ((2 * np.arange(w) + 1) * SIZE) // (2 * w)
+    return mask[np.ix_(rows, cols)]
+
+
+MASKS = make_masks()
+
+
 def tv(x, power):
     a = (x[:, :-1, :-1] - x[:, 1:, :-1]) ** 2  # rows i vs i+1
     b = (x[:, :-1, :-1] - x[:, :-1, 1:]) ** 2  # columns j vs j+1
@@ -235,11 +262,12 @@ def tv(x, power):
 class Case:
     def __init__(self, model, pool, ctype, content_layer="conv4_2", style_layers=ALL_STYLE,
                  styles="style0", style_ratio=(1.0,), style_norm="reference", tv_power=1.25,
-                 note=""):
+                 masks=False, note=""):
         self.model, self.pool, self.ctype = model, pool, ctype
         self.content_layer, self.style_layers = content_layer, style_layers.split(",")
         self.styles, self.style_ratio = styles.split(","), tuple(style_ratio)
         self.style_norm, self.tv_power, self.note = style_norm, tv_power, note
+        self.masks = masks  # style_masks: style s masked by MASKS[s] (binary, at each layer's size)
         self.content_weight, self.style_weight, self.tv_weight = 0.25, list(self.style_ratio), 8.5e-5
 
 
@@ -255,9 +283,15 @@ class Evaluator:
             P = features(images["content"], weights, case.model, case.pool, wanted)
             self.P = P[case.content_layer]
             self.G = []
-            for s in case.styles:
+            self.M = []  # per style image {layer: (h, w) float64 mask} (style_masks), or None
+            for k, s in enumerate(case.styles):
                 fs = features(images[s], weights, case.model, case.pool, wanted)
-                self.G.append({l: gram(fs[l]) for l in case.style_layers})
+                m = None
+                if case.masks:
+                    m = {l: torch.from_numpy(layer_mask(MASKS[k], *fs[l].shape[1:]).astype(np.float64))
+                         for l in case.style_layers}
+                self.M.append(m)
+                self.G.append({l: gram(fs[l] * m[l] if m else fs[l]) for l in case.style_layers})
         self.wanted = wanted
 
     def terms(self, x, cw, sw, tw):
@@ -269,14 +303,15 @@ class Evaluator:
         nl = len(c.style_layers)
         style = []
         for l in c.style_layers:
-            Gx = gram(f[l])
+            Gx = gram(f[l])  # unmasked; a masked style image has its own
             if c.style_norm == "reference":
                 denom = 4.0 * 3 ** 2 * self.npix ** 2
             else:
                 denom = 4.0 * f[l].shape[0] ** 2 * (f[l].shape[1] * f[l].shape[2]) ** 2
             t = 0.0
             for s, G in enumerate(self.G):
-                t = t + (sw[s] / nl) * ((G[l] - Gx) ** 2).sum() / denom
+                gx = gram(f[l] * self.M[s][l]) if self.M[s] else Gx
+                t = t + (sw[s] / nl) * ((G[l] - gx) ** 2).sum() / denom
             style.append(t)
         tvt = tw * tv(x, c.tv_power)
         return content, style, tvt
@@ -347,6 +382,11 @@ def make_cases():
                       note="deep style layers only, so their gradient shows"))
     cases.append(Case("vgg19", "avg", 1, content_layer="conv5_4", style_layers="conv3_4,conv4_4",
                       style_norm="gatys", note="vgg19-only layers conv3_4, conv4_4, conv5_4"))
+    cases.append(Case("vgg16", "max", 0, styles="style0,style1", style_ratio=(0.6, 0.4), masks=True,
+                      note="style_masks: two styles, two complementary masks"))
+    cases.append(Case("vgg19", "avg", 1, content_layer="conv3_2", style_layers="conv1_1,conv2_1,conv3_1,conv4_1",
+                      styles="style0,style1", style_ratio=(0.5, 0.5), style_norm="gatys", masks=True,
+                      note="style_masks, gatys norm, vgg19 avg"))
     return cases
 
 
@@ -463,14 +503,15 @@ def main():
     x = images["x"]
 
     cases = make_cases()
-    results = []
+    results, ev_masks = [], []
     for n, case in enumerate(cases):
         ev = Evaluator(case, weights[case.model], images)
+        ev_masks.append(ev.M)
         norms = balance(case, ev, x)
         total, ct, st, tt, g = ev.grad(x)
         assert abs(total - (ct + sum(st) + tt)) <= 1e-12 * abs(total)
         results.append((case, total, ct, st, tt, g, norms))
-        if n in (0, 13):  # a max-pool and an avg-pool/gatys case
+        if n in (0, 13, len(cases) - 2):  # a max-pool, an avg-pool/gatys and a masked case
             rng = np.random.default_rng(7 + n)
             pix = [(int(rng.integers(3)), int(rng.integers(SIZE)), int(rng.integers(SIZE))) for _ in range(6)]
             pix += [(0, 0, 0), (2, SIZE - 1, SIZE - 1), (1, 0, SIZE - 1)]  # borders
@@ -503,6 +544,12 @@ def main():
             a["tv_power"] = np.float64(case.tv_power)
             a["style_norm"] = np.bytes_(case.style_norm.encode())
             a["note"] = np.bytes_(case.note.encode())
+            a["masks"] = np.int32(1 if case.masks else 0)
+            if case.masks:
+                mg = grp.create_group("masks")
+                for k in range(len(case.styles)):
+                    for li, l in enumerate(case.style_layers):
+                        mg.create_dataset(f"s{k}_l{li}", data=ev_masks[n][k][l].numpy().astype(np.uint8))
             grp.create_dataset("loss", data=np.float64(total))
             grp.create_dataset("content_loss", data=np.float64(ct))
             grp.create_dataset("style_loss", data=np.array(st, dtype=np.float64))
