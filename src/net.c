@@ -273,8 +273,9 @@ ss_status ss_net_set_style(ss_net *net, int s, const float *style) {
 }
 
 /* The style terms of style layer l (the features and their gradient L->diff):
- * unmasked styles in one product, each masked one on its masked features,
- * whose gradient times the mask is added to L->diff. */
+ * unmasked styles in one product, each masked one on its masked features
+ * F M, whose gradient 4 scale (G - T) F M is added to L->diff: it is zero
+ * where the (binary) mask is, so it is already the gradient times M. */
 static ss_status style_layer_grad(ss_net *net, double *term, net_layer *L, int l) {
     const ss_loss_config *cfg = &net->cfg;
     const ss_tensor *targets[SS_MAX_STYLES];
@@ -287,7 +288,6 @@ static ss_status style_layer_grad(ss_net *net, double *term, net_layer *L, int l
             const ss_tensor *target = net->gram_target[s][l];
             SS_TRY(ss_be_style_grad(net->be, losses, net->masked_diff[l], net->gram[l], net->masked[l], &target,
                                     &net->style_scale[s][l], 1));
-            SS_TRY(ss_be_vec_mul(net->be, net->masked_diff[l], net->mask[s][l]));
             SS_TRY(ss_be_vec_axpy(net->be, L->diff, 1.0, net->masked_diff[l]));
             *term += losses[0];
             continue;
