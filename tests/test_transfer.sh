@@ -27,6 +27,8 @@
 #    (eigen) gives another result than none;
 #  - --aspect square --output-size content_aspect writes 64x43 images
 #    (snapshot too), --output-size content_pixels the content's 451x300;
+#  - style masks: eval with an all-white mask per style gives the unmasked
+#    style terms, complementary masks smaller ones; a masked transfer runs;
 #  - a .jpg output;
 #  - bad input (unreadable or missing images, out-of-range parameters, an
 #    output in a missing directory or with an unsupported extension, an
@@ -263,6 +265,32 @@ transfer "$T/hist" "$CONTENT" "$STYLE" --init noise --iterations 5 --preserve-co
 ok "preserve-color histogram run" "$T/hist" &&
     check "--preserve-color histogram changes the result" not_cmp "$T/hist/out.png" "$T/npc/out.png"
 
+# ------------------------------------------------------------ style masks
+# eval: an all-white mask per style changes nothing; complementary masks
+# make each style's term smaller (the masked terms are what eval writes)
+{ printf 'P5\n30 20\n255\n'; head -c 600 /dev/zero | tr '\0' '\377'; } >"$T/white.pgm"
+STYLE2=samples/style/the_scream.jpg
+MASKS=samples/masks/chelsea_bright.png,samples/masks/chelsea_dark.png
+for v in plain white masked; do
+    case $v in
+    plain) extra=() ;;
+    white) extra=(--style-masks "$T/white.pgm,$T/white.pgm") ;;
+    masked) extra=(--style-masks "$MASKS") ;;
+    esac
+    timeout -k 5 60 "$BIN" eval "${SMALL[@]}" "${extra[@]}" "$CONTENT" "$STYLE" "$STYLE2" -o "$T/eval_$v.h5" \
+        >"$T/eval_$v.out" 2>&1 </dev/null || fail "eval ($v masks): $(cat "$T/eval_$v.out")"
+done
+check "eval with all-white style masks: the same style terms, masked ones smaller" "$PY" -c "
+import sys
+import h5py
+import numpy as np
+s = {v: h5py.File('$T/eval_' + v + '.h5', 'r')['style_loss'][()] for v in ('plain', 'white', 'masked')}
+print(s)
+sys.exit(0 if np.allclose(s['white'], s['plain'], rtol=1e-6) and (s['masked'] < 0.9 * s['plain']).all() else 1)"
+transfer "$T/masked" "$CONTENT" "$STYLE" "$STYLE2" --style-masks "$MASKS" --iterations 2 --snapshots 0,0
+ok "transfer with two style masks" "$T/masked" &&
+    check "style masks: the result differs from the unmasked one" not_cmp "$T/masked/out.png" "$T/npc/out.png"
+
 # ------------------------------------------------------------ output size
 # a square optimisation written at the content's aspect ratio (the
 # reference's maintain_aspect_ratio), snapshots too, or at its own pixel size
@@ -345,6 +373,13 @@ bad "color mask not an image" "color_mask: " -- "$CONTENT" "$STYLE" -o "$O" --pr
     --color-mask "$T/in/text.jpg"
 bad "color mask without preserve-color" "color_mask: needs preserve_color" -- "$CONTENT" "$STYLE" -o "$O" \
     --color-mask "$T/in/black.pgm"
+bad "style masks: one for two styles" "style_masks: 1 mask(s) for 2 style image(s)" -- "$CONTENT" "$STYLE" \
+    "$STYLE" -o "$O" --style-masks "$T/in/black.pgm"
+bad "style mask missing" "style_masks: cannot read image $T/in/nothere.png" -- "$CONTENT" "$STYLE" -o "$O" \
+    --style-masks "$T/in/nothere.png"
+bad "style mask not an image" "style_masks: " -- "$CONTENT" "$STYLE" -o "$O" --style-masks "$T/in/text.jpg"
+bad "style mask all black" "style_masks: $T/in/black.pgm is all black" -- "$CONTENT" "$STYLE" -o "$O" \
+    --style-masks "$T/in/black.pgm"
 bad "weights file missing" nothere.h5 -- "$CONTENT" "$STYLE" -o "$O" --weights "$T/in/nothere.h5"
 bad "output directory missing" /nonexistent -- "$CONTENT" "$STYLE" -o /nonexistent/x.png
 bad "output .gif" x.gif -- "$CONTENT" "$STYLE" -o "$T/out/x.gif"
