@@ -95,9 +95,9 @@ void ss_inputs_output_size(int *w, int *h, const ss_inputs *in, const char *outp
     *w = in->w, *h = in->h;
     if (!strcmp(output_size, "content_pixels")) {
         *w = in->src_w, *h = in->src_h;
-    } else if (!strcmp(output_size, "content_aspect") && in->src_w > 0) {
-        long long hh = ((long long)in->w * in->src_h * 2 + in->src_w) / (2LL * in->src_w); /* rounded */
-        *h = hh < 1 ? 1 : (int)hh;
+    } else if (!strcmp(output_size, "content_aspect") && in->src_h > 0) {
+        long long ww = (long long)in->h * in->src_w / in->src_h; /* truncated, as Network.py's int() */
+        *w = ww < 1 ? 1 : ww > SS_IMAGE_MAX_SIDE ? SS_IMAGE_MAX_SIDE : (int)ww;
     }
 }
 

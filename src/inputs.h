@@ -45,9 +45,11 @@ ss_status ss_inputs_load_image(float **out, ss_image *keep, int *h, int *w, cons
 ss_status ss_inputs_load_mask(unsigned char **out, int w, int h, const char *path, const char *key);
 
 /* The size of the images a run writes for output_size: optimised (w, h);
- * content_pixels the content file's size; content_aspect the optimised
- * width and the content's aspect ratio (h = w * src_h / src_w, rounded), as
- * the reference's maintain_aspect_ratio did. */
+ * content_pixels the content file's size (Network.py's rescale_image);
+ * content_aspect the optimised height and the content's aspect ratio
+ * (width = floor(h * src_w / src_h)), as Network.py resized every image it
+ * saved when rescale_image was off (after a square optimisation, with
+ * maintain_aspect_ratio off, that restores the content's shape). */
 void ss_inputs_output_size(int *w, int *h, const ss_inputs *in, const char *output_size);
 
 /* Turns a de-processed result into the image a run writes, in place: the

@@ -95,7 +95,7 @@ static const param_def g_params[] = {
     {"color_mask", P_STR, OFF(color_mask), 0, SS_PATH_MAX, 0, 0, 0, NULL, "",
      "mask image: preserve_color (ycbcr or luminance) puts the content's colours back only where it is white (>= 128)", NULL},
     STR(output_size, "optimised|content_aspect|content_pixels", "optimised",
-        "size of the images written: as optimised, the content's aspect ratio at the optimised width, or the "
+        "size of the images written: as optimised, the content's aspect ratio at the optimised height, or the "
         "content file's own size"),
     {"snapshots", P_SNAPSHOTS, OFF(snapshot_first), OFF(snapshot_every), 0, 0, 0, 1000000, NULL, "10,10",
      "FIRST,EVERY: keep iterations 1..FIRST and every EVERY-th (0,0: none)", NULL},

@@ -174,7 +174,10 @@ static void test_output_size(void) {
     ss_inputs_output_size(&w, &h, &in, "optimised");
     CHECK(w == 64 && h == 64, "optimised: %dx%d", w, h);
     ss_inputs_output_size(&w, &h, &in, "content_aspect");
-    CHECK(w == 64 && h == 43, "content_aspect: %dx%d, want 64x43 (64 * 300 / 451 = 42.6)", w, h);
+    CHECK(w == 96 && h == 64, "content_aspect: %dx%d, want 96x64 (floor(64 * 451 / 300))", w, h);
+    in.w = 64, in.h = 43; /* aspect keep: content_aspect changes nothing */
+    ss_inputs_output_size(&w, &h, &in, "content_aspect");
+    CHECK(w == 64 && h == 43, "content_aspect after aspect keep: %dx%d, want 64x43", w, h);
     ss_inputs_output_size(&w, &h, &in, "content_pixels");
     CHECK(w == 451 && h == 300, "content_pixels: %dx%d", w, h);
 }

@@ -25,7 +25,7 @@
 #    (mean difference < PC_MAX levels), without it they do not (> NPC_MIN);
 #  - --preserve-color luminance keeps the content's Cb/Cr too; histogram
 #    (eigen) gives another result than none;
-#  - --aspect square --output-size content_aspect writes 64x43 images
+#  - --aspect square --output-size content_aspect writes 96x64 images
 #    (snapshot too), --output-size content_pixels the content's 451x300;
 #  - style masks: eval with an all-white mask per style gives the unmasked
 #    style terms, complementary masks smaller ones; a masked transfer runs;
@@ -296,8 +296,8 @@ ok "transfer with two style masks" "$T/masked" &&
 # reference's maintain_aspect_ratio), snapshots too, or at its own pixel size
 transfer "$T/osa" "$CONTENT" "$STYLE" --iterations 1 --snapshots 1,0 --aspect square --output-size content_aspect
 if ok "--output-size content_aspect" "$T/osa"; then
-    check "content_aspect: out.png is 64x43" pytool size "$T/osa/out.png" && grep -qx '64 43' "$T/py.out"
-    check "content_aspect: the snapshot is 64x43" pytool size "$T/osa/out_iter0001.png" && grep -qx '64 43' "$T/py.out"
+    check "content_aspect: out.png is 96x64" pytool size "$T/osa/out.png" && grep -qx '96 64' "$T/py.out"
+    check "content_aspect: the snapshot is 96x64" pytool size "$T/osa/out_iter0001.png" && grep -qx '96 64' "$T/py.out"
 fi
 transfer "$T/osp" "$CONTENT" "$STYLE" --iterations 1 --snapshots 0,0 --output-size content_pixels
 ok "--output-size content_pixels" "$T/osp" &&
