@@ -55,8 +55,8 @@ static ss_status eval_run(const ss_cli *cli) {
         char masks[SS_PATH_MAX * SS_MAX_STYLES + 8];
         ss_params_format(&s.params, "style_masks", masks, sizeof masks);
         const char *keys[] = {"model", "weights", "pool", "content_layer", "backend", "device", "style_masks"};
-        const char *values[] = {s.params.model,         s.weights,         s.params.pool, s.params.content_layer,
-                                s.be->iface->name,      s.be->device,      masks};
+        const char *values[] = {s.params.model,    s.weights,    s.params.pool, s.params.content_layer,
+                                s.be->iface->name, s.be->device, masks};
         ss_eval_output o = {
             terms.total, terms.content, terms.tv, s.params.n_style_layers, terms.style, names, x, g, h, w,
             keys,        values,        7};

@@ -136,13 +136,13 @@ static int sym_power3(double out[9], const double a[9], double power) {
     }
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++)
-            out[3 * i + j] = v[3 * i] * d[0] * v[3 * j] + v[3 * i + 1] * d[1] * v[3 * j + 1] +
-                             v[3 * i + 2] * d[2] * v[3 * j + 2];
+            out[3 * i + j] =
+                v[3 * i] * d[0] * v[3 * j] + v[3 * i + 1] * d[1] * v[3 * j + 1] + v[3 * i + 2] * d[2] * v[3 * j + 2];
     return 1;
 }
 
-ss_status ss_colour_histogram_values(double *out, const unsigned char *style, size_t ns,
-                                     const unsigned char *content, size_t nc, ss_hist_method method) {
+ss_status ss_colour_histogram_values(double *out, const unsigned char *style, size_t ns, const unsigned char *content,
+                                     size_t nc, ss_hist_method method) {
     double ms[3], cs[9], mc[3], cc[9], a[9], x[9], y[9];
     rgb_stats(ms, cs, style, ns);
     rgb_stats(mc, cc, content, nc);
@@ -158,7 +158,8 @@ ss_status ss_colour_histogram_values(double *out, const unsigned char *style, si
     mat3_mul(a, x, y);
     for (size_t i = 0; i < ns; i++) {
         double d[3] = {style[3 * i] - ms[0], style[3 * i + 1] - ms[1], style[3 * i + 2] - ms[2]};
-        for (int c = 0; c < 3; c++) out[3 * i + c] = a[3 * c] * d[0] + a[3 * c + 1] * d[1] + a[3 * c + 2] * d[2] + mc[c];
+        for (int c = 0; c < 3; c++)
+            out[3 * i + c] = a[3 * c] * d[0] + a[3 * c + 1] * d[1] + a[3 * c + 2] * d[2] + mc[c];
     }
     return SS_OK;
 }
@@ -197,8 +198,7 @@ ss_status ss_colour_prepare(ss_image *content, ss_image *styles, int n_styles, s
     return st;
 }
 
-ss_status ss_colour_restore(ss_image *result, const ss_image *content, const unsigned char *mask,
-                            ss_colour_mode mode) {
+ss_status ss_colour_restore(ss_image *result, const ss_image *content, const unsigned char *mask, ss_colour_mode mode) {
     if (mode != SS_COLOUR_YCBCR && mode != SS_COLOUR_LUMINANCE) return SS_OK;
     if (!mask) return ss_image_preserve_color(result, content);
     size_t n = (size_t)result->w * result->h;

@@ -28,12 +28,7 @@
 
 #define SS_COLOUR_EPS 1e-3
 
-typedef enum ss_colour_mode {
-    SS_COLOUR_OFF,
-    SS_COLOUR_YCBCR,
-    SS_COLOUR_LUMINANCE,
-    SS_COLOUR_HISTOGRAM
-} ss_colour_mode;
+typedef enum ss_colour_mode { SS_COLOUR_OFF, SS_COLOUR_YCBCR, SS_COLOUR_LUMINANCE, SS_COLOUR_HISTOGRAM } ss_colour_mode;
 
 typedef enum ss_hist_method { SS_HIST_CHOLESKY, SS_HIST_EIGEN } ss_hist_method;
 
@@ -50,8 +45,8 @@ void ss_colour_luminance_values(double *out, const unsigned char *style, size_t 
 /* out (3 * ns doubles, interleaved RGB) = style's pixels matched to
  * content's mean and covariance by method (see the top). SS_ERR_NUMERIC
  * when a covariance is not positive definite after the regularisation. */
-ss_status ss_colour_histogram_values(double *out, const unsigned char *style, size_t ns,
-                                     const unsigned char *content, size_t nc, ss_hist_method method);
+ss_status ss_colour_histogram_values(double *out, const unsigned char *style, size_t ns, const unsigned char *content,
+                                     size_t nc, ss_hist_method method);
 
 /* Prepares a run's images for mode, in place: luminance turns content and
  * every style into their luma (the styles' matched to the content's) on
@@ -64,7 +59,6 @@ ss_status ss_colour_prepare(ss_image *content, ss_image *styles, int n_styles, s
  * luminance: result's luma with content's chrominance; other modes do
  * nothing), only where mask (w * h bytes, non-zero = white; NULL: all)
  * says so. SS_ERR_ARG when the sizes differ. */
-ss_status ss_colour_restore(ss_image *result, const ss_image *content, const unsigned char *mask,
-                            ss_colour_mode mode);
+ss_status ss_colour_restore(ss_image *result, const ss_image *content, const unsigned char *mask, ss_colour_mode mode);
 
 #endif

@@ -84,8 +84,8 @@ ss_status ss_inputs_load_mask(unsigned char **out, int w, int h, const char *pat
     }
     ss_image_free(&sized);
     if (st == SS_OK && white == 0)
-        st = ss_error(SS_ERR_ARG, "%s: %s is all black at %dx%d (no pixel >= 128): it would select nothing", key,
-                      path, w, h);
+        st = ss_error(SS_ERR_ARG, "%s: %s is all black at %dx%d (no pixel >= 128): it would select nothing", key, path,
+                      w, h);
     if (st != SS_OK) free(m);
     else *out = m;
     return st;

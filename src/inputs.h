@@ -12,9 +12,9 @@ typedef struct ss_inputs {
     float *content;              /* (3, h, w) pre-processed */
     float *style[SS_MAX_STYLES]; /* (3, h, w) pre-processed, resized to the content's size */
     int n_styles;
-    ss_image content_image; /* the resized content as 8-bit RGB (empty for .h5 input); its luma for
-                               preserve_color luminance */
-    ss_image colour_image;  /* the resized content whose colours preserve_color puts back (empty: none) */
+    ss_image content_image;    /* the resized content as 8-bit RGB (empty for .h5 input); its luma for
+                                  preserve_color luminance */
+    ss_image colour_image;     /* the resized content whose colours preserve_color puts back (empty: none) */
     unsigned char *color_mask; /* color_mask at (w, h): 1 white, 0 black (NULL: none) */
     int src_w, src_h;          /* the content file's own size (w, h for .h5 input) */
     ss_preproc preproc;

@@ -93,7 +93,8 @@ static const param_def g_params[] = {
     STR(histogram_method, "cholesky|eigen", "cholesky",
         "preserve_color histogram: the matrix square root, Cholesky or symmetric eigenvalue form"),
     {"color_mask", P_STR, OFF(color_mask), 0, SS_PATH_MAX, 0, 0, 0, NULL, "",
-     "mask image: preserve_color (ycbcr or luminance) puts the content's colours back only where it is white (>= 128)", NULL},
+     "mask image: preserve_color (ycbcr or luminance) puts the content's colours back only where it is white (>= 128)",
+     NULL},
     STR(output_size, "optimised|content_aspect|content_pixels", "optimised",
         "size of the images written: as optimised, the content's aspect ratio at the optimised height, or the "
         "content file's own size"),
@@ -383,7 +384,8 @@ ss_status ss_params_resolve(const ss_params *p, ss_model *m, ss_loss_config *cfg
     if (p->n_style_weights != 1 && p->n_style_weights != p->n_styles)
         return ss_error(SS_ERR_ARG, "style_weight: %d values for %d style images (give one, or one per image)",
                         p->n_style_weights, p->n_styles);
-    for (int s = 0; s < p->n_styles; s++) cfg->style_weight[s] = p->style_weight[p->n_style_weights == 1 ? 0 : s] * p->style_scale;
+    for (int s = 0; s < p->n_styles; s++)
+        cfg->style_weight[s] = p->style_weight[p->n_style_weights == 1 ? 0 : s] * p->style_scale;
     cfg->style_norm = !strcmp(p->style_norm, "gatys")    ? SS_STYLE_NORM_GATYS
                       : !strcmp(p->style_norm, "target") ? SS_STYLE_NORM_TARGET
                                                          : SS_STYLE_NORM_REFERENCE;

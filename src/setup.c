@@ -71,10 +71,10 @@ void ss_setup_free(ss_setup *s) {
 }
 
 /* The parameters that decide the targets: equal values mean the same network and targets. */
-static const char *const target_keys[] = {"content",       "style",        "model",      "weights",
-                                          "channels_div",  "image_size",   "aspect",     "pool",
-                                          "content_layer", "style_layers", "style_norm", "precision",
-                                          "preserve_color", "histogram_method", "color_mask",   "style_masks"};
+static const char *const target_keys[] = {
+    "content",    "style",         "model",        "weights",    "channels_div", "image_size",     "aspect",
+    "pool",       "content_layer", "style_layers", "style_norm", "precision",    "preserve_color", "histogram_method",
+    "color_mask", "style_masks"};
 
 int ss_setup_reuse(ss_setup *s, const ss_params *p) {
     if (!s->net) return 0;

@@ -95,8 +95,7 @@ static void test_reference(void) {
             for (int c = 0; c < 3; c++) bad += fabs(s2.px[3 * i + c] - want) > 0.5 + 1e-9;
         }
         CHECK(bad == 0, "%s: %d luminance pixel values are not the rounded matched luma", styles[s], bad);
-        for (size_t i = 0; i < nc; i++)
-            bad += c2.px[3 * i] != c2.px[3 * i + 1] || c2.px[3 * i] != c2.px[3 * i + 2];
+        for (size_t i = 0; i < nc; i++) bad += c2.px[3 * i] != c2.px[3 * i + 1] || c2.px[3 * i] != c2.px[3 * i + 2];
         CHECK(bad == 0, "luminance: the content is not gray (%d pixels)", bad);
         ss_image_free(&c2);
         ss_image_free(&s2);
@@ -124,8 +123,7 @@ static void test_restore_mask(void) {
     MUST(ss_image_resize(&masked, &result, w, h));
     CHECK_OK(ss_colour_restore(&masked, &content, mask, SS_COLOUR_YCBCR));
     int bad = 0;
-    for (int i = 0; i < w * h; i++)
-        bad += memcmp(masked.px + 3 * i, (mask[i] ? plain.px : result.px) + 3 * i, 3) != 0;
+    for (int i = 0; i < w * h; i++) bad += memcmp(masked.px + 3 * i, (mask[i] ? plain.px : result.px) + 3 * i, 3) != 0;
     CHECK(bad == 0, "color mask: %d pixels are neither preserved where white nor kept where black", bad);
     ss_image same = {0};
     MUST(ss_image_resize(&same, &result, w, h));
@@ -142,8 +140,7 @@ static void test_masks(void) {
     ss_image img = {0};
     MUST(ss_image_alloc(&img, 20, 10));
     for (int y = 0; y < 10; y++)
-        for (int x = 0; x < 20; x++)
-            memset(img.px + 3 * (y * 20 + x), x < 10 ? 0 : (x < 15 ? 127 : 128 + y), 3);
+        for (int x = 0; x < 20; x++) memset(img.px + 3 * (y * 20 + x), x < 10 ? 0 : (x < 15 ? 127 : 128 + y), 3);
     char *path = tmp_path("mask.png");
     MUST(ss_image_save(path, &img));
     unsigned char *m = NULL;
@@ -205,8 +202,8 @@ static void test_keys(void) {
           "'%s'", ss_error_message());
     CHECK(ss_params_set(&p, "output_size", "big") == SS_ERR_ARG && strstr(ss_error_message(), "output_size: 'big'"),
           "'%s'", ss_error_message());
-    CHECK(ss_params_set(&p, "style_scale", "-1") == SS_ERR_ARG && strstr(ss_error_message(), "style_scale: -1"),
-          "'%s'", ss_error_message());
+    CHECK(ss_params_set(&p, "style_scale", "-1") == SS_ERR_ARG && strstr(ss_error_message(), "style_scale: -1"), "'%s'",
+          ss_error_message());
     /* style_scale multiplies every style weight */
     ss_params_defaults(&p);
     MUST(ss_params_set(&p, "style", "a.jpg,b.jpg"));

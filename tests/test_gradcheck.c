@@ -995,7 +995,7 @@ int main(void) {
     if (g_verbose)
         printf("ss_net_eval: %d calls, %.2f s; host forward: %d calls, %.2f s\n", g_sut_evals, g_sut_time, g_ref_evals,
                g_ref_time);
-    printf("%d cases (%d with style masks), %.1f s; failures: values %d, float32 fd %d, host fd %d\n", N_CASES + N_MASKED, N_MASKED, secs, g_fail_value,
-           g_fail_fd32, g_fail_fd64);
+    printf("%d cases (%d with style masks), %.1f s; failures: values %d, float32 fd %d, host fd %d\n",
+           N_CASES + N_MASKED, N_MASKED, secs, g_fail_value, g_fail_fd32, g_fail_fd64);
     return check_summary("test_gradcheck");
 }
