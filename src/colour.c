@@ -55,7 +55,7 @@ static void rgb_stats(double mean[3], double cov[9], const unsigned char *px, si
     for (int c = 0; c < 3; c++) mean[c] = s[c] / (double)n;
     memset(cov, 0, 9 * sizeof *cov);
     for (size_t i = 0; i < n; i++) {
-        double d[3] = {px[3 * i] - mean[0], px[3 * i + 1] - mean[1], px[3 * i + 2] - mean[2]};
+        const double d[3] = {px[3 * i] - mean[0], px[3 * i + 1] - mean[1], px[3 * i + 2] - mean[2]};
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++) cov[3 * a + b] += d[a] * d[b];
     }
@@ -157,7 +157,7 @@ ss_status ss_colour_histogram_values(double *out, const unsigned char *style, si
     if (!ok) return ss_error(SS_ERR_NUMERIC, "preserve_color histogram: a colour covariance is not positive definite");
     mat3_mul(a, x, y);
     for (size_t i = 0; i < ns; i++) {
-        double d[3] = {style[3 * i] - ms[0], style[3 * i + 1] - ms[1], style[3 * i + 2] - ms[2]};
+        const double d[3] = {style[3 * i] - ms[0], style[3 * i + 1] - ms[1], style[3 * i + 2] - ms[2]};
         for (int c = 0; c < 3; c++)
             out[3 * i + c] = a[3 * c] * d[0] + a[3 * c + 1] * d[1] + a[3 * c + 2] * d[2] + mc[c];
     }

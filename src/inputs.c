@@ -147,10 +147,11 @@ ss_status ss_inputs_load(ss_inputs *in, const ss_params *p, const ss_preproc *pp
     memset(in, 0, sizeof *in);
     in->preproc = *pp;
     ss_image styles[SS_MAX_STYLES] = {{0}};
+    int channels;
     ss_status st = ss_inputs_load_image(&in->content, &in->content_image, &in->h, &in->w, p->content, p, pp, "content");
     in->src_w = in->w, in->src_h = in->h;
     if (st == SS_OK && !ss_evalfile_is_dataset_spec(p->content))
-        st = ss_image_probe(&in->src_w, &in->src_h, &(int){0}, p->content);
+        st = ss_image_probe(&in->src_w, &in->src_h, &channels, p->content);
     if (st == SS_OK && p->n_styles < 1) st = ss_error(SS_ERR_ARG, "no style image given");
     for (int s = 0; st == SS_OK && s < p->n_styles; s++) {
         st = ss_inputs_load_image(&in->style[s], &styles[s], &in->h, &in->w, p->style[s], p, pp, "style");
