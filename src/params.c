@@ -361,7 +361,7 @@ void ss_params_print_help(FILE *f, int column) {
         opt[j] = '\0';
         fprintf(f, "  --%-*s %s", column - 2, opt, d->help);
         if (d->choices) fprintf(f, " (%s)", d->choices);
-        fprintf(f, " [default: %s]\n", d->def);
+        fprintf(f, " [default: %s]\n", d->def[0] ? d->def : "none");
     }
 }
 
