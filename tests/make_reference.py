@@ -24,6 +24,8 @@ the Keras script Network.py of titu1994/Neural-Style-Transfer):
            sum((G_s - G_x)^2) / (4 * C_l^2 * (h_l*w_l)^2)    (norm "gatys")
            total: sum_s sum_l (style_weight[s] / n_layers) * loss_l(s)
   tv       sum_{i<H-1, j<W-1, c} ((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2)^p
+  masks    (cases 20, 21: style_masks) G_s = G(F_s * M_s), G_x = G(F_x * M_s) per
+           style image s, M_s its binary mask at the layer's size
 with W*H the image's pixel count, features read after each conv's ReLU, 2x2
 stride-2 max or average pooling after each block.
 """
