@@ -329,6 +329,8 @@ static void want_error(const char *errors, const char *file, int line, const cha
     CHECK(0, "no error '%s%s...' in:\n%s", prefix, what, errors ? errors : "(none)");
 }
 
+static const char *write_png(const char *name, int w, int h);
+
 static void test_errors(void) {
     const char *bad =
         "sweep: bad\n"                                                   /* 1 */
@@ -432,6 +434,25 @@ static void test_errors(void) {
     want_error(errors, path, 5, "id: '.hidden' is not a valid id");
     want_error(errors, path, 6, "id: experiment 4 has no id");
     want_error(errors, path, 8, "pool: also varied by grid (line 7)");
+    free(errors);
+
+    /* masks: one per style image, images, a colour mode for the colour mask */
+    const char *png = write_png("mask.png", 8, 8);
+    char big[4096];
+    snprintf(big, sizeof big,
+             "defaults: {content: %s/img/c.jpg, style: [%s/img/s1.jpg, %s/img/s2.jpg]}\n"  /* 1 */
+             "experiments:\n"                                                              /* 2 */
+             "  - {id: a, style_masks: [%s]}\n"                                            /* 3 */
+             "  - {id: b, style_masks: [%s, %s/img/c.jpg]}\n"                              /* 4 */
+             "  - {id: c, color_mask: %s}\n"                                               /* 5 */
+             "  - {id: d, color_mask: %s, preserve_color: true, style_masks: [%s, %s]}\n", /* 6 */
+             g_dir, g_dir, g_dir, png, png, g_dir, png, png, png, png);
+    path = write_file("masks.yaml", big);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
+    CHECK(st == SS_ERR_ARG && n == 3, "masks: status %d, %d errors:\n%s", (int)st, n, errors ? errors : "");
+    want_error(errors, path, 3, "style_masks: run a: 1 mask(s) for 2 style image(s)");
+    want_error(errors, path, 4, "img/c.jpg' is not an image file stylesweep reads");
+    want_error(errors, path, 5, "color_mask: run c: needs preserve_color ycbcr or luminance");
     free(errors);
 
     /* a missing manifest */
