@@ -351,6 +351,31 @@ void ss_params_write(const ss_params *p, FILE *f) {
     }
 }
 
+ss_status ss_params_read_text(ss_params *p, const char *text) {
+    ss_params_defaults(p);
+    char line[SS_PATH_MAX * SS_MAX_STYLES + 128];
+    for (const char *s = text; s && *s;) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        if (len >= sizeof line) return ss_error(SS_ERR_FORMAT, "parameters: a line of %zu bytes", len);
+        memcpy(line, s, len);
+        line[len] = '\0';
+        s = nl ? nl + 1 : NULL;
+        char *colon = strstr(line, ": ");
+        if (!colon && len && line[len - 1] == ':') colon = line + len - 1; /* "key:" (an empty value) */
+        if (!colon) {
+            if (line[0]) return ss_error(SS_ERR_FORMAT, "parameters: '%s' is not 'key: value'", line);
+            continue;
+        }
+        *colon = '\0';
+        char *v = colon[1] ? colon + 2 : colon + 1;
+        size_t vl = strlen(v);
+        if (vl >= 2 && v[0] == '[' && v[vl - 1] == ']') v[vl - 1] = '\0', v++;
+        SS_TRY(ss_params_set(p, line, v));
+    }
+    return SS_OK;
+}
+
 void ss_params_print_help(FILE *f, int column) {
     for (int i = 0; i < N_PARAMS; i++) {
         const param_def *d = &g_params[i];

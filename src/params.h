@@ -79,6 +79,12 @@ void ss_params_format(const ss_params *p, const char *key, char *buf, size_t siz
 /* Writes every parameter as "key: value" lines (YAML) to f. */
 void ss_params_write(const ss_params *p, FILE *f);
 
+/* Reads text as ss_params_write writes it ("key: value" lines, lists in
+ * [...]) into *p, over the defaults: a key the text lacks keeps its default
+ * (text written before the key existed means what the default does now).
+ * SS_ERR_FORMAT / SS_ERR_ARG naming the line or key otherwise. */
+ss_status ss_params_read_text(ss_params *p, const char *text);
+
 /* Prints one line per option: --key-name (padded to column characters),
  * its help and default. */
 void ss_params_print_help(FILE *f, int column);

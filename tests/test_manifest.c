@@ -591,6 +591,38 @@ static void test_image_size(void) {
     ss_manifest_free(&m);
 }
 
+/* ss_params_read_text reads what ss_params_write writes, and text written
+ * before a key existed (no line for it; preserve_color as a boolean) means
+ * the defaults: what --resume compares. */
+static void test_params_text(void) {
+    ss_params p, q;
+    ss_params_defaults(&p);
+    MUST(ss_params_set(&p, "style", "a.jpg,b c.jpg"));
+    MUST(ss_params_set(&p, "style_masks", "m1.png,m2.png"));
+    MUST(ss_params_set(&p, "style_weight", "0.5,2"));
+    MUST(ss_params_set(&p, "preserve_color", "luminance"));
+    MUST(ss_params_set(&p, "snapshots", "3,7"));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ss_params_write(&p, f);
+    fclose(f);
+    CHECK_OK(ss_params_read_text(&q, text));
+    CHECK(ss_manifest_diff(&p, &q, NULL, 0) == 0, "read_text(write(p)) differs from p:\n%s", text);
+    free(text);
+    const char *old = "content: c.jpg\nstyle: [s.jpg]\nmodel: vgg16\npreserve_color: true\nseed: 3\n";
+    CHECK_OK(ss_params_read_text(&q, old));
+    ss_params_defaults(&p);
+    MUST(ss_params_set(&p, "content", "c.jpg"));
+    MUST(ss_params_set(&p, "style", "s.jpg"));
+    MUST(ss_params_set(&p, "preserve_color", "ycbcr"));
+    MUST(ss_params_set(&p, "seed", "3"));
+    char diff[512];
+    CHECK(ss_manifest_diff(&p, &q, diff, sizeof diff) == 0, "old text: differs by %s", diff);
+    CHECK(ss_params_read_text(&q, "tv_wieght: 1\n") == SS_ERR_ARG, "an unknown key was read");
+    CHECK(ss_params_read_text(&q, "garbage\n") == SS_ERR_FORMAT, "a line without ': ' was read");
+}
+
 int main(void) {
     check_tmpdir("ss_manifest");
     test_sha256();
@@ -599,6 +631,7 @@ int main(void) {
     test_shipped();
     test_errors();
     test_image_size();
+    test_params_text();
     check_tmpdir_remove();
     return check_summary("test_manifest");
 }
