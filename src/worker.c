@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testhold.h"
 
 struct ss_worker {
     char backend_name[16];
@@ -24,6 +25,8 @@ typedef struct worker_run {
     int checkpoint_every;
     const ss_worker_sink *sink;
     ss_status sink_status; /* a failed emit: fatal */
+    int iteration;         /* the last iteration done in this process (0: none yet) */
+    int held;              /* the test-only hold (testhold.h) has held this run */
 } worker_run;
 
 ss_status ss_worker_new(ss_worker **out, const char *backend, int device, int threads) {
@@ -52,6 +55,7 @@ static ss_status emit(worker_run *r, ss_msg *m, const void *payload) {
 
 static ss_status on_iteration(void *ctx, const ss_iteration *it) {
     worker_run *r = ctx;
+    r->iteration = it->iteration;
     const ss_setup *s = &r->w->setup;
     ss_msg m = {0};
     m.type = SS_MSG_METRICS;
@@ -105,9 +109,15 @@ static ss_status send_checkpoint(worker_run *r, const ss_engine_state *state) {
     return st;
 }
 
+static int sink_should_stop(void *ctx) {
+    const worker_run *r = ctx;
+    return r->sink->should_stop && r->sink->should_stop(r->sink->ctx);
+}
+
 static int should_stop(void *ctx) {
     worker_run *r = ctx;
-    return r->sink->should_stop && r->sink->should_stop(r->sink->ctx);
+    if (r->iteration > 0) ss_test_hold(&r->held, r->run, r->iteration, sink_should_stop, r);
+    return sink_should_stop(r);
 }
 
 static ss_status on_boundary(void *ctx, const ss_engine_state *state) {
@@ -193,7 +203,7 @@ static ss_status bench_run(worker_run *r, const ss_params *p, const ss_engine_st
 
 ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engine_state *resume, int checkpoint_every,
                         const ss_worker_sink *sink) {
-    worker_run r = {w, run, checkpoint_every, sink, SS_OK};
+    worker_run r = {.w = w, .run = run, .checkpoint_every = checkpoint_every, .sink = sink, .sink_status = SS_OK};
     ss_msg m = {0};
     const char *bench = getenv("STYLESWEEP_BENCH_NO_COMPUTE");
     if (bench && !strcmp(bench, "1")) return bench_run(&r, p, resume);

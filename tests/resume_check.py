@@ -73,6 +73,7 @@ def cmd_wait(path, run, min_it, pid, seconds=60.0, since=0.0):
     t_end = time.time() + float(seconds)
     pid, since = int(pid), float(since)
     while time.time() < t_end:
+        ended = not alive(pid)  # before the read: a run done just before the end is seen
         try:
             rows = read_table(path)
             if run == "*":  # any run started by this job
@@ -87,7 +88,7 @@ def cmd_wait(path, run, min_it, pid, seconds=60.0, since=0.0):
                     return 2
         except Exception:
             pass
-        if not alive(pid):
+        if ended:
             print("wait: process %d ended before run %s reached iteration %s" % (pid, run, min_it))
             return 1
         time.sleep(0.01)
