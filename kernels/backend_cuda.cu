@@ -788,6 +788,11 @@ static ss_status cuda_vec_fill(ss_backend *be, ss_tensor *x, double value) {
     return SS_OK;
 }
 
+static ss_status cuda_vec_mul(ss_backend *be, ss_tensor *x, const ss_tensor *m) {
+    CUDA_CHECK(be, ss_k_mul(ctx_of(be)->stream, x->data, m->data, x->size));
+    return SS_OK;
+}
+
 static ss_status cuda_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v, const ss_tensor *g, double lr,
                                 double b1, double b2, double eps, int t) {
     double c1 = 1.0 - pow(b1, t), c2 = 1.0 - pow(b2, t);
@@ -888,6 +893,7 @@ static const ss_backend_i cuda_iface = {
     cuda_vec_scale,
     cuda_vec_copy,
     cuda_vec_fill,
+    cuda_vec_mul,
     cuda_adam_step,
     cuda_set_precision,
     cuda_preprocess,

@@ -229,6 +229,12 @@ ss_status ss_be_vec_fill(ss_backend *be, ss_tensor *x, double value) {
     return be->iface->vec_fill(be, x, value);
 }
 
+ss_status ss_be_vec_mul(ss_backend *be, ss_tensor *x, const ss_tensor *m) {
+    LIVE(be, "vec_mul");
+    SS_TRY(same("vec_mul", "x", x, "m", m));
+    return be->iface->vec_mul(be, x, m);
+}
+
 /* The Adam fallback: the whole step on the host with the shared formula. */
 static ss_status adam_host(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v, const ss_tensor *g, double lr,
                            double b1, double b2, double eps, double c1, double c2) {

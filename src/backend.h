@@ -114,6 +114,8 @@ typedef struct ss_backend_i {
     ss_status (*vec_copy)(ss_backend *be, ss_tensor *dst, const ss_tensor *src);
     /* x = value everywhere (value must be 0 for a tensor with padding) */
     ss_status (*vec_fill)(ss_backend *be, ss_tensor *x, double value);
+    /* x = x * m element-wise (ss_ew_mul), one layout (the style masks) */
+    ss_status (*vec_mul)(ss_backend *be, ss_tensor *x, const ss_tensor *m);
     /* Adam step, element-wise over plain tensors (t >= 1):
      * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
      * x -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
@@ -212,6 +214,7 @@ ss_status ss_be_vec_axpy(ss_backend *be, ss_tensor *y, double alpha, const ss_te
 ss_status ss_be_vec_scale(ss_backend *be, ss_tensor *x, double alpha);
 ss_status ss_be_vec_copy(ss_backend *be, ss_tensor *dst, const ss_tensor *src);
 ss_status ss_be_vec_fill(ss_backend *be, ss_tensor *x, double value);
+ss_status ss_be_vec_mul(ss_backend *be, ss_tensor *x, const ss_tensor *m);
 /* Fallback when the slot is NULL: x, m, v and g are read to the host,
  * updated with ss_ew_adam and written back (x, m, v). */
 ss_status ss_be_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v, const ss_tensor *g, double lr,

@@ -91,6 +91,15 @@ static ss_status archive_call_end(ss_status st) {
         if (ar_st_ != SS_OK) return ar_st_; \
     } while (0)
 
+/* 1 when the archived parameter text means r's parameters: the same after
+ * reading it over the defaults (an archive written before a key existed
+ * records no value for it, which meant what its default means). */
+static int same_params(const char *text, const ss_params *p) {
+    ss_params old;
+    if (ss_params_read_text(&old, text) != SS_OK) return 0;
+    return ss_manifest_diff(p, &old, NULL, 0) == 0;
+}
+
 static char *params_yaml(const ss_params *p) {
     char *buf = NULL;
     size_t size = 0;
@@ -261,7 +270,7 @@ static ss_status coord_open_archive(coord *c) {
         char *yaml = params_yaml(&r->params);
         ss_archive_run_info info = {0};
         st = yaml ? ss_archive_get_run(c->ar, idx, &info) : ss_error(SS_ERR_NOMEM, "out of memory");
-        if (st == SS_OK && strcmp(info.params, yaml) != 0) {
+        if (st == SS_OK && strcmp(info.params, yaml) != 0 && !same_params(info.params, &r->params)) {
             changed_idx[n_changed] = idx;
             changed_man[n_changed] = i;
             if (n_changed++ < 8)
