@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "version.h"
 
 const char *const ar_status_names[SS_RUN_STATUS_COUNT] = {"pending", "running", "done", "failed", "interrupted"};
@@ -112,7 +113,7 @@ ss_status ar_flush(ss_archive *a) {
     size_t size = 0;
     int entries = 0;
     if (!a->reopenable || H5Fget_mdc_size(a->file, NULL, NULL, &size, &entries) < 0 ||
-        entries <= AR_CACHE_ENTRIES_MAX ||
+        entries <= AR_CACHE_ENTRIES_MAX || ssj_unapplied(a->file) > 0 || /* closing would wait for readers */
         H5Fget_obj_count(a->file, H5F_OBJ_ALL | H5F_OBJ_LOCAL) != 1) /* a caller's object is open: next time */
         return SS_OK;
     herr_t e = H5Fclose(a->file);
@@ -362,6 +363,10 @@ static hid_t make_fapl(int writer) {
 #else
     setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0); /* older HDF5 reads it at each open */
 #endif
+    /* every write goes through the journal (journal.h): the file changes
+     * only from one flushed state to the next, under the data lock; a
+     * reader overlays what a crash left committed but not applied */
+    ssj_set_fapl(fapl);
     if (writer) {
         /* objects in the 1.8 file format: every metadata structure (superblock,
          * object headers, B-trees, heaps of group links) carries a checksum,
@@ -406,17 +411,17 @@ static int byte_lock(int fd, short type, off_t start, off_t len, int get) {
     return r == 0 && fl.l_type != F_UNLCK;
 }
 
-/* The single-writer lock covers the bytes [0, AR_READERS_BYTE) of the file
- * (far past its end: locks are not data); a stylesweep reader holds a read
- * lock on the byte AR_READERS_BYTE while its handle is open, so that the
- * writer can postpone what a reader would race (appending runs). */
-#define AR_READERS_BYTE ((off_t)1 << 62)
+/* The single-writer lock is the byte SSJ_WRITER_BYTE (journal.h), held
+ * for the writer's life; a reader holds a shared lock on the data range
+ * [0, SSJ_DATA_END) while its handle is open, which the writer's journal
+ * takes exclusively only while it applies a flushed batch to the file
+ * (hdf5/SCHEMA.md, "Reading while a sweep runs"). */
 
 /* Takes the single-writer lock on path into *fd. */
 static ss_status take_lock(int *fd, const char *path, const char *shown) {
     *fd = open(path, O_RDWR | O_CLOEXEC);
     if (*fd < 0) return ss_error(SS_ERR_IO, "cannot open %s for writing: %s", shown, strerror(errno));
-    int r = byte_lock(*fd, F_WRLCK, 0, AR_READERS_BYTE, 0);
+    int r = byte_lock(*fd, F_WRLCK, SSJ_WRITER_BYTE, 1, 0);
     if (r != 0) {
         int err = errno;
         close(*fd);
@@ -428,21 +433,31 @@ static ss_status take_lock(int *fd, const char *path, const char *shown) {
     return SS_OK;
 }
 
-/* A reader's mark (see AR_READERS_BYTE): a read lock on that byte, held by
- * *fd until it is closed; -1 when the file system refuses it (then the
- * reader reads as before, retrying a read that races the writer). */
+/* Seconds a reader waits for the shared lock (the writer holds it only
+ * while it applies one flush: milliseconds) before it reads anyway,
+ * retrying reads that fail. */
+enum { AR_READER_WAIT_MS = 30000 };
+
+/* A reader's shared lock on the data range, held by *fd until it is
+ * closed; -1 when the file system refuses it (then the reader reads as
+ * before, retrying a read that races the writer). */
 static void mark_reader(int *fd, const char *path) {
     *fd = open(path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0) return;
-    if (byte_lock(*fd, F_RDLCK, AR_READERS_BYTE, 1, 0) != 0) {
-        close(*fd);
-        *fd = -1;
+    for (int ms = 0; byte_lock(*fd, F_RDLCK, 0, SSJ_DATA_END, 0) != 0; ms++) {
+        if ((errno != EAGAIN && errno != EACCES && errno != EINTR) || ms >= AR_READER_WAIT_MS) {
+            close(*fd);
+            *fd = -1;
+            return;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
     }
 }
 
 int ss_archive_has_readers(const ss_archive *a) {
     if (!a || !a->writable || a->lock_fd < 0) return 0;
-    return byte_lock(a->lock_fd, F_WRLCK, AR_READERS_BYTE, 1, 1);
+    return byte_lock(a->lock_fd, F_WRLCK, 0, SSJ_DATA_END, 1);
 }
 
 static ss_archive *archive_new(const char *path, int writable) {
@@ -706,11 +721,26 @@ ss_status ss_archive_create_first(ss_archive **out, const char *path, const char
     SS_TRY_GOTO(st, create_contents(a, sweep, manifest_text, manifest_sha256, n_runs, ids, params_yaml), fail_unlink);
     SS_TRY_GOTO(st, ar_set_to_append(a, to_append), fail_unlink);
     SS_TRY_GOTO(st, ar_flush(a), fail_unlink);
-    /* move into place without replacing anything that appeared meanwhile */
+    /* closed (its journal applied and removed), moved into place without
+     * replacing anything that appeared meanwhile, and opened there (the
+     * journal goes beside the archive's name) */
+    if (H5Fclose(a->file) < 0) {
+        a->file = -1;
+        st = ss_error(SS_ERR_IO, "cannot write %s%s", tmp, ss_h5_error_tail());
+        goto fail_unlink;
+    }
+    a->file = -1;
     SS_TRY_GOTO(st, move_noreplace(tmp, path), fail_unlink);
     free(a->file_path);
     a->file_path = NULL;
     a->reopenable = 1;
+    fapl = make_fapl(1);
+    a->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    if (a->file < 0) {
+        st = ss_error(SS_ERR_IO, "cannot open %s after creating it%s", path, ss_h5_error_tail());
+        goto fail;
+    }
     *out = a;
     return SS_OK;
 fail_unlink:
@@ -776,7 +806,7 @@ static void note_file(ss_archive *a) {
 static int writer_holds(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
-    int held = byte_lock(fd, F_RDLCK, 0, 1, 1);
+    int held = byte_lock(fd, F_RDLCK, SSJ_WRITER_BYTE, 1, 1);
     close(fd);
     return held;
 }
