@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@
 
 enum { PAGE = 4096, HEADER = 40, TRAILER = 8, REC = 8 + PAGE };
 static const size_t UNAPPLIED_MAX = (size_t)256 << 20; /* pages kept for a reader before waiting for it */
-static const off_t JOURNAL_KEEP = (off_t)8 << 20;      /* journal size above which an apply empties it */
+static const off_t JOURNAL_KEEP = (off_t)64 << 20;     /* journal size above which an apply empties it */
 static const double LOCK_WAIT_S = 10.0;                /* longest wait for readers, then write anyway */
 
 typedef struct page {
@@ -59,6 +60,13 @@ typedef struct ssj_file {
     off_t jsize;
     uint64_t seq;
     int sync_next;
+    /* the syncer: a thread making the journal durable up to a commit
+     * (fdatasync) while the writer goes on; want/done count requests */
+    pthread_t syncer;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int syncer_on, quit;
+    long want, done;
     dev_t dev;
     ino_t ino;
 } ssj_file;
@@ -80,7 +88,8 @@ char *ssj_journal_path(const char *path) {
     return j;
 }
 
-/* 0 never, 1 at the commits asked for (ssj_sync_next, the default), 2 every commit. */
+/* 0 never, 1 at the commits asked for (ssj_sync_next, the default) in
+ * the background, 2 every commit, before it returns. */
 static int sync_mode(void) {
     const char *e = getenv("STYLESWEEP_ARCHIVE_SYNC");
     if (!e || !*e) return 1;
@@ -230,6 +239,52 @@ static int write_all(int fd, const unsigned char *p, size_t n, off_t at) {
     return 0;
 }
 
+static void *syncer_main(void *arg) {
+    ssj_file *f = arg;
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        while (!f->quit && f->want == f->done) pthread_cond_wait(&f->cv, &f->mu);
+        if (f->want == f->done) break;
+        long w = f->want;
+        pthread_mutex_unlock(&f->mu);
+        fdatasync(f->jfd);
+        pthread_mutex_lock(&f->mu);
+        f->done = w;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+/* Asks the syncer to make the journal durable as it is now (started at
+ * the first request; synchronously when no thread can be made). */
+static void request_sync(ssj_file *f) {
+    if (!f->syncer_on) {
+        f->syncer_on = pthread_mutex_init(&f->mu, NULL) == 0 && pthread_cond_init(&f->cv, NULL) == 0 &&
+                       pthread_create(&f->syncer, NULL, syncer_main, f) == 0;
+        if (!f->syncer_on) {
+            fdatasync(f->jfd);
+            return;
+        }
+    }
+    pthread_mutex_lock(&f->mu);
+    f->want++;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Ends the syncer after its last request. */
+static void stop_syncer(ssj_file *f) {
+    if (!f->syncer_on) return;
+    pthread_mutex_lock(&f->mu);
+    f->quit = 1;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->syncer, NULL);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    f->syncer_on = 0;
+}
+
 /* Appends the pages written since the last commit to the journal as one
  * batch (made durable when asked). */
 static int commit(ssj_file *f) {
@@ -260,7 +315,8 @@ static int commit(ssj_file *f) {
     if (e == 0) e = write_all(f->jfd, b + len / 2, len - len / 2, f->jsize + (off_t)(len / 2));
     free(b);
     int mode = sync_mode();
-    if (e == 0 && (mode == 2 || (mode == 1 && f->sync_next))) e = fdatasync(f->jfd);
+    if (e == 0 && mode == 2) e = fdatasync(f->jfd);
+    if (e == 0 && mode == 1 && f->sync_next) request_sync(f);
     if (e != 0) return -1;
     f->sync_next = 0;
     f->jsize += (off_t)len;
@@ -395,6 +451,7 @@ int ssj_inspect(const char *path, long *batches, long *pages, long long *torn) {
 /* ---- the driver's callbacks ---- */
 
 static void file_free(ssj_file *f) {
+    stop_syncer(f);
     drop_pages(f);
     free(f->pages);
     free(f->slot);
@@ -457,8 +514,12 @@ static H5FD_t *j_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxa
 static herr_t j_close(H5FD_t *file) {
     ssj_file *f = (ssj_file *)file;
     int e = 0;
+    if (getenv("SSJ_DEBUG"))
+        fprintf(stderr, "journal %s: %ld commits, %ld applied, %ld deferred, %lld bytes\n", f->path, c_commits,
+                c_applied, c_deferred, c_journal_bytes);
     if (f->writer) {
         e = commit(f);
+        stop_syncer(f);
         if (e == 0) e = apply(f, 1, 1);
         if (e == 0 && sync_mode() > 0) e = fdatasync(f->fd);
     }
