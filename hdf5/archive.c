@@ -97,6 +97,8 @@ ss_status ar_check_writing(const ss_archive *a, const char *what, unsigned long 
 
 static hid_t make_fapl(int writer);
 
+hid_t ar_fapl(int writer) { return make_fapl(writer); }
+
 /* Entries of the writer's metadata cache above which a flush also reopens
  * the file (see ar_flush). */
 enum { AR_CACHE_ENTRIES_MAX = 2048 };
@@ -544,7 +546,10 @@ ss_status ar_add_runs_unflushed(ss_archive *a, int n, const char *const *ids, co
         }
         /* a group without a table row is the leftover of an interrupted add: replace it */
         if (ss_h5_exists(runs, id) && H5Ldelete(runs, id, H5P_DEFAULT) < 0) {
-            st = ss_error(SS_ERR_IO, "%s: cannot remove the leftover group /runs/%s", a->path, id);
+            st = ss_error(SS_ERR_IO,
+                          "%s: cannot remove the leftover group /runs/%s (a crash damaged the archive: "
+                          "`stylesweep repair %s` rebuilds it from what survives)",
+                          a->path, id, a->path);
             break;
         }
         hid_t g = H5Gcreate2(runs, id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);

@@ -311,4 +311,36 @@ ss_status ss_archive_read_checkpoint(ss_archive *a, int i, ss_archive_checkpoint
 /* Frees the buffers of a checkpoint read by ss_archive_read_checkpoint. */
 void ss_archive_checkpoint_free(ss_archive_checkpoint *c);
 
+/* ---- repair ---- */
+
+/* What ss_archive_repair found and did. Strings malloc'ed (NULL when none);
+ * free with ss_archive_repair_report_free. */
+typedef struct ss_archive_repair_report {
+    long journal_batches;   /* complete batches its journal held: rolled forward */
+    long journal_pages;     /* pages in them */
+    long long journal_torn; /* bytes after them that a crash cut short: ignored (never applied) */
+    int opened;             /* 1 when HDF5 could open the archive */
+    int n_runs;             /* runs in its run table (0 when unreadable) */
+    int n_leftover;         /* groups without a table row (an append cut short), removed */
+    int rebuilt;            /* 1 when a new archive was built from what survives */
+    int n_lost;             /* runs that did not read back whole: left out, --resume runs them again */
+    char *lost;             /* their ids, comma-separated (the first ~2000 bytes) */
+    char *kept_as;          /* where the damaged file (and its journal) was moved */
+} ss_archive_repair_report;
+
+/* Checks the archive at path after a crash and repairs it (hdf5/SCHEMA.md,
+ * "Crashes"): rolls its journal forward, reads every run back and removes
+ * groups an interrupted append left without a table row. When a run does
+ * not read back, a leftover cannot be removed or HDF5 cannot open the file
+ * (and its journal), builds a new archive from what survives (the
+ * manifest, its history and overrides, every run that reads back whole;
+ * the others are named in *r and counted in runs_to_append, so --resume
+ * runs them again) and moves the damaged file to ARCHIVE.damaged-TIME.
+ * Refuses (changing nothing) an archive being written, a read-only one,
+ * a newer schema, and files that are not archives. */
+ss_status ss_archive_repair(const char *path, ss_archive_repair_report *r);
+
+/* Frees the strings of a report and zeroes it. */
+void ss_archive_repair_report_free(ss_archive_repair_report *r);
+
 #endif

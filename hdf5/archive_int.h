@@ -85,6 +85,10 @@ ss_status ar_ensure_space(const char *path, const char *shown, unsigned long lon
 /* ar_check_writable, then ar_ensure_space for a call that writes about `bytes`. */
 ss_status ar_check_writing(const ss_archive *a, const char *func, unsigned long long bytes);
 
+/* A new file access property list for the archive (the journal's driver,
+ * no HDF5 file locking; writer: 1.8 format, no cache evictions). */
+hid_t ar_fapl(int writer);
+
 /* H5Fflush of the whole file. */
 ss_status ar_flush(ss_archive *a);
 

@@ -92,9 +92,10 @@ verbose "reference: ${t_ref}s"
 
 # ------------------------------------------------------------ kills
 # Kill points (hdf5/journal.c, hdf5/archive_write.c, src/sweep.c) at the
-# N-th pass, and random moments: a uniform fraction of a twentieth of the
-# reference sweep's time after the job started (the sweep is not done by
-# then whatever the machine's speed: each session does a few % of it).
+# N-th pass, and random moments: a uniform fraction of 1.6 / KILLS of the
+# reference sweep's time after the job started (a twentieth for 32 kills:
+# whatever the machine's speed, the random kills together cut the sweep
+# short after about a fifth of its work, and a kill point after a few runs).
 POINTS=(commit apply append metrics final appended random random)
 kills=0 sessions=0 started_bad=0 journal_seen=0 status_bad=0
 RANDOM=${CRASH_SEED:-19}
@@ -111,7 +112,7 @@ while [ "$kills" -lt "$KILLS" ]; do
     case $p in
         random)
             session "$out" - "${resume[@]}"
-            delay=$($PY -c "import random, sys; random.seed(int(sys.argv[2])); print(random.random() * float(sys.argv[1]) / 20)" "$t_ref" "$RANDOM")
+            delay=$($PY -c "import random, sys; random.seed(int(sys.argv[3])); print(random.random() * float(sys.argv[1]) * 1.6 / int(sys.argv[2]))" "$t_ref" "$KILLS" "$RANDOM")
             sleep "$delay"
             if kill -0 "$JOB" 2>/dev/null; then
                 kill_job
