@@ -1,9 +1,11 @@
 /* archive.c - the sweep archive's life cycle (create, open, lock, validate,
  * close) and its run table (see archive.h, archive_int.h and SCHEMA.md).
  *
- * Discipline that keeps the file readable by other processes without SWMR:
+ * Discipline that keeps the file readable by other processes without SWMR
+ * (what makes it crash-proof is the journal under it: journal.h; the rules
+ * below keep each flushed state consistent in itself):
  *  - the metadata cache never evicts (evictions off), so HDF5 metadata reaches
- *    the file only in H5Fflush; every writing call ends with one;
+ *    the driver only in H5Fflush; every writing call ends with one;
  *  - raw data written between flushes goes either to newly allocated space
  *    (not referenced by the flushed state) or in place into uncompressed
  *    chunks/contiguous storage (the run table, metrics rows, checkpoint slots);
@@ -14,7 +16,8 @@
  *    before their data is touched, marked complete with a CRC-32 after.
  * The writer disables HDF5's flock-based file locking (so that h5py readers,
  * which take a shared flock, are never refused) and instead holds an open
- * file description lock (fcntl F_OFD_SETLK) to keep a second writer out. */
+ * file description lock (fcntl F_OFD_SETLK) on one byte far past the end to
+ * keep a second writer out; readers share the data lock (journal.h). */
 #include "archive_int.h"
 
 #include <errno.h>
@@ -116,7 +119,7 @@ ss_status ar_flush(ss_archive *a) {
     int entries = 0;
     if (!a->reopenable || H5Fget_mdc_size(a->file, NULL, NULL, &size, &entries) < 0 ||
         entries <= AR_CACHE_ENTRIES_MAX || ssj_unapplied(a->file) > 0 || /* closing would wait for readers */
-        H5Fget_obj_count(a->file, H5F_OBJ_ALL | H5F_OBJ_LOCAL) != 1) /* a caller's object is open: next time */
+        H5Fget_obj_count(a->file, H5F_OBJ_ALL | H5F_OBJ_LOCAL) != 1)     /* a caller's object is open: next time */
         return SS_OK;
     herr_t e = H5Fclose(a->file);
     hid_t fapl = make_fapl(1);

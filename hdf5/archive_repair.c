@@ -305,7 +305,8 @@ static ss_status rebuild(const char *path, const char *tmp, ss_archive_repair_re
         }
         if (k % 256 == 255) st = ar_flush(b);
     }
-    if (st == SS_OK && ss_h5_exists(b->file, "repair-scratch") && H5Ldelete(b->file, "/repair-scratch", H5P_DEFAULT) < 0)
+    if (st == SS_OK && ss_h5_exists(b->file, "repair-scratch") &&
+        H5Ldelete(b->file, "/repair-scratch", H5P_DEFAULT) < 0)
         st = ss_error(SS_ERR_IO, "%s: cannot remove /repair-scratch", tmp);
     if (st == SS_OK) st = ar_set_to_append(b, to_append + r->n_lost);
     ss_status cs = b ? ss_archive_close(b) : SS_OK;

@@ -1,6 +1,6 @@
 /* archive_write.c - the archive's writing calls (see archive.h): runs added
  * and reset, status, run info, metrics, snapshots and the final image. Each
- * call ends with a flush (SCHEMA.md, "Consistency"). */
+ * call ends with a flush (SCHEMA.md, "Crashes"). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -626,17 +626,24 @@ static herr_t j_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
     return 0;
 }
 
-static const H5FD_class_t SSJ_CLASS = {
-    "stylesweep-journal", ((haddr_t)1 << 62) - 1, H5F_CLOSE_WEAK,
-    NULL,                                       /* terminate */
-    NULL, NULL, NULL,                           /* superblock: none (a plain HDF5 file) */
-    0,    NULL, NULL, NULL,                     /* fapl */
-    0,    NULL, NULL,                           /* dxpl */
-    j_open, j_close, j_cmp, j_query, NULL,      /* get_type_map */
-    NULL, NULL,                                 /* alloc, free */
-    j_get_eoa, j_set_eoa, j_get_eof, j_get_handle, j_read, j_write, j_flush, j_truncate,
-    NULL, NULL,                                 /* lock, unlock: the archive has its own locks */
-    H5FD_FLMAP_DICHOTOMY};
+/* No superblock driver info (the file is plain HDF5), no driver-specific
+ * property lists, and no HDF5 file locking (the archive has its own locks). */
+static const H5FD_class_t SSJ_CLASS = {.name = "stylesweep-journal",
+                                       .maxaddr = ((haddr_t)1 << 62) - 1,
+                                       .fc_degree = H5F_CLOSE_WEAK,
+                                       .open = j_open,
+                                       .close = j_close,
+                                       .cmp = j_cmp,
+                                       .query = j_query,
+                                       .get_eoa = j_get_eoa,
+                                       .set_eoa = j_set_eoa,
+                                       .get_eof = j_get_eof,
+                                       .get_handle = j_get_handle,
+                                       .read = j_read,
+                                       .write = j_write,
+                                       .flush = j_flush,
+                                       .truncate = j_truncate,
+                                       .fl_map = H5FD_FLMAP_DICHOTOMY};
 
 static hid_t driver_id = -1;
 

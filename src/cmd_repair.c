@@ -12,13 +12,14 @@ int ss_cmd_repair(int argc, char **argv) {
     const ss_cli_command cmd = {
         .name = "repair",
         .synopsis = "ARCHIVE.h5",
-        .description = "Checks a sweep's archive after a crash and repairs it. Updates that a crash left\n"
-                       "committed in ARCHIVE.h5.journal are rolled forward; every run is read back and\n"
-                       "groups an interrupted append left behind are removed. When a run does not read\n"
-                       "back or HDF5 cannot open the file, a new archive is built from what survives:\n"
-                       "the runs lost are named, and `run --resume` runs them again. The damaged file is\n"
-                       "kept as ARCHIVE.h5.damaged-TIME. `run --resume` rolls the journal forward by\n"
-                       "itself; repair is for an archive that will not resume. Not while a sweep writes it.\n",
+        .description =
+            "Checks a sweep's archive after a crash and repairs it. Updates that a crash left\n"
+            "committed in ARCHIVE.h5.journal are rolled forward; every run is read back and\n"
+            "groups an interrupted append left behind are removed. When a run does not read\n"
+            "back or HDF5 cannot open the file, a new archive is built from what survives:\n"
+            "the runs lost are named, and `run --resume` runs them again. The damaged file is\n"
+            "kept as ARCHIVE.h5.damaged-TIME. `run --resume` rolls the journal forward by\n"
+            "itself; repair is for an archive that will not resume. Not while a sweep writes it.\n",
         .options = NULL,
         .n_options = 0,
         .min_positional = 1,
@@ -31,8 +32,8 @@ int ss_cmd_repair(int argc, char **argv) {
     ss_archive_repair_report r;
     ss_status st = ss_archive_repair(path, &r);
     if (r.journal_batches || r.journal_torn)
-        printf("%s: its journal held %ld committed update(s) (%ld pages): rolled forward%s\n", path,
-               r.journal_batches, r.journal_pages,
+        printf("%s: its journal held %ld committed update(s) (%ld pages): rolled forward%s\n", path, r.journal_batches,
+               r.journal_pages,
                r.journal_torn ? "; and the end of one that a crash cut short: ignored (never applied)" : "");
     if (st != SS_OK) {
         fprintf(stderr, "stylesweep repair: %s\n", ss_error_message());

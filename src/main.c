@@ -42,8 +42,8 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } commands[] = {{"transfer", ss_cmd_transfer}, {"eval", ss_cmd_eval}, {"bench", ss_cmd_bench},
-                    {"plan", ss_cmd_plan},         {"run", ss_cmd_run},   {"status", ss_cmd_status},
+    } commands[] = {{"transfer", ss_cmd_transfer}, {"eval", ss_cmd_eval},    {"bench", ss_cmd_bench},
+                    {"plan", ss_cmd_plan},         {"run", ss_cmd_run},      {"status", ss_cmd_status},
                     {"export", ss_cmd_export},     {"repair", ss_cmd_repair}};
     enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
     for (int i = 0; i < N_COMMANDS; i++)

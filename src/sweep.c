@@ -116,7 +116,7 @@ static ss_status record_overrides(coord *c) {
  * message waits (probe_up), or at once when a worker asks for a run and
  * every run in the archive is handed out: a run is handed out only once it
  * is in the archive. The root attribute runs_to_append counts the rest
- * (hdf5/SCHEMA.md, "Consistency"); after a crash, --resume appends them. */
+ * (hdf5/SCHEMA.md, "Runs not yet in the archive"); after a crash, --resume appends them. */
 
 /* A positive integer from the environment, or def. */
 static int env_count(const char *name, int def) {
