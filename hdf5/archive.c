@@ -738,6 +738,11 @@ ss_status ss_archive_create_first(ss_archive **out, const char *path, const char
         goto fail_unlink;
     }
     a->file = -1;
+    /* a journal left beside a path that held no archive belongs to none: it
+     * must not be rolled forward into this one */
+    char *journal = ssj_journal_path(path);
+    if (journal) unlink(journal);
+    free(journal);
     SS_TRY_GOTO(st, move_noreplace(tmp, path), fail_unlink);
     free(a->file_path);
     a->file_path = NULL;
@@ -961,6 +966,10 @@ ss_status ss_archive_refresh(ss_archive *a) {
     if (!a) return ss_error(SS_ERR_ARG, "%s: no archive", __func__);
     if (a->writable) return ar_flush(a);
     return open_file(a);
+}
+
+void ss_archive_journal_counters(long *commits, long *applied, long *deferred, long long *bytes) {
+    ssj_counters(commits, applied, deferred, bytes);
 }
 
 ss_status ss_archive_flush(ss_archive *a) {

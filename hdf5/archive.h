@@ -160,6 +160,11 @@ ss_status ss_archive_refresh(ss_archive *a);
  * protocol hold the same lock and are seen too. */
 int ss_archive_has_readers(const ss_archive *a);
 
+/* Counters of the archive's journal (SCHEMA.md, "Crashes") in this process,
+ * for reports: updates committed, applied to the file at once, deferred
+ * because a reader held the read lock, and bytes written to journals. */
+void ss_archive_journal_counters(long *commits, long *applied, long *deferred, long long *bytes);
+
 /* Flushes everything to the file. Every writing call already ends with a
  * flush; this is a no-op safety point for callers that batch messages. */
 ss_status ss_archive_flush(ss_archive *a);

@@ -514,9 +514,6 @@ static H5FD_t *j_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxa
 static herr_t j_close(H5FD_t *file) {
     ssj_file *f = (ssj_file *)file;
     int e = 0;
-    if (getenv("SSJ_DEBUG"))
-        fprintf(stderr, "journal %s: %ld commits, %ld applied, %ld deferred, %lld bytes\n", f->path, c_commits,
-                c_applied, c_deferred, c_journal_bytes);
     if (f->writer) {
         e = commit(f);
         stop_syncer(f);
