@@ -39,6 +39,7 @@ enum { PAGE = 4096, HEADER = 40, TRAILER = 8, REC = 8 + PAGE };
 static const size_t UNAPPLIED_MAX = (size_t)256 << 20; /* pages kept for a reader before waiting for it */
 static const off_t JOURNAL_KEEP = (off_t)64 << 20;     /* journal size above which an apply empties it */
 static const double LOCK_WAIT_S = 10.0;                /* longest wait for readers, then write anyway */
+static const double SYNC_GAP_S = 1.0;                  /* shortest time between two syncs of the journal */
 
 typedef struct page {
     uint64_t no;
@@ -248,6 +249,9 @@ static void *syncer_main(void *arg) {
         long w = f->want;
         pthread_mutex_unlock(&f->mu);
         fdatasync(f->jfd);
+        /* at most one sync per SYNC_GAP_S: the requests meanwhile share the next */
+        struct timespec gap = {0, (long)(SYNC_GAP_S * 1e9)};
+        if (!f->quit) nanosleep(&gap, NULL);
         pthread_mutex_lock(&f->mu);
         f->done = w;
     }
