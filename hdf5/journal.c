@@ -373,8 +373,11 @@ static int apply(ssj_file *f, int block, int final) {
         }
         data_lock(f->fd, F_WRLCK, LOCK_WAIT_S); /* readers still reading after it: write anyway */
     }
+    off_t end = f->disk_size; /* the file's size after the pages: whole pages may pass the end */
+    for (size_t k = 0; k < f->n; k++)
+        if ((off_t)((f->pages[k].no + 1) * PAGE) > end) end = (off_t)((f->pages[k].no + 1) * PAGE);
     int e = write_pages(f);
-    if (e == 0 && (off_t)f->eof != f->disk_size) e = ftruncate(f->fd, (off_t)f->eof);
+    if (e == 0 && (off_t)f->eof != end) e = ftruncate(f->fd, (off_t)f->eof);
     if (e == 0) {
         f->disk_size = (off_t)f->eof;
         drop_pages(f);
