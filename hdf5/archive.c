@@ -121,6 +121,7 @@ ss_status ar_flush(ss_archive *a) {
         entries <= AR_CACHE_ENTRIES_MAX || ssj_unapplied(a->file) > 0 || /* closing would wait for readers */
         H5Fget_obj_count(a->file, H5F_OBJ_ALL | H5F_OBJ_LOCAL) != 1)     /* a caller's object is open: next time */
         return SS_OK;
+    ssj_keep_next_close(); /* the journal stays for the reopen below */
     herr_t e = H5Fclose(a->file);
     hid_t fapl = make_fapl(1);
     a->file = e < 0 ? -1 : H5Fopen(a->file_path ? a->file_path : a->path, H5F_ACC_RDWR, fapl);

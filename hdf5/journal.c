@@ -39,7 +39,7 @@ enum { PAGE = 4096, HEADER = 40, TRAILER = 8, REC = 8 + PAGE };
 static const size_t UNAPPLIED_MAX = (size_t)256 << 20; /* pages kept for a reader before waiting for it */
 static const off_t JOURNAL_KEEP = (off_t)64 << 20;     /* journal size above which an apply empties it */
 static const double LOCK_WAIT_S = 10.0;                /* longest wait for readers, then write anyway */
-static const double SYNC_GAP_S = 1.0;                  /* shortest time between two syncs of the journal */
+static const int SYNC_GAP_S = 1;                       /* shortest time between two syncs of the journal */
 
 typedef struct page {
     uint64_t no;
@@ -71,6 +71,19 @@ typedef struct ssj_file {
     dev_t dev;
     ino_t ino;
 } ssj_file;
+
+/* A journal a writer of this process left applied at a close that
+ * reopens the file (ssj_keep_next_close): the next open of it goes on
+ * appending instead of rolling it forward. */
+static struct {
+    int armed, set;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    uint64_t seq;
+} kept;
+
+void ssj_keep_next_close(void) { kept.armed = 1; }
 
 static long c_commits, c_applied, c_deferred;
 static long long c_journal_bytes;
@@ -249,11 +262,15 @@ static void *syncer_main(void *arg) {
         long w = f->want;
         pthread_mutex_unlock(&f->mu);
         fdatasync(f->jfd);
-        /* at most one sync per SYNC_GAP_S: the requests meanwhile share the next */
-        struct timespec gap = {0, (long)(SYNC_GAP_S * 1e9)};
-        if (!f->quit) nanosleep(&gap, NULL);
         pthread_mutex_lock(&f->mu);
         f->done = w;
+        /* at most one sync per SYNC_GAP_S (the requests meanwhile share the
+         * next); the end of the writer cuts the wait short */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)SYNC_GAP_S;
+        while (!f->quit && pthread_cond_timedwait(&f->cv, &f->mu, &until) != ETIMEDOUT) {
+        }
     }
     pthread_mutex_unlock(&f->mu);
     return NULL;
@@ -498,6 +515,17 @@ static H5FD_t *j_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxa
     int jfd = open(f->jpath, (f->writer ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     long batches = 0, pages = 0;
     off_t valid = 0;
+    struct stat jb;
+    if (jfd >= 0 && f->writer && kept.set && fstat(jfd, &jb) == 0 && jb.st_dev == kept.dev && jb.st_ino == kept.ino &&
+        jb.st_size == kept.size) {
+        /* this process applied all of it before closing to reopen: go on appending */
+        kept.set = 0;
+        f->jfd = jfd;
+        f->jsize = jb.st_size;
+        f->seq = kept.seq;
+        return &f->pub;
+    }
+    kept.set = 0;
     if (jfd >= 0 && load_journal(f, jfd, &batches, &pages, &valid) != 0) {
         close(jfd);
         file_free(f);
@@ -521,11 +549,22 @@ static H5FD_t *j_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxa
 static herr_t j_close(H5FD_t *file) {
     ssj_file *f = (ssj_file *)file;
     int e = 0;
+    int keep = kept.armed;
+    kept.armed = 0;
     if (f->writer) {
         e = commit(f);
         stop_syncer(f);
-        if (e == 0) e = apply(f, 1, 1);
-        if (e == 0 && sync_mode() > 0) e = fdatasync(f->fd);
+        if (e == 0) e = apply(f, 1, !keep);
+        struct stat jb;
+        if (e == 0 && keep && f->jfd >= 0 && fstat(f->jfd, &jb) == 0) {
+            kept.set = 1;
+            kept.dev = jb.st_dev;
+            kept.ino = jb.st_ino;
+            kept.size = jb.st_size;
+            kept.seq = f->seq;
+        } else if (e == 0 && !keep && sync_mode() > 0) {
+            e = fdatasync(f->fd);
+        }
     }
     file_free(f);
     return e == 0 ? 0 : -1;

@@ -39,6 +39,12 @@ size_t ssj_unapplied(hid_t file);
  * the journal): used for the updates that end a run. */
 void ssj_sync_next(hid_t file);
 
+/* The next close of a writable file keeps its journal (applied, not
+ * synced, not removed) for the reopen that follows in this process
+ * (the archive reopens a file to empty HDF5's cache): the reopen goes on
+ * appending to it instead of rolling it forward. */
+void ssj_keep_next_close(void);
+
 /* The journal's path for archive path (malloc'ed "PATH.journal"). */
 char *ssj_journal_path(const char *path);
 
