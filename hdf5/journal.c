@@ -6,10 +6,12 @@
  * those pages. A flush commits the pages written since the previous commit
  * as one batch appended to ARCHIVE.journal:
  *
- *   "SSJB" u32 version 1, u32 n_pages, u32 0, u64 sequence, u64 eoa, u64 eof,
- *   n_pages x (u64 page number, 4096 bytes), u32 CRC-32 of all before, "SSJE"
+ *   "SSJB" u32 version 2, u32 n_pages, u32 0, u64 sequence, u64 eoa, u64 eof,
+ *   n_pages x (u64 page number, u16 offset, u16 length, the bytes written
+ *   in that page since the last commit), u32 CRC-32 of all before, "SSJE"
  *
- * (little-endian), then applies every committed page to the archive file
+ * (little-endian; only the bytes HDF5 wrote, not whole pages), then
+ * applies every committed page's written bytes to the archive file
  * under the exclusive lock of [0, SSJ_DATA_END) and forgets the pages. A
  * reader holding the shared lock defers the apply (the pages stay in memory
  * and in the journal) until a later flush finds the lock free, or a bound
@@ -35,7 +37,7 @@
 
 #include "archive_int.h"
 
-enum { PAGE = 4096, HEADER = 40, TRAILER = 8, REC = 8 + PAGE };
+enum { PAGE = 4096, HEADER = 40, TRAILER = 8, REC_HEAD = 12, VERSION = 2 };
 static const size_t UNAPPLIED_MAX = (size_t)256 << 20; /* pages kept for a reader before waiting for it */
 static const off_t JOURNAL_KEEP = (off_t)64 << 20;     /* journal size above which an apply empties it */
 static const double LOCK_WAIT_S = 10.0;                /* longest wait for readers, then write anyway */
@@ -43,7 +45,8 @@ static const int SYNC_GAP_S = 1;                       /* shortest time between 
 
 typedef struct page {
     uint64_t no;
-    int jdirty; /* written since the last commit */
+    uint16_t jlo, jhi; /* the bytes written since the last commit (none when equal) */
+    uint16_t alo, ahi; /* the bytes written since the last apply */
     unsigned char *data;
 } page;
 
@@ -196,7 +199,7 @@ static page *get_page(ssj_file *f, uint64_t no, int whole) {
     }
     p = &f->pages[f->n++];
     p->no = no;
-    p->jdirty = 0;
+    p->jlo = p->jhi = p->alo = p->ahi = 0;
     p->data = d;
     if (4 * f->n > f->n_slots && rehash(f) != 0) return NULL;
     size_t s = slot_of(f, no);
@@ -311,11 +314,13 @@ static void stop_syncer(ssj_file *f) {
 static int commit(ssj_file *f) {
     if (!f->n_jdirty && !f->eof_dirty) return 0;
     if (f->jfd < 0 && (f->jfd = open(f->jpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) return -1;
-    size_t len = HEADER + f->n_jdirty * REC + TRAILER;
+    size_t len = HEADER + TRAILER;
+    for (size_t k = 0; k < f->n; k++)
+        if (f->pages[k].jhi > f->pages[k].jlo) len += REC_HEAD + (size_t)(f->pages[k].jhi - f->pages[k].jlo);
     unsigned char *b = malloc(len), *p = b;
     if (!b) return -1;
     memcpy(p, "SSJB", 4);
-    put32(p + 4, 1);
+    put32(p + 4, VERSION);
     put32(p + 8, (uint32_t)f->n_jdirty);
     put32(p + 12, 0);
     put64(p + 16, f->seq);
@@ -323,10 +328,16 @@ static int commit(ssj_file *f) {
     put64(p + 32, (uint64_t)f->eof);
     p += HEADER;
     for (size_t k = 0; k < f->n; k++) {
-        if (!f->pages[k].jdirty) continue;
-        put64(p, f->pages[k].no);
-        memcpy(p + 8, f->pages[k].data, PAGE);
-        p += REC;
+        page *pg = &f->pages[k];
+        if (pg->jhi <= pg->jlo) continue;
+        size_t n = (size_t)(pg->jhi - pg->jlo);
+        put64(p, pg->no);
+        p[8] = (unsigned char)(pg->jlo & 0xFF);
+        p[9] = (unsigned char)(pg->jlo >> 8);
+        p[10] = (unsigned char)(n & 0xFF);
+        p[11] = (unsigned char)(n >> 8);
+        memcpy(p + REC_HEAD, pg->data + pg->jlo, n);
+        p += REC_HEAD + n;
     }
     put32(p, ar_crc32(0, b, (size_t)(p - b)));
     memcpy(p + 4, "SSJE", 4);
@@ -344,7 +355,7 @@ static int commit(ssj_file *f) {
     f->seq++;
     c_commits++;
     c_journal_bytes += (long long)len;
-    for (size_t k = 0; k < f->n; k++) f->pages[k].jdirty = 0;
+    for (size_t k = 0; k < f->n; k++) f->pages[k].jlo = f->pages[k].jhi = 0;
     f->n_jdirty = 0;
     f->eof_dirty = 0;
     return 0;
@@ -355,21 +366,31 @@ static int cmp_page(const void *x, const void *y) {
     return a < b ? -1 : a > b;
 }
 
-/* Writes the pages, in order, runs of consecutive pages with one call each. */
+/* Writes the bytes written since the last apply, page by page in order,
+ * runs that continue from page to page with one call each. */
 static int write_pages(ssj_file *f) {
     qsort(f->pages, f->n, sizeof *f->pages, cmp_page); /* the hash is dropped after */
     struct iovec iov[64];
     for (size_t k = 0; k < f->n;) {
-        size_t m = 0;
-        while (k + m < f->n && m < 64 && (m == 0 || f->pages[k + m].no == f->pages[k].no + m)) {
-            iov[m].iov_base = f->pages[k + m].data;
-            iov[m].iov_len = PAGE;
+        if (f->pages[k].ahi <= f->pages[k].alo) {
+            k++;
+            continue;
+        }
+        size_t m = 0, total = 0;
+        while (k + m < f->n && m < 64) {
+            const page *p = &f->pages[k + m];
+            if (m > 0 && (p->no != f->pages[k + m - 1].no + 1 || f->pages[k + m - 1].ahi != PAGE || p->alo != 0 ||
+                          p->ahi <= p->alo))
+                break;
+            iov[m].iov_base = p->data + p->alo;
+            iov[m].iov_len = (size_t)(p->ahi - p->alo);
+            total += iov[m].iov_len;
             m++;
         }
-        off_t at = (off_t)(f->pages[k].no * PAGE);
-        if (pwritev(f->fd, iov, (int)m, at) != (ssize_t)(m * PAGE)) /* short or interrupted: page by page */
-            for (size_t j = 0; j < m; j++)
-                if (write_all(f->fd, f->pages[k + j].data, PAGE, at + (off_t)(j * PAGE)) != 0) return -1;
+        off_t at = (off_t)(f->pages[k].no * PAGE + f->pages[k].alo);
+        if (pwritev(f->fd, iov, (int)m, at) != (ssize_t)total) /* short or interrupted: piece by piece */
+            for (size_t j = 0, off = 0; j < m; off += iov[j].iov_len, j++)
+                if (write_all(f->fd, iov[j].iov_base, iov[j].iov_len, at + (off_t)off) != 0) return -1;
         if (k == 0 && f->n > 1) ar_test_kill_point("apply"); /* a kill with part of the pages written */
         k += m;
     }
@@ -390,9 +411,10 @@ static int apply(ssj_file *f, int block, int final) {
         }
         data_lock(f->fd, F_WRLCK, LOCK_WAIT_S); /* readers still reading after it: write anyway */
     }
-    off_t end = f->disk_size; /* the file's size after the pages: whole pages may pass the end */
+    off_t end = f->disk_size; /* the file's size after the writes */
     for (size_t k = 0; k < f->n; k++)
-        if ((off_t)((f->pages[k].no + 1) * PAGE) > end) end = (off_t)((f->pages[k].no + 1) * PAGE);
+        if (f->pages[k].ahi > f->pages[k].alo && (off_t)(f->pages[k].no * PAGE + f->pages[k].ahi) > end)
+            end = (off_t)(f->pages[k].no * PAGE + f->pages[k].ahi);
     int e = write_pages(f);
     if (e == 0 && (off_t)f->eof != end) e = ftruncate(f->fd, (off_t)f->eof);
     if (e == 0) {
@@ -428,20 +450,35 @@ static int load_journal(ssj_file *f, int jfd, long *batches, long *pages, off_t 
         have += (size_t)r;
     }
     size_t at = 0;
-    while (at + HEADER + TRAILER <= have && !memcmp(b + at, "SSJB", 4) && get32(b + at + 4) == 1) {
+    while (at + HEADER + TRAILER <= have && !memcmp(b + at, "SSJB", 4) && get32(b + at + 4) == VERSION) {
         uint64_t np = get32(b + at + 8);
-        size_t len = HEADER + (size_t)np * REC + TRAILER;
-        if (at + len > have || memcmp(b + at + len - 4, "SSJE", 4) ||
+        size_t len = HEADER, ok = 1;
+        for (uint64_t k = 0; ok && k < np; k++) { /* the batch's length, every record inside the file */
+            const unsigned char *r = b + at + len;
+            ok = at + len + REC_HEAD <= have;
+            size_t lo = ok ? (size_t)(r[8] | r[9] << 8) : 0, n = ok ? (size_t)(r[10] | r[11] << 8) : 0;
+            ok = ok && lo + n <= PAGE && n > 0 && at + len + REC_HEAD + n <= have;
+            len += REC_HEAD + n;
+        }
+        len += TRAILER;
+        if (!ok || at + len > have || memcmp(b + at + len - 4, "SSJE", 4) ||
             get32(b + at + len - 8) != ar_crc32(0, b + at, len - TRAILER))
             break;
-        for (uint64_t k = 0; f && k < np; k++) {
-            const unsigned char *r = b + at + HEADER + k * REC;
-            page *p = get_page(f, get64(r), 1);
+        for (size_t off = HEADER; f && off < len - TRAILER;) {
+            const unsigned char *r = b + at + off;
+            uint16_t lo = (uint16_t)(r[8] | r[9] << 8), n = (uint16_t)(r[10] | r[11] << 8);
+            page *p = get_page(f, get64(r), 0);
             if (!p) {
                 free(b);
                 return -1;
             }
-            memcpy(p->data, r + 8, PAGE);
+            memcpy(p->data + lo, r + REC_HEAD, n);
+            if (p->ahi <= p->alo) p->alo = lo, p->ahi = (uint16_t)(lo + n);
+            else {
+                if (lo < p->alo) p->alo = lo;
+                if (lo + n > p->ahi) p->ahi = (uint16_t)(lo + n);
+            }
+            off += REC_HEAD + n;
         }
         if (f) {
             f->seq = get64(b + at + 16) + 1;
@@ -637,9 +674,18 @@ static herr_t j_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, s
         page *p = get_page(f, no, take == PAGE);
         if (!p) return -1;
         memcpy(p->data + off, in + (a - addr), take);
-        if (!p->jdirty) {
-            p->jdirty = 1;
+        uint16_t lo = (uint16_t)off, hi = (uint16_t)(off + take);
+        if (p->jhi <= p->jlo) {
+            p->jlo = lo, p->jhi = hi;
             f->n_jdirty++;
+        } else {
+            if (lo < p->jlo) p->jlo = lo;
+            if (hi > p->jhi) p->jhi = hi;
+        }
+        if (p->ahi <= p->alo) p->alo = lo, p->ahi = hi;
+        else {
+            if (lo < p->alo) p->alo = lo;
+            if (hi > p->ahi) p->ahi = hi;
         }
         a += take;
     }
