@@ -41,6 +41,7 @@ enum { PAGE = 4096, HEADER = 40, TRAILER = 8, REC_HEAD = 12, VERSION = 2 };
 static const size_t UNAPPLIED_MAX = (size_t)256 << 20; /* pages kept for a reader before waiting for it */
 static const off_t JOURNAL_KEEP = (off_t)64 << 20;     /* journal size above which an apply empties it */
 static const double LOCK_WAIT_S = 10.0;                /* longest wait for readers, then write anyway */
+static const size_t KEEP_PAGES = 8192;                 /* clean pages kept after an apply (32 MiB) */
 static const int SYNC_GAP_S = 1;                       /* shortest time between two syncs of the journal */
 
 typedef struct page {
@@ -58,8 +59,8 @@ typedef struct ssj_file {
     off_t disk_size;  /* the archive file's size on disk */
     int eof_dirty;    /* eof changed since the last commit */
     page *pages;
-    size_t n, cap, n_jdirty;
-    size_t *slot; /* open addressing: page index + 1, 0 = empty */
+    size_t n, cap, n_jdirty, n_adirty; /* pages; of them written since the last commit, apply */
+    size_t *slot;                      /* open addressing: page index + 1, 0 = empty */
     size_t n_slots;
     off_t jsize;
     uint64_t seq;
@@ -150,9 +151,14 @@ static page *find_page(const ssj_file *f, uint64_t no) {
 static int rehash(ssj_file *f) {
     size_t ns = f->n_slots ? f->n_slots : 1024;
     while (ns < 4 * (f->n + 1)) ns *= 2;
-    size_t *s = calloc(ns, sizeof *s);
-    if (!s) return -1;
-    free(f->slot);
+    size_t *s = f->slot;
+    if (ns != f->n_slots || !s) {
+        s = calloc(ns, sizeof *s);
+        if (!s) return -1;
+        free(f->slot);
+    } else {
+        memset(s, 0, ns * sizeof *s);
+    }
     f->slot = s;
     f->n_slots = ns;
     for (size_t k = 0; k < f->n; k++) {
@@ -210,7 +216,7 @@ static page *get_page(ssj_file *f, uint64_t no, int whole) {
 
 static void drop_pages(ssj_file *f) {
     for (size_t k = 0; k < f->n; k++) free(f->pages[k].data);
-    f->n = f->n_jdirty = 0;
+    f->n = f->n_jdirty = f->n_adirty = 0;
     if (f->slot) memset(f->slot, 0, f->n_slots * sizeof *f->slot);
 }
 
@@ -403,9 +409,9 @@ static int write_pages(ssj_file *f) {
  * LOCK_WAIT_S). `final`: the journal is removed after (clean close). */
 static int apply(ssj_file *f, int block, int final) {
     if (f->n_jdirty) return -1; /* never apply what is not committed */
-    if (!f->n && (off_t)f->eof == f->disk_size && !final) return 0;
+    if (!f->n_adirty && (off_t)f->eof == f->disk_size && !final) return 0;
     if (data_lock(f->fd, F_WRLCK, 0) != 0) {
-        if (!block && f->n * PAGE < UNAPPLIED_MAX) {
+        if (!block && f->n_adirty * PAGE < UNAPPLIED_MAX) {
             c_deferred++;
             return 0;
         }
@@ -419,7 +425,14 @@ static int apply(ssj_file *f, int block, int final) {
     if (e == 0 && (off_t)f->eof != end) e = ftruncate(f->fd, (off_t)f->eof);
     if (e == 0) {
         f->disk_size = (off_t)f->eof;
-        drop_pages(f);
+        /* the pages stay as a cache of the file (the next updates touch the
+         * same ones) unless there are many */
+        if (f->n > KEEP_PAGES || final) drop_pages(f);
+        else {
+            for (size_t k = 0; k < f->n; k++) f->pages[k].alo = f->pages[k].ahi = 0;
+            f->n_adirty = 0;
+            if (rehash(f) != 0) drop_pages(f); /* (the sort moved them) */
+        }
         c_applied++;
         if (f->jfd >= 0 && (final || f->jsize > JOURNAL_KEEP)) {
             if (sync_mode() > 0) e = fdatasync(f->fd); /* what the journal held is on disk first */
@@ -473,8 +486,10 @@ static int load_journal(ssj_file *f, int jfd, long *batches, long *pages, off_t 
                 return -1;
             }
             memcpy(p->data + lo, r + REC_HEAD, n);
-            if (p->ahi <= p->alo) p->alo = lo, p->ahi = (uint16_t)(lo + n);
-            else {
+            if (p->ahi <= p->alo) {
+                p->alo = lo, p->ahi = (uint16_t)(lo + n);
+                f->n_adirty++;
+            } else {
                 if (lo < p->alo) p->alo = lo;
                 if (lo + n > p->ahi) p->ahi = (uint16_t)(lo + n);
             }
@@ -682,8 +697,10 @@ static herr_t j_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, s
             if (lo < p->jlo) p->jlo = lo;
             if (hi > p->jhi) p->jhi = hi;
         }
-        if (p->ahi <= p->alo) p->alo = lo, p->ahi = hi;
-        else {
+        if (p->ahi <= p->alo) {
+            p->alo = lo, p->ahi = hi;
+            f->n_adirty++;
+        } else {
             if (lo < p->alo) p->alo = lo;
             if (hi > p->ahi) p->ahi = hi;
         }
@@ -709,6 +726,14 @@ static herr_t j_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
     (void)closing;
     ssj_file *f = (ssj_file *)file;
     if (f->writer && f->eoa != f->eof) {
+        /* kept pages read as the file would: zeros past a shrunk end */
+        for (size_t k = 0; f->eoa < f->eof && k < f->n; k++) {
+            page *p = &f->pages[k];
+            haddr_t start = (haddr_t)p->no * PAGE;
+            if (start + PAGE > f->eoa && p->jhi <= p->jlo && p->ahi <= p->alo)
+                memset(p->data + (f->eoa > start ? f->eoa - start : 0), 0,
+                       PAGE - (size_t)(f->eoa > start ? f->eoa - start : 0));
+        }
         f->eof = f->eoa;
         f->eof_dirty = 1;
     }
@@ -756,7 +781,7 @@ static ssj_file *ours(hid_t file) {
 
 size_t ssj_unapplied(hid_t file) {
     const ssj_file *f = ours(file);
-    return f && f->writer ? f->n * PAGE : 0;
+    return f && f->writer ? f->n_adirty * PAGE : 0;
 }
 
 void ssj_sync_next(hid_t file) {
