@@ -385,8 +385,9 @@ static int write_pages(ssj_file *f) {
         size_t m = 0, total = 0;
         while (k + m < f->n && m < 64) {
             const page *p = &f->pages[k + m];
-            if (m > 0 && (p->no != f->pages[k + m - 1].no + 1 || f->pages[k + m - 1].ahi != PAGE || p->alo != 0 ||
-                          p->ahi <= p->alo))
+            /* a run goes on only into the start of the next page (alo 0) with something written */
+            if (m > 0 &&
+                (p->no != f->pages[k + m - 1].no + 1 || f->pages[k + m - 1].ahi != PAGE || p->alo != 0 || p->ahi == 0))
                 break;
             iov[m].iov_base = p->data + p->alo;
             iov[m].iov_len = (size_t)(p->ahi - p->alo);

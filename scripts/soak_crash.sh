@@ -6,9 +6,9 @@
 #
 #   scripts/soak_crash.sh [KILLS [RUNS]]     (defaults 300 and 4000)
 #
-# Uses build/stylesweep (STYLESWEEP_BIN overrides). About 20 minutes for
-# 300 kills on 2 cores; run it niced on a shared machine. Prints the test's
-# summary and the time it took.
+# Uses build/stylesweep (STYLESWEEP_BIN overrides). 300 kills took 34
+# minutes on 2 shared cores (PERFORMANCE.md, "The archive's journal"); run it
+# niced on a shared machine. Prints the test's summary and the time it took.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 BIN=${STYLESWEEP_BIN:-build/stylesweep}
