@@ -509,8 +509,10 @@ static ss_status check_ids(const ss_archive *a, int n, const char *const *ids) {
     /* duplicates among the new ids: sorted copies side by side */
     const char **sorted = malloc(sizeof *sorted * ((size_t)n + 1));
     SS_ALLOC_CHECK(sorted);
-    memcpy(sorted, ids, sizeof *sorted * (size_t)n);
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+    if (n > 0) {
+        memcpy(sorted, ids, sizeof *sorted * (size_t)n);
+        qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+    }
     ss_status st = SS_OK;
     for (int k = 1; k < n && st == SS_OK; k++)
         if (!strcmp(sorted[k - 1], sorted[k])) st = ss_error(SS_ERR_ARG, "run id '%s' appears twice", sorted[k]);

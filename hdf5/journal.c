@@ -375,7 +375,7 @@ static int cmp_page(const void *x, const void *y) {
 /* Writes the bytes written since the last apply, page by page in order,
  * runs that continue from page to page with one call each. */
 static int write_pages(ssj_file *f) {
-    qsort(f->pages, f->n, sizeof *f->pages, cmp_page); /* the hash is dropped after */
+    if (f->n > 1) qsort(f->pages, f->n, sizeof *f->pages, cmp_page); /* the hash is rebuilt after */
     struct iovec iov[64];
     for (size_t k = 0; k < f->n;) {
         if (f->pages[k].ahi <= f->pages[k].alo) {

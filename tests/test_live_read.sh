@@ -17,7 +17,8 @@
 #
 #   bash tests/test_live_read.sh PATH_TO_STYLESWEEP_BINARY
 #
-# About a minute on 2 cores.
+# About a minute on 2 cores (the sweep itself 10 to 40 s: long enough for the
+# readers to read it in progress).
 set -u
 # shellcheck source=tests/testlib.sh
 . "$(dirname "$0")/testlib.sh"
@@ -33,7 +34,7 @@ M=$T/live.yaml
     tiny_sweep_head live-test
     cat <<EOF
   image_size: 24
-  iterations: 4
+  iterations: 6
   evals_per_iteration: 3
   content_layer: conv3_2
   style_layers: [conv1_1, conv2_1, conv3_1]
