@@ -2,11 +2,16 @@
 version 1) into pandas and numpy, with h5py alone.
 
 Every read opens the file read-only, reads, and closes it (a handle kept open
-while a sweep writes goes stale, SCHEMA.md "Consistency"); a read that races
-the writer's flush is retried once, in `Archive._read` only.
+while a sweep writes goes stale), holding the archive's shared read lock
+meanwhile, so that it never sees the writer half-way through an update
+(SCHEMA.md, "Reading while a sweep runs"); in `Archive._read` only.
 """
+import contextlib
+import fcntl
+import io
 import math
 import os
+import struct
 import time
 
 import h5py
@@ -23,6 +28,37 @@ RUN_COLUMNS_BEFORE = ("id", "index", "status", "attempts")
 RUN_COLUMNS_AFTER = ("iterations_done", "final_loss", "final_content", "final_style", "final_tv",
                      "seconds", "host", "rank", "backend", "device", "weights_used", "start_time",
                      "end_time", "error")
+
+
+# the archive's data lock (SCHEMA.md, "Reading while a sweep runs"): readers
+# share the bytes [0, 2**62), the writer takes them while it applies an update
+LOCK_LENGTH = 1 << 62
+LOCK_WAIT_SECONDS = 30.0
+
+
+@contextlib.contextmanager
+def read_lock(path):
+    """Holds the archive's shared read lock while the block runs: an open
+    file description lock (Linux) that the h5py file opened inside does not
+    release when it closes, else a POSIX record lock (released by the first
+    close of the file in this process: open h5py inside and close it last).
+    Waits while the writer applies an update (milliseconds); after
+    LOCK_WAIT_SECONDS, or on a file system without locks, reads anyway."""
+    with io.open(path, "rb") as fd:  # (this module defines open)
+        ofd = getattr(fcntl, "F_OFD_SETLK", None)
+        t0 = time.monotonic()
+        while True:
+            try:
+                if ofd is not None:
+                    fcntl.fcntl(fd, ofd, struct.pack("hhqqi4x", fcntl.F_RDLCK, os.SEEK_SET, 0, LOCK_LENGTH, 0))
+                else:
+                    fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, LOCK_LENGTH)
+                break
+            except OSError as e:
+                if e.errno not in (11, 13, 4) or time.monotonic() - t0 > LOCK_WAIT_SECONDS:  # EAGAIN, EACCES, EINTR
+                    break
+                time.sleep(0.001)
+        yield
 
 
 class ArchiveError(Exception):
@@ -97,20 +133,26 @@ class Archive:
 
     # ------------------------------------------------------------- reading
     def _read(self, fn):
-        """fn(h5py.File) on the archive opened read-only. A read that fails
-        with an HDF5 error (it raced the writer's flush: "addr overflow",
-        "can't read data") is retried once after 0.1 s with a fresh handle;
-        the second failure becomes an ArchiveError naming the file."""
+        """fn(h5py.File) on the archive opened read-only, under its read
+        lock. A read that fails with an HDF5 error (a file system without
+        locks, where it can race the writer) is retried once after 0.1 s
+        with a fresh handle; the second failure becomes an ArchiveError
+        naming the file (and `stylesweep repair` when a crash left the
+        archive half-updated: its journal holds the rest)."""
         last = None
         for attempt in range(2):
             try:
-                with h5py.File(self.path, "r") as f:
+                with read_lock(self.path), h5py.File(self.path, "r") as f:
                     return fn(f)
             except (OSError, RuntimeError) as e:  # h5py's HDF5 errors
                 last = e
                 if attempt == 0:
                     time.sleep(0.1)
-        raise ArchiveError(f"{self.path}: cannot read the archive: {str(last).splitlines()[0]}")
+        hint = ""
+        if os.path.exists(self.path + ".journal") and os.path.getsize(self.path + ".journal") > 0:
+            hint = (f" ({self.path}.journal holds updates a crash left half-applied: unless a sweep is "
+                    f"writing it, run `stylesweep repair {self.path}`)")
+        raise ArchiveError(f"{self.path}: cannot read the archive: {str(last).splitlines()[0]}{hint}")
 
     def refresh(self):
         """Reads the root attributes, the manifest and the run table again

@@ -1,9 +1,11 @@
 /* archive.c - the sweep archive's life cycle (create, open, lock, validate,
  * close) and its run table (see archive.h, archive_int.h and SCHEMA.md).
  *
- * Discipline that keeps the file readable by other processes without SWMR:
+ * Discipline that keeps the file readable by other processes without SWMR
+ * (what makes it crash-proof is the journal under it: journal.h; the rules
+ * below keep each flushed state consistent in itself):
  *  - the metadata cache never evicts (evictions off), so HDF5 metadata reaches
- *    the file only in H5Fflush; every writing call ends with one;
+ *    the driver only in H5Fflush; every writing call ends with one;
  *  - raw data written between flushes goes either to newly allocated space
  *    (not referenced by the flushed state) or in place into uncompressed
  *    chunks/contiguous storage (the run table, metrics rows, checkpoint slots);
@@ -14,7 +16,8 @@
  *    before their data is touched, marked complete with a CRC-32 after.
  * The writer disables HDF5's flock-based file locking (so that h5py readers,
  * which take a shared flock, are never refused) and instead holds an open
- * file description lock (fcntl F_OFD_SETLK) to keep a second writer out. */
+ * file description lock (fcntl F_OFD_SETLK) on one byte far past the end to
+ * keep a second writer out; readers share the data lock (journal.h). */
 #include "archive_int.h"
 
 #include <errno.h>
@@ -31,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "version.h"
 
 const char *const ar_status_names[SS_RUN_STATUS_COUNT] = {"pending", "running", "done", "failed", "interrupted"};
@@ -96,6 +100,8 @@ ss_status ar_check_writing(const ss_archive *a, const char *what, unsigned long 
 
 static hid_t make_fapl(int writer);
 
+hid_t ar_fapl(int writer) { return make_fapl(writer); }
+
 /* Entries of the writer's metadata cache above which a flush also reopens
  * the file (see ar_flush). */
 enum { AR_CACHE_ENTRIES_MAX = 2048 };
@@ -112,9 +118,10 @@ ss_status ar_flush(ss_archive *a) {
     size_t size = 0;
     int entries = 0;
     if (!a->reopenable || H5Fget_mdc_size(a->file, NULL, NULL, &size, &entries) < 0 ||
-        entries <= AR_CACHE_ENTRIES_MAX ||
-        H5Fget_obj_count(a->file, H5F_OBJ_ALL | H5F_OBJ_LOCAL) != 1) /* a caller's object is open: next time */
+        entries <= AR_CACHE_ENTRIES_MAX || ssj_unapplied(a->file) > 0 || /* closing would wait for readers */
+        H5Fget_obj_count(a->file, H5F_OBJ_ALL | H5F_OBJ_LOCAL) != 1)     /* a caller's object is open: next time */
         return SS_OK;
+    ssj_keep_next_close(); /* the journal stays for the reopen below */
     herr_t e = H5Fclose(a->file);
     hid_t fapl = make_fapl(1);
     a->file = e < 0 ? -1 : H5Fopen(a->file_path ? a->file_path : a->path, H5F_ACC_RDWR, fapl);
@@ -362,6 +369,10 @@ static hid_t make_fapl(int writer) {
 #else
     setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0); /* older HDF5 reads it at each open */
 #endif
+    /* every write goes through the journal (journal.h): the file changes
+     * only from one flushed state to the next, under the data lock; a
+     * reader overlays what a crash left committed but not applied */
+    ssj_set_fapl(fapl);
     if (writer) {
         /* objects in the 1.8 file format: every metadata structure (superblock,
          * object headers, B-trees, heaps of group links) carries a checksum,
@@ -406,17 +417,17 @@ static int byte_lock(int fd, short type, off_t start, off_t len, int get) {
     return r == 0 && fl.l_type != F_UNLCK;
 }
 
-/* The single-writer lock covers the bytes [0, AR_READERS_BYTE) of the file
- * (far past its end: locks are not data); a stylesweep reader holds a read
- * lock on the byte AR_READERS_BYTE while its handle is open, so that the
- * writer can postpone what a reader would race (appending runs). */
-#define AR_READERS_BYTE ((off_t)1 << 62)
+/* The single-writer lock is the byte SSJ_WRITER_BYTE (journal.h), held
+ * for the writer's life; a reader holds a shared lock on the data range
+ * [0, SSJ_DATA_END) while its handle is open, which the writer's journal
+ * takes exclusively only while it applies a flushed batch to the file
+ * (hdf5/SCHEMA.md, "Reading while a sweep runs"). */
 
 /* Takes the single-writer lock on path into *fd. */
 static ss_status take_lock(int *fd, const char *path, const char *shown) {
     *fd = open(path, O_RDWR | O_CLOEXEC);
     if (*fd < 0) return ss_error(SS_ERR_IO, "cannot open %s for writing: %s", shown, strerror(errno));
-    int r = byte_lock(*fd, F_WRLCK, 0, AR_READERS_BYTE, 0);
+    int r = byte_lock(*fd, F_WRLCK, SSJ_WRITER_BYTE, 1, 0);
     if (r != 0) {
         int err = errno;
         close(*fd);
@@ -428,21 +439,31 @@ static ss_status take_lock(int *fd, const char *path, const char *shown) {
     return SS_OK;
 }
 
-/* A reader's mark (see AR_READERS_BYTE): a read lock on that byte, held by
- * *fd until it is closed; -1 when the file system refuses it (then the
- * reader reads as before, retrying a read that races the writer). */
+/* Seconds a reader waits for the shared lock (the writer holds it only
+ * while it applies one flush: milliseconds) before it reads anyway,
+ * retrying reads that fail. */
+enum { AR_READER_WAIT_MS = 30000 };
+
+/* A reader's shared lock on the data range, held by *fd until it is
+ * closed; -1 when the file system refuses it (then the reader reads as
+ * before, retrying a read that races the writer). */
 static void mark_reader(int *fd, const char *path) {
     *fd = open(path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0) return;
-    if (byte_lock(*fd, F_RDLCK, AR_READERS_BYTE, 1, 0) != 0) {
-        close(*fd);
-        *fd = -1;
+    for (int ms = 0; byte_lock(*fd, F_RDLCK, 0, SSJ_DATA_END, 0) != 0; ms++) {
+        if ((errno != EAGAIN && errno != EACCES && errno != EINTR) || ms >= AR_READER_WAIT_MS) {
+            close(*fd);
+            *fd = -1;
+            return;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
     }
 }
 
 int ss_archive_has_readers(const ss_archive *a) {
     if (!a || !a->writable || a->lock_fd < 0) return 0;
-    return byte_lock(a->lock_fd, F_WRLCK, AR_READERS_BYTE, 1, 1);
+    return byte_lock(a->lock_fd, F_WRLCK, 0, SSJ_DATA_END, 1);
 }
 
 static ss_archive *archive_new(const char *path, int writable) {
@@ -488,8 +509,10 @@ static ss_status check_ids(const ss_archive *a, int n, const char *const *ids) {
     /* duplicates among the new ids: sorted copies side by side */
     const char **sorted = malloc(sizeof *sorted * ((size_t)n + 1));
     SS_ALLOC_CHECK(sorted);
-    memcpy(sorted, ids, sizeof *sorted * (size_t)n);
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+    if (n > 0) {
+        memcpy(sorted, ids, sizeof *sorted * (size_t)n);
+        qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+    }
     ss_status st = SS_OK;
     for (int k = 1; k < n && st == SS_OK; k++)
         if (!strcmp(sorted[k - 1], sorted[k])) st = ss_error(SS_ERR_ARG, "run id '%s' appears twice", sorted[k]);
@@ -529,7 +552,10 @@ ss_status ar_add_runs_unflushed(ss_archive *a, int n, const char *const *ids, co
         }
         /* a group without a table row is the leftover of an interrupted add: replace it */
         if (ss_h5_exists(runs, id) && H5Ldelete(runs, id, H5P_DEFAULT) < 0) {
-            st = ss_error(SS_ERR_IO, "%s: cannot remove the leftover group /runs/%s", a->path, id);
+            st = ss_error(SS_ERR_IO,
+                          "%s: cannot remove the leftover group /runs/%s (a crash damaged the archive: "
+                          "`stylesweep repair %s` rebuilds it from what survives)",
+                          a->path, id, a->path);
             break;
         }
         hid_t g = H5Gcreate2(runs, id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -706,11 +732,31 @@ ss_status ss_archive_create_first(ss_archive **out, const char *path, const char
     SS_TRY_GOTO(st, create_contents(a, sweep, manifest_text, manifest_sha256, n_runs, ids, params_yaml), fail_unlink);
     SS_TRY_GOTO(st, ar_set_to_append(a, to_append), fail_unlink);
     SS_TRY_GOTO(st, ar_flush(a), fail_unlink);
-    /* move into place without replacing anything that appeared meanwhile */
+    /* closed (its journal applied and removed), moved into place without
+     * replacing anything that appeared meanwhile, and opened there (the
+     * journal goes beside the archive's name) */
+    if (H5Fclose(a->file) < 0) {
+        a->file = -1;
+        st = ss_error(SS_ERR_IO, "cannot write %s%s", tmp, ss_h5_error_tail());
+        goto fail_unlink;
+    }
+    a->file = -1;
+    /* a journal left beside a path that held no archive belongs to none: it
+     * must not be rolled forward into this one */
+    char *journal = ssj_journal_path(path);
+    if (journal) unlink(journal);
+    free(journal);
     SS_TRY_GOTO(st, move_noreplace(tmp, path), fail_unlink);
     free(a->file_path);
     a->file_path = NULL;
     a->reopenable = 1;
+    fapl = make_fapl(1);
+    a->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    if (a->file < 0) {
+        st = ss_error(SS_ERR_IO, "cannot open %s after creating it%s", path, ss_h5_error_tail());
+        goto fail;
+    }
     *out = a;
     return SS_OK;
 fail_unlink:
@@ -776,7 +822,7 @@ static void note_file(ss_archive *a) {
 static int writer_holds(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
-    int held = byte_lock(fd, F_RDLCK, 0, 1, 1);
+    int held = byte_lock(fd, F_RDLCK, SSJ_WRITER_BYTE, 1, 1);
     close(fd);
     return held;
 }
@@ -923,6 +969,10 @@ ss_status ss_archive_refresh(ss_archive *a) {
     if (!a) return ss_error(SS_ERR_ARG, "%s: no archive", __func__);
     if (a->writable) return ar_flush(a);
     return open_file(a);
+}
+
+void ss_archive_journal_counters(long *commits, long *applied, long *deferred, long long *bytes) {
+    ssj_counters(commits, applied, deferred, bytes);
 }
 
 ss_status ss_archive_flush(ss_archive *a) {

@@ -3,17 +3,17 @@
  * the Python analysis tools. hdf5/SCHEMA.md documents the layout so that h5py
  * alone can read everything.
  *
- * Consistency discipline (SCHEMA.md, "Consistency"): no SWMR. The writer
- * keeps HDF5's metadata in memory between flushes (metadata-cache evictions
- * are off) and every writing call ends with H5Fflush, so when a call returns
- * the file on disk is consistent and holds that update. Another process may
- * open it read-only at any time and sees the state as of the last completed
- * call; a read that races a flush can fail: every reading function then
- * reopens the file and reads again (for about a second, and only while the
- * file keeps changing: a damaged archive fails at once). When the cache
- * holds more than a working set after a flush, the writer reopens the file
- * (see SCHEMA.md, "Consistency"), so an update costs the same in a large
- * archive as in a small one.
+ * Consistency (SCHEMA.md, "Crashes" and "Reading while a sweep runs"): no
+ * SWMR. Every writing call ends with one flush, and the archive's file
+ * driver (journal.h) commits what HDF5 wrote to ARCHIVE.journal before it
+ * applies it to the file under an exclusive byte-range lock that readers
+ * share: the file goes from one flushed state to the next, a kill at any
+ * moment leaves the last commit (rolled forward by the next open), and a
+ * read-only handle (which holds the shared lock while it is open) sees one
+ * consistent state. A read that fails anyway (a file system without locks)
+ * is retried for about a second while the file keeps changing. When the
+ * cache holds more than a working set after a flush, the writer reopens the
+ * file, so an update costs the same in a large archive as in a small one.
  * One writer at a time: a writable handle holds an exclusive lock (an open
  * file description lock, not HDF5's flock), so h5py readers still open it.
  *
@@ -122,7 +122,7 @@ ss_status ss_archive_create(ss_archive **a, const char *path, const char *sweep,
  * ss_archive_append_runs (a large sweep starts without waiting for all of
  * its runs to be made). The root attribute runs_to_append records how many
  * are still missing, so that readers can tell (hdf5/SCHEMA.md,
- * "Consistency"); with to_append = 0 this is ss_archive_create. */
+ * "Runs not yet in the archive"); with to_append = 0 this is ss_archive_create. */
 ss_status ss_archive_create_first(ss_archive **a, const char *path, const char *sweep, const char *manifest_text,
                                   const char *manifest_sha256, int n_runs, const char *const *ids,
                                   const char *const *params_yaml, long long to_append);
@@ -156,8 +156,14 @@ ss_status ss_archive_refresh(ss_archive *a);
  * this library) has the archive open: writable handles only, 0 otherwise.
  * A read-only handle marks itself with a lock while it is open, so that the
  * writer can postpone updates that change the archive's structure under
- * it (the sweep appends no runs then); h5py readers are not seen. */
+ * it (the sweep appends no runs then); h5py readers following SCHEMA.md's
+ * protocol hold the same lock and are seen too. */
 int ss_archive_has_readers(const ss_archive *a);
+
+/* Counters of the archive's journal (SCHEMA.md, "Crashes") in this process,
+ * for reports: updates committed, applied to the file at once, deferred
+ * because a reader held the read lock, and bytes written to journals. */
+void ss_archive_journal_counters(long *commits, long *applied, long *deferred, long long *bytes);
 
 /* Flushes everything to the file. Every writing call already ends with a
  * flush; this is a no-op safety point for callers that batch messages. */
@@ -310,5 +316,37 @@ ss_status ss_archive_read_checkpoint(ss_archive *a, int i, ss_archive_checkpoint
 
 /* Frees the buffers of a checkpoint read by ss_archive_read_checkpoint. */
 void ss_archive_checkpoint_free(ss_archive_checkpoint *c);
+
+/* ---- repair ---- */
+
+/* What ss_archive_repair found and did. Strings malloc'ed (NULL when none);
+ * free with ss_archive_repair_report_free. */
+typedef struct ss_archive_repair_report {
+    long journal_batches;   /* complete batches its journal held: rolled forward */
+    long journal_pages;     /* pages in them */
+    long long journal_torn; /* bytes after them that a crash cut short: ignored (never applied) */
+    int opened;             /* 1 when HDF5 could open the archive */
+    int n_runs;             /* runs in its run table (0 when unreadable) */
+    int n_leftover;         /* groups without a table row (an append cut short), removed */
+    int rebuilt;            /* 1 when a new archive was built from what survives */
+    int n_lost;             /* runs that did not read back whole: left out, --resume runs them again */
+    char *lost;             /* their ids, comma-separated (the first ~2000 bytes) */
+    char *kept_as;          /* where the damaged file (and its journal) was moved */
+} ss_archive_repair_report;
+
+/* Checks the archive at path after a crash and repairs it (hdf5/SCHEMA.md,
+ * "Crashes"): rolls its journal forward, reads every run back and removes
+ * groups an interrupted append left without a table row. When a run does
+ * not read back, a leftover cannot be removed or HDF5 cannot open the file
+ * (and its journal), builds a new archive from what survives (the
+ * manifest, its history and overrides, every run that reads back whole;
+ * the others are named in *r and counted in runs_to_append, so --resume
+ * runs them again) and moves the damaged file to ARCHIVE.damaged-TIME.
+ * Refuses (changing nothing) an archive being written, a read-only one,
+ * a newer schema, and files that are not archives. */
+ss_status ss_archive_repair(const char *path, ss_archive_repair_report *r);
+
+/* Frees the strings of a report and zeroes it. */
+void ss_archive_repair_report_free(ss_archive_repair_report *r);
 
 #endif

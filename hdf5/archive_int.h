@@ -12,6 +12,7 @@
 #define SS_ARCHIVE_INT_H
 
 #include <hdf5.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "archive.h"
@@ -23,7 +24,7 @@ enum { AR_ID_MAX = 255, AR_METRICS_CHUNK = 128, AR_TABLE_CHUNK = 64, AR_SNAPSHOT
 struct ss_archive {
     hid_t file;
     int writable;
-    int lock_fd; /* writer: its single-writer lock; reader: its mark (see AR_READERS_BYTE in archive.c) */
+    int lock_fd; /* writer: its single-writer lock; reader: its shared data lock (see journal.h) */
     char *path;
     char *file_path; /* where the file is while it is made (path.tmp-PID), NULL after */
     int n_runs, cap;
@@ -84,6 +85,10 @@ ss_status ar_ensure_space(const char *path, const char *shown, unsigned long lon
 /* ar_check_writable, then ar_ensure_space for a call that writes about `bytes`. */
 ss_status ar_check_writing(const ss_archive *a, const char *func, unsigned long long bytes);
 
+/* A new file access property list for the archive (the journal's driver,
+ * no HDF5 file locking; writer: 1.8 format, no cache evictions). */
+hid_t ar_fapl(int writer);
+
 /* H5Fflush of the whole file. */
 ss_status ar_flush(ss_archive *a);
 
@@ -138,6 +143,9 @@ void ar_hash_add(ss_archive *a, int k);
 ss_status ar_set_to_append(ss_archive *a, long long n);
 
 /* ---- archive_checkpoint.c ---- */
+
+/* CRC-32 (IEEE 802.3, as zlib.crc32) of p[0..n) continued from crc (0 to start). */
+uint32_t ar_crc32(uint32_t crc, const unsigned char *p, size_t n);
 
 /* Reads the marker attributes of slot s of the checkpoint group ck (ck < 0: none). */
 void ar_read_slot_info(hid_t ck, int s, slot_info *si);

@@ -1,12 +1,13 @@
 /* archive_write.c - the archive's writing calls (see archive.h): runs added
  * and reset, status, run info, metrics, snapshots and the final image. Each
- * call ends with a flush (SCHEMA.md, "Consistency"). */
+ * call ends with a flush (SCHEMA.md, "Crashes"). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "archive_int.h"
+#include "journal.h"
 
 ss_status ss_archive_add_runs(ss_archive *a, int n, const char *const *ids, const char *const *params_yaml) {
     if (n < 0 || (n > 0 && !ids)) return ss_error(SS_ERR_ARG, "%s: bad run list", __func__);
@@ -132,6 +133,8 @@ ss_status ss_archive_set_status(ss_archive *a, int i, ss_run_status status, cons
     if (e >= 0) e = ss_h5_attr_set_double(g, "end_time", end);
     H5Gclose(g);
     if (e < 0) return ss_error(SS_ERR_IO, "%s: cannot write the status of run '%s'", a->path, a->ids[i]);
+    /* a run's end is made durable (fdatasync of the journal): a finished run survives a node's crash too */
+    if (status == SS_RUN_DONE || status == SS_RUN_FAILED) ssj_sync_next(a->file);
     return ar_flush(a);
 }
 

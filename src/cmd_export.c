@@ -141,7 +141,7 @@ int ss_cmd_export(int argc, char **argv) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) st = ss_error(SS_ERR_IO, "cannot make %s: %s", dir, strerror(errno));
     int n = ss_archive_run_count(a), files = 0;
     /* the archive's readers retry a read that races one of a running sweep's
-     * flushes themselves (hdf5/SCHEMA.md, "Consistency") */
+     * flushes themselves (hdf5/SCHEMA.md, "Reading while a sweep runs") */
     if (only && only[0]) {
         n = 0;
         for (const char *s = only; st == SS_OK && *s;) {

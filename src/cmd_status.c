@@ -47,7 +47,7 @@ int ss_cmd_status(int argc, char **argv) {
     ss_archive_run_info *info = NULL;
     int rc = SS_EXIT_OK;
     /* the archive's readers retry a read that races one of the writer's
-     * flushes themselves (hdf5/SCHEMA.md, "Consistency"); --summary reads
+     * flushes themselves (hdf5/SCHEMA.md, "Reading while a sweep runs"); --summary reads
      * only the run table's status column */
     n = ss_archive_run_count(a);
     long long missing = 0; /* runs of the manifest the sweep has not appended yet */

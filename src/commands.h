@@ -14,5 +14,6 @@ int ss_cmd_run(int argc, char **argv);
 int ss_cmd_status(int argc, char **argv);
 int ss_cmd_export(int argc, char **argv);
 int ss_cmd_plan(int argc, char **argv);
+int ss_cmd_repair(int argc, char **argv);
 
 #endif

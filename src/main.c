@@ -20,6 +20,7 @@ static void usage(FILE *f) {
             "  run MANIFEST -o ARCHIVE.h5                     run a sweep (under mpirun or alone)\n"
             "  status ARCHIVE.h5                              counts by state and per-run progress\n"
             "  export ARCHIVE.h5 -o DIR                       snapshots, final images and parameters as files\n"
+            "  repair ARCHIVE.h5                              check an archive after a crash, rebuild what it can\n"
             "\n"
             "`stylesweep COMMAND --help` lists a command's options.\n");
 }
@@ -41,9 +42,9 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } commands[] = {{"transfer", ss_cmd_transfer}, {"eval", ss_cmd_eval}, {"bench", ss_cmd_bench},
-                    {"plan", ss_cmd_plan},         {"run", ss_cmd_run},   {"status", ss_cmd_status},
-                    {"export", ss_cmd_export}};
+    } commands[] = {{"transfer", ss_cmd_transfer}, {"eval", ss_cmd_eval},    {"bench", ss_cmd_bench},
+                    {"plan", ss_cmd_plan},         {"run", ss_cmd_run},      {"status", ss_cmd_status},
+                    {"export", ss_cmd_export},     {"repair", ss_cmd_repair}};
     enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
     for (int i = 0; i < N_COMMANDS; i++)
         if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);

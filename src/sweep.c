@@ -126,7 +126,7 @@ static ss_status record_overrides(coord *c) {
  * message waits (probe_up), or at once when a worker asks for a run and
  * every run in the archive is handed out: a run is handed out only once it
  * is in the archive. The root attribute runs_to_append counts the rest
- * (hdf5/SCHEMA.md, "Consistency"); after a crash, --resume appends them. */
+ * (hdf5/SCHEMA.md, "Runs not yet in the archive"); after a crash, --resume appends them. */
 
 /* A positive integer from the environment, or def. */
 static int env_count(const char *name, int def) {
@@ -251,6 +251,12 @@ static ss_status coord_open_archive(coord *c) {
         return st;
     }
     st = AR_CALL(ss_archive_open(&c->ar, o->archive, 1));
+    if (st == SS_ERR_FORMAT && (strstr(ss_error_message(), "damaged") || strstr(ss_error_message(), "as HDF5"))) {
+        char *why = strdup(ss_error_message());
+        st = ss_error(st, "%s; `stylesweep repair %s` checks it and rebuilds what it can", why ? why : "damaged",
+                      o->archive);
+        free(why);
+    }
     /* runs whose parameters changed are refused (or, with --force, reset);
      * new runs are appended */
     int n_changed = 0;
@@ -835,6 +841,14 @@ static ss_sweep_end coordinator(const ss_sweep_options *o, int size) {
             "rank 0 appended %ld runs to the archive in %ld batches, %.3f s (%.3f s of it while a worker "
             "waited; longest batch %.1f ms)\n",
             c.appended, c.append_batches, c.append_seconds, c.append_wait_seconds, 1000.0 * c.append_max_seconds);
+    long j_commits = 0, j_applied = 0, j_deferred = 0;
+    long long j_bytes = 0;
+    ss_archive_journal_counters(&j_commits, &j_applied, &j_deferred, &j_bytes);
+    if (!o->quiet && j_commits)
+        printf(
+            "rank 0's journal: %ld commits of %.1f KiB on average, %ld applied at once, %ld deferred while a "
+            "reader read\n",
+            j_commits, j_bytes / 1024.0 / (double)j_commits, j_applied, j_deferred);
     if (end == SS_SWEEP_INTERRUPTED && !o->quiet)
         printf("interrupted: run the same command with --resume to continue\n");
     ss_status cs = ss_archive_close(c.ar);
