@@ -622,6 +622,7 @@ static const ss_backend_i cuda_iface = {
     cuda_set_precision,
     cuda_preprocess,
     cuda_deprocess,
+    NULL, /* layer_describe: the cuDNN algorithm could be named here */
 };
 
 /* The rank as the MPI launcher tells it (the backend knows no MPI), or -1. */

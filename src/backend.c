@@ -1,6 +1,7 @@
 /* backend.c - the ss_be_* wrappers: one place for the argument checks of
  * every backend slot and the fallbacks of the optional slots (backend.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,6 +156,18 @@ ss_status ss_be_pool_backward(ss_backend *be, ss_layer *layer, ss_tensor *din, c
 
 void ss_be_layer_free(ss_backend *be, ss_layer *layer) {
     if (be && layer) be->iface->layer_free(be, layer);
+}
+
+ss_status ss_be_layer_describe(ss_backend *be, char *text, size_t n, const ss_layer *layer) {
+    LIVE(be, "layer_describe");
+    NONNULL(text, "layer_describe", "text");
+    NONNULL(layer, "layer_describe", "the layer");
+    if (n < 1) return ss_error(SS_ERR_ARG, "layer_describe: no room for the text");
+    if (!be->iface->layer_describe) {
+        snprintf(text, n, "unknown");
+        return SS_OK;
+    }
+    return be->iface->layer_describe(be, text, n, layer);
 }
 
 ss_status ss_be_gram(ss_backend *be, ss_tensor *g, const ss_tensor *f) {

@@ -1,7 +1,9 @@
 /* cmd_bench.c - `stylesweep bench`: the median time of one evaluation with
  * random weights and random images, printed as ms_per_eval=<number> (the
  * line scripts/bench_vs_torch.sh reads from this and from PyTorch's script,
- * to compare in one command). */
+ * to compare in one command), then the instruction set the backend
+ * dispatches to and a table of the convolutions: each one's algorithm (as
+ * the backend describes it) and its forward and backward-data times. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,26 @@ static void fill_random(float *a, size_t n, ss_rng *r) {
     for (size_t i = 0; i < n; i++) a[i] = (float)(50.0 * ss_rng_normal(r));
 }
 
+/* Prints the ISA and one line per convolution, each timed `repeat` times. */
+static ss_status bench_layers(bench_state *b, int repeat) {
+    ss_net_conv_profile rows[SS_MODEL_MAX_CONVS];
+    int n = 0;
+    SS_TRY(ss_net_profile_convs(b->net, rows, &n, repeat));
+    printf("isa=%s (the instruction set the %s backend dispatches to)\n", b->be->isa[0] ? b->be->isa : "unknown",
+           b->be->iface->name);
+    printf("%-8s %-18s %8s %8s %8s  %s\n", "layer", "shape", "fwd_ms", "bwd_ms", "GFLOP/s", "algorithm");
+    for (int i = 0; i < n; i++) {
+        const ss_net_conv_profile *r = &rows[i];
+        char shape[48];
+        snprintf(shape, sizeof shape, "%d->%d %dx%d", r->cin, r->cout, r->w, r->h);
+        double flop = 2.0 * 2.0 * 9.0 * r->cin * r->cout * r->h * r->w; /* direct-equivalent, both directions */
+        double ms = r->fwd_ms + r->bwd_ms;
+        printf("%-8s %-18s %8.2f %8.2f %8.1f  %s\n", r->name, shape, r->fwd_ms, r->bwd_ms, ms > 0 ? flop / ms / 1e6 : 0.0,
+               r->algo);
+    }
+    return SS_OK;
+}
+
 static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms) {
     const ss_params *p = &cli->params;
     ss_loss_config cfg;
@@ -78,7 +100,7 @@ static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms)
     *median_ms = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
     printf("stylesweep=%s arch=%s size=%d threads=%d backend=%s precision=%s ms_per_eval=%.1f device=%s\n",
            SS_VERSION_STRING, p->model, s, b->be->threads, b->be->iface->name, p->precision, *median_ms, b->be->device);
-    return SS_OK;
+    return bench_layers(b, reps < 64 ? reps : 64);
 }
 
 int ss_cmd_bench(int argc, char **argv) {
@@ -88,7 +110,9 @@ int ss_cmd_bench(int argc, char **argv) {
                           .synopsis = "[--model vgg19] [--size 224] [--threads N] [OPTIONS]",
                           .description =
                               "Times one evaluation (forward to the deepest used layer, losses, gradient to the\n"
-                              "image) with random weights and random images; prints the median as ms_per_eval=.\n",
+                              "image) with random weights and random images; prints the median as ms_per_eval=,\n"
+                              "the instruction set the backend dispatches to (isa=) and per convolution its\n"
+                              "algorithm and forward and backward-data times (medians of up to 64 calls).\n",
                           .options = opts,
                           .n_options = ss_cli_common_options(opts, &cli, BENCH_FLAGS),
                           .params = &cli.params};

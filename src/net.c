@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "util.h"
 
 enum { NET_MAX_LAYERS = SS_MODEL_MAX_CONVS + 5 };
 
@@ -268,4 +269,46 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
     for (int l = 0; l < cfg->n_style_layers; l++) terms->total += terms->style[l];
     if (!isfinite(terms->total)) return ss_error(SS_ERR_NUMERIC, "the loss is not finite (%g)", terms->total);
     return SS_OK;
+}
+
+static int cmp_ms(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* *ms = the median time of `repeat` (1..64) calls of layer i forward or
+ * (backward) backward-data into din. */
+static ss_status time_conv(ss_net *net, double *ms, int i, int backward, ss_tensor *din, int repeat) {
+    net_layer *L = &net->layers[i];
+    const ss_tensor *in = i > 0 ? net->layers[i - 1].out : net->input;
+    double t[64];
+    for (int r = 0; r < repeat; r++) {
+        double t0 = ss_monotonic_seconds();
+        if (backward) SS_TRY(ss_be_conv_backward_data(net->be, L->op, din, L->diff));
+        else SS_TRY(ss_be_conv_forward(net->be, L->op, L->out, in));
+        t[r] = (ss_monotonic_seconds() - t0) * 1000.0;
+    }
+    qsort(t, (size_t)repeat, sizeof t[0], cmp_ms);
+    *ms = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
+    return SS_OK;
+}
+
+ss_status ss_net_profile_convs(ss_net *net, ss_net_conv_profile *rows, int *n, int repeat) {
+    if (repeat < 0 || repeat > 64) return ss_error(SS_ERR_ARG, "profile: repeat %d is not 0..64", repeat);
+    ss_tensor *din0 = NULL;
+    ss_status st = ss_be_tensor_new_like(net->be, &din0, net->input);
+    *n = 0;
+    for (int i = 0; st == SS_OK && i < net->n_layers; i++) {
+        net_layer *L = &net->layers[i];
+        if (L->conv < 0) continue;
+        const ss_tensor *in = i > 0 ? net->layers[i - 1].out : net->input;
+        ss_net_conv_profile *p = &rows[(*n)++];
+        *p = (ss_net_conv_profile){.name = net->m->conv[L->conv].name, .cin = in->c, .cout = L->out->c, .h = in->h,
+                                   .w = in->w};
+        st = ss_be_layer_describe(net->be, p->algo, sizeof p->algo, L->op);
+        if (st == SS_OK && repeat > 0) st = time_conv(net, &p->fwd_ms, i, 0, NULL, repeat);
+        if (st == SS_OK && repeat > 0) st = time_conv(net, &p->bwd_ms, i, 1, i > 0 ? net->layers[i - 1].diff : din0, repeat);
+    }
+    ss_be_tensor_free(net->be, din0);
+    return st;
 }
