@@ -45,8 +45,11 @@ typedef struct cpu_reorder {
 typedef enum cpu_conv_mode { CONV_AUTO = 0, CONV_DIRECT = 1, CONV_WINOGRAD = 2 } cpu_conv_mode;
 
 /* Our Winograd convolution pays (auto) from this many input channels and
- * this many pixels on the short side up (PERFORMANCE.md, emulated AVX2). */
-enum { WG_MIN_CIN = 16, WG_MIN_SIDE = 8 };
+ * this many 4x4 output tiles up (PERFORMANCE.md, emulated AVX2): with fewer
+ * tiles its products cannot amortise reading the transformed filters, four
+ * times the size of the filters, on every call (512 -> 512 channels at 8x8
+ * pixels is slower than direct, at 14x14 faster). */
+enum { WG_MIN_CIN = 16, WG_MIN_TILES = 16 };
 
 typedef struct cpu_ctx {
     dnnl_engine_t engine;
@@ -308,8 +311,7 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
     DNNL_CHECK_GOTO(rs, dnnl_post_ops_create(&po), done);
     DNNL_CHECK_GOTO(rs, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), done);
     DNNL_CHECK_GOTO(rs, dnnl_primitive_attr_set_post_ops(attr, po), done);
-    dnnl_alg_kind_t algs[2] = {winograd ? dnnl_convolution_winograd : dnnl_convolution_direct,
-                               dnnl_convolution_direct};
+    dnnl_alg_kind_t algs[2] = {winograd ? dnnl_convolution_winograd : dnnl_convolution_direct, dnnl_convolution_direct};
     for (int a = 0; a < 2 && st != dnnl_success; a++) {
         st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, algs[a], src_md, &w_any, &b_md, &dst_any,
                                                 strides, pad, pad);
@@ -370,7 +372,7 @@ static ss_status wg_build(ss_backend *be, ss_layer *l, ss_tensor **out, const ss
     dnnl_memory_desc_t omd;
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&omd, 4, od, dnnl_f32, tag));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&l->wg_in_md, 4, id, dnnl_f32, tag));
-    SS_TRY(ss_wino_new(&l->wg, in->c, cout, in->h, in->w, c->wg_vec, weight, bias));
+    SS_TRY(ss_wino_new(&l->wg, in->c, cout, in->h, in->w, c->wg_vec, be->threads, weight, bias));
     SS_TRY(tensor_from_md(be, out, &omd));
     if (!dnnl_memory_desc_equal(&l->wg_in_md, &priv_of(in)->md)) {
         size_t bytes = dnnl_memory_desc_get_size(&l->wg_in_md);
@@ -412,15 +414,15 @@ static ss_status conv_layer_new(ss_backend *be, ss_layer **layer, ss_tensor **ou
 /* STYLESWEEP_CONV: direct: oneDNN's direct convolutions; winograd: ours
  * wherever its kernels run (oneDNN's ISA is AVX2 or AVX-512); auto: oneDNN's
  * Winograd where it has one, else ours where it pays (WG_MIN_CIN input
- * channels, WG_MIN_SIDE pixels), else oneDNN's direct one. */
+ * channels, WG_MIN_TILES tiles), else oneDNN's direct one. */
 static ss_status cpu_conv_new(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in, int cout,
                               const float *weight, const float *bias) {
     cpu_ctx *c = ctx_of(be);
     if (c->wg_vec && c->conv_mode == CONV_WINOGRAD) return conv_layer_new(be, layer, out, in, cout, weight, bias, 1, 0);
     int auto_mode = c->conv_mode != CONV_DIRECT;
     SS_TRY(conv_layer_new(be, layer, out, in, cout, weight, bias, 0, auto_mode));
-    int side = in->h < in->w ? in->h : in->w;
-    if (!auto_mode || !c->wg_vec || strstr((*layer)->algo, "wino") || in->c < WG_MIN_CIN || side < WG_MIN_SIDE)
+    int tiles = ((in->h + 3) / 4) * ((in->w + 3) / 4);
+    if (!auto_mode || !c->wg_vec || strstr((*layer)->algo, "wino") || in->c < WG_MIN_CIN || tiles < WG_MIN_TILES)
         return SS_OK;
     cpu_layer_free(be, *layer);
     cpu_tensor_free(be, *out);

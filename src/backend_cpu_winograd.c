@@ -5,6 +5,7 @@
 #include "backend_cpu_winograd.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,12 @@ enum { WG_A = 6, WG_PLANES = 36 }; /* input tile side, transformed planes */
 /* Scratch per chunk of tiles: about this many bytes (the transformed input
  * and the products of one chunk stay in the last-level cache). */
 #define WG_CHUNK_BYTES (8u << 20)
+/* ... or, with at most this many channels squared (the filters of all 36
+ * planes then fit a core's cache too), about this many per thread, in
+ * chunks of at least WG_MIN_CHUNK tiles. */
+#define WG_PER_THREAD_MAX_C2 (128 * 128)
+#define WG_THREAD_CHUNK_BYTES (512u << 10)
+enum { WG_MIN_CHUNK = 16 };
 
 typedef void (*wg_in_fn)(float *v, size_t xs, const float *in, int H, int W, int y0, int x0);
 typedef void (*wg_out_fn)(float *out, const float *m, size_t xs, const float *bias, int relu, int H, int W, int y0,
@@ -46,6 +53,8 @@ typedef struct wg_dir {
 
 struct ss_wino {
     int h, w, vec, tw, ntiles, chunk;
+    int per_thread; /* 1: chunks per thread (wino_run_chunks), 0: phases shared (wino_run_phases) */
+    int threads;    /* per_thread: the threads the scratch has room for */
     wg_dir fwd, bwd;
     wg_in_fn in_tile;
     wg_out_fn out_tile;
@@ -85,7 +94,8 @@ static ss_status wg_dir_init(wg_dir *d, const float *weight, int cin, int cout, 
                     g[a][b] = backward ? weight[(((size_t)i * wcin + o) * 3 + (2 - a)) * 3 + (2 - b)]
                                        : weight[(((size_t)o * wcin + i) * 3 + a) * 3 + b];
             for (int r = 0; r < WG_A; r++)
-                for (int b = 0; b < 3; b++) t[r][b] = wg_g[r][0] * g[0][b] + wg_g[r][1] * g[1][b] + wg_g[r][2] * g[2][b];
+                for (int b = 0; b < 3; b++)
+                    t[r][b] = wg_g[r][0] * g[0][b] + wg_g[r][1] * g[1][b] + wg_g[r][2] * g[2][b];
             for (int r = 0; r < WG_A; r++)
                 for (int s = 0; s < WG_A; s++) {
                     double v = t[r][0] * wg_g[s][0] + t[r][1] * wg_g[s][1] + t[r][2] * wg_g[s][2];
@@ -113,12 +123,15 @@ static ss_status wino_build(ss_wino *w, int cin, int cout, const float *weight, 
     memcpy(w->fwd.bias, bias, (size_t)cout * sizeof(float));
     int cmax = w->fwd.cin_p > w->fwd.cout_p ? w->fwd.cin_p : w->fwd.cout_p;
     size_t per_tile = (size_t)WG_PLANES * 2 * cmax * sizeof(float);
-    size_t chunk = WG_CHUNK_BYTES / per_tile;
+    /* few channels and many tiles: a chunk per thread in its cache */
+    w->per_thread = (size_t)cmax * cmax <= WG_PER_THREAD_MAX_C2 && w->ntiles >= 8 * WG_MIN_CHUNK;
+    size_t chunk = (w->per_thread ? WG_THREAD_CHUNK_BYTES : WG_CHUNK_BYTES) / per_tile;
+    if (w->per_thread && chunk < WG_MIN_CHUNK) chunk = WG_MIN_CHUNK;
     w->chunk = chunk < 1 ? 1 : chunk > (size_t)w->ntiles ? w->ntiles : (int)chunk;
     return SS_OK;
 }
 
-ss_status ss_wino_new(ss_wino **out, int cin, int cout, int h, int w, int vec, const float *weight,
+ss_status ss_wino_new(ss_wino **out, int cin, int cout, int h, int w, int vec, int threads, const float *weight,
                       const float *bias) {
     *out = NULL;
     if (!ss_wino_supported(vec))
@@ -128,6 +141,7 @@ ss_status ss_wino_new(ss_wino **out, int cin, int cout, int h, int w, int vec, c
     g->h = h;
     g->w = w;
     g->vec = vec;
+    g->threads = threads < 1 ? 1 : threads;
     g->tw = (w + 3) / 4;
     g->ntiles = g->tw * ((h + 3) / 4);
     g->in_tile = vec == 8 ? wg_in_tile_avx2 : wg_in_tile_avx512;
@@ -143,42 +157,75 @@ ss_status ss_wino_new(ss_wino **out, int cin, int cout, int h, int w, int vec, c
 
 size_t ss_wino_scratch_floats(const ss_wino *w) {
     int cmax = w->fwd.cin_p > w->fwd.cout_p ? w->fwd.cin_p : w->fwd.cout_p;
-    return (size_t)WG_PLANES * 2 * w->chunk * cmax;
+    return (size_t)WG_PLANES * 2 * w->chunk * cmax * (w->per_thread ? w->threads : 1);
 }
 
-/* out = conv_d(in) through the scratch: per chunk of tiles, the input
- * transform, the 36 products (each one sgemm, single-threaded inside the
- * parallel region) and the output transform. */
-static void wino_run(const ss_wino *g, const wg_dir *d, float *out, const float *in, float *scratch) {
-    int H = g->h, W = g->w, vec = g->vec, cbn = d->cin_p / vec, kbn = d->cout_p / vec;
-    size_t plane = (size_t)H * W * vec;
+/* Tile t's input transform into the plane-major chunk v (xv floats per plane). */
+static void in_tiles(const ss_wino *g, const wg_dir *d, float *v, size_t xv, const float *in, int s, int t, int cb) {
+    size_t plane = (size_t)g->h * g->w * g->vec;
+    g->in_tile(v + (size_t)s * d->cin_p + (size_t)cb * g->vec, xv, in + cb * plane, g->h, g->w, 4 * (t / g->tw) - 1,
+               4 * (t % g->tw) - 1);
+}
+
+static void out_tiles(const ss_wino *g, const wg_dir *d, float *out, const float *m, size_t xm, int s, int t, int kb) {
+    size_t plane = (size_t)g->h * g->w * g->vec;
+    g->out_tile(out + kb * plane, m + (size_t)s * d->cout_p + (size_t)kb * g->vec, xm,
+                d->bias ? d->bias + kb * g->vec : NULL, d->relu, g->h, g->w, 4 * (t / g->tw), 4 * (t % g->tw));
+}
+
+/* Plane xi's product m = v u for ns tiles (one single-threaded sgemm). */
+static void plane_product(const wg_dir *d, float *m, const float *v, int ns, int xi) {
+    size_t xv = (size_t)ns * d->cin_p, xm = (size_t)ns * d->cout_p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ns, d->cout_p, d->cin_p, 1.0f, v + xi * xv, d->cin_p,
+                d->u + (size_t)xi * d->cin_p * d->cout_p, d->cout_p, 0.0f, m + xi * xm, d->cout_p);
+}
+
+/* Few channels: each thread takes whole chunks of tiles (transform, 36
+ * products, transform back) in its own scratch, which stays in its cache. */
+static void wino_run_chunks(const ss_wino *g, const wg_dir *d, float *out, const float *in, float *scratch) {
+    int nchunks = (g->ntiles + g->chunk - 1) / g->chunk, nt = omp_get_max_threads();
+    nt = nt < g->threads ? nt : g->threads;
+    size_t per_thread = ss_wino_scratch_floats(g) / (size_t)g->threads;
+#pragma omp parallel for schedule(dynamic) num_threads(nt)
+    for (int k = 0; k < nchunks; k++) {
+        float *v = scratch + per_thread * (size_t)omp_get_thread_num();
+        float *m = v + (size_t)WG_PLANES * g->chunk * d->cin_p;
+        int s0 = k * g->chunk, ns = g->ntiles - s0 < g->chunk ? g->ntiles - s0 : g->chunk;
+        for (int s = 0; s < ns; s++)
+            for (int cb = 0; cb < d->cin_p / g->vec; cb++) in_tiles(g, d, v, (size_t)ns * d->cin_p, in, s, s0 + s, cb);
+        for (int xi = 0; xi < WG_PLANES; xi++) plane_product(d, m, v, ns, xi);
+        for (int s = 0; s < ns; s++)
+            for (int kb = 0; kb < d->cout_p / g->vec; kb++)
+                out_tiles(g, d, out, m, (size_t)ns * d->cout_p, s, s0 + s, kb);
+    }
+}
+
+/* Many channels: chunk by chunk, each phase shared by the threads (the
+ * transforms over tiles, the products over the 36 planes). */
+static void wino_run_phases(const ss_wino *g, const wg_dir *d, float *out, const float *in, float *scratch) {
+    int cbn = d->cin_p / g->vec, kbn = d->cout_p / g->vec;
     float *v = scratch, *m = scratch + (size_t)WG_PLANES * g->chunk * d->cin_p;
     for (int s0 = 0; s0 < g->ntiles; s0 += g->chunk) {
         int ns = g->ntiles - s0 < g->chunk ? g->ntiles - s0 : g->chunk;
-        size_t xv = (size_t)ns * d->cin_p, xm = (size_t)ns * d->cout_p;
 #pragma omp parallel
         {
-#pragma omp for collapse(2) schedule(static)
+#pragma omp for collapse(2) schedule(dynamic, 4)
             for (int s = 0; s < ns; s++)
-                for (int cb = 0; cb < cbn; cb++) {
-                    int t = s0 + s;
-                    g->in_tile(v + (size_t)s * d->cin_p + (size_t)cb * vec, xv, in + cb * plane, H, W,
-                               4 * (t / g->tw) - 1, 4 * (t % g->tw) - 1);
-                }
-#pragma omp for schedule(static)
-            for (int xi = 0; xi < WG_PLANES; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ns, d->cout_p, d->cin_p, 1.0f, v + xi * xv,
-                            d->cin_p, d->u + (size_t)xi * d->cin_p * d->cout_p, d->cout_p, 0.0f, m + xi * xm,
-                            d->cout_p);
-#pragma omp for collapse(2) schedule(static)
+                for (int cb = 0; cb < cbn; cb++) in_tiles(g, d, v, (size_t)ns * d->cin_p, in, s, s0 + s, cb);
+#pragma omp for schedule(dynamic)
+            for (int xi = 0; xi < WG_PLANES; xi++) plane_product(d, m, v, ns, xi);
+#pragma omp for collapse(2) schedule(dynamic, 4)
             for (int s = 0; s < ns; s++)
-                for (int kb = 0; kb < kbn; kb++) {
-                    int t = s0 + s;
-                    g->out_tile(out + kb * plane, m + (size_t)s * d->cout_p + (size_t)kb * vec, xm,
-                                d->bias ? d->bias + kb * vec : NULL, d->relu, H, W, 4 * (t / g->tw), 4 * (t % g->tw));
-                }
+                for (int kb = 0; kb < kbn; kb++) out_tiles(g, d, out, m, (size_t)ns * d->cout_p, s, s0 + s, kb);
         }
     }
+}
+
+/* out = conv_d(in); which tiles a chunk holds depends on the shape only,
+ * so the products (and every sum) are the same for any number of threads. */
+static void wino_run(const ss_wino *g, const wg_dir *d, float *out, const float *in, float *scratch) {
+    if (g->per_thread) wino_run_chunks(g, d, out, in, scratch);
+    else wino_run_phases(g, d, out, in, scratch);
 }
 
 void ss_wino_forward(const ss_wino *w, float *out, const float *in, float *scratch) {

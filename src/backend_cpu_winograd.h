@@ -10,8 +10,9 @@
  * the filters with OpenBLAS sgemm (one product per plane, over channels) and
  * transforms the output back, with bias and ReLU fused in the forward
  * direction. Tiles are processed in chunks whose size depends only on the
- * layer's shape, and every sum has a fixed order: results are identical for
- * any number of threads. */
+ * layer's shape (few channels: each thread takes whole chunks, kept in its
+ * cache; many: the threads share each phase of a chunk), and every sum has a
+ * fixed order: results are identical for any number of threads. */
 #ifndef SS_BACKEND_CPU_WINOGRAD_H
 #define SS_BACKEND_CPU_WINOGRAD_H
 
@@ -23,9 +24,9 @@ typedef struct ss_wino ss_wino;
 
 /* Makes the convolution of a (cin, h, w) input into cout channels with the
  * host arrays weight (cout, cin, 3, 3) and bias (cout), for channel blocks
- * of vec lanes (8: the AVX2 kernels, 16: the AVX-512 ones). *out is freed
- * with ss_wino_free. */
-ss_status ss_wino_new(ss_wino **out, int cin, int cout, int h, int w, int vec, const float *weight,
+ * of vec lanes (8: the AVX2 kernels, 16: the AVX-512 ones), run by at most
+ * `threads` threads. *out is freed with ss_wino_free. */
+ss_status ss_wino_new(ss_wino **out, int cin, int cout, int h, int w, int vec, int threads, const float *weight,
                       const float *bias);
 
 /* Frees w (NULL is ignored). */

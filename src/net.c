@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "util.h"
@@ -271,25 +272,27 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
     return SS_OK;
 }
 
-static int cmp_ms(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+static double process_cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* *ms = the median time of `repeat` (1..64) calls of layer i forward or
- * (backward) backward-data into din. */
-static ss_status time_conv(ss_net *net, double *ms, int i, int backward, ss_tensor *din, int repeat) {
+/* ms[0] = the shortest wall time of `repeat` calls of layer i forward or
+ * (backward) backward-data into din, the least disturbed by other work;
+ * ms[1] = the least CPU time of this process (all threads) in one call. */
+static ss_status time_conv(ss_net *net, double ms[2], int i, int backward, ss_tensor *din, int repeat) {
     net_layer *L = &net->layers[i];
     const ss_tensor *in = i > 0 ? net->layers[i - 1].out : net->input;
-    double t[64];
+    ms[0] = ms[1] = INFINITY;
     for (int r = 0; r < repeat; r++) {
-        double t0 = ss_monotonic_seconds();
+        double t0 = ss_monotonic_seconds(), c0 = process_cpu_seconds();
         if (backward) SS_TRY(ss_be_conv_backward_data(net->be, L->op, din, L->diff));
         else SS_TRY(ss_be_conv_forward(net->be, L->op, L->out, in));
-        t[r] = (ss_monotonic_seconds() - t0) * 1000.0;
+        double t = (ss_monotonic_seconds() - t0) * 1000.0, c = (process_cpu_seconds() - c0) * 1000.0;
+        if (t < ms[0]) ms[0] = t;
+        if (c < ms[1]) ms[1] = c;
     }
-    qsort(t, (size_t)repeat, sizeof t[0], cmp_ms);
-    *ms = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
     return SS_OK;
 }
 
@@ -303,11 +306,12 @@ ss_status ss_net_profile_convs(ss_net *net, ss_net_conv_profile *rows, int *n, i
         if (L->conv < 0) continue;
         const ss_tensor *in = i > 0 ? net->layers[i - 1].out : net->input;
         ss_net_conv_profile *p = &rows[(*n)++];
-        *p = (ss_net_conv_profile){.name = net->m->conv[L->conv].name, .cin = in->c, .cout = L->out->c, .h = in->h,
-                                   .w = in->w};
+        *p = (ss_net_conv_profile){
+            .name = net->m->conv[L->conv].name, .cin = in->c, .cout = L->out->c, .h = in->h, .w = in->w};
         st = ss_be_layer_describe(net->be, p->algo, sizeof p->algo, L->op);
-        if (st == SS_OK && repeat > 0) st = time_conv(net, &p->fwd_ms, i, 0, NULL, repeat);
-        if (st == SS_OK && repeat > 0) st = time_conv(net, &p->bwd_ms, i, 1, i > 0 ? net->layers[i - 1].diff : din0, repeat);
+        if (st == SS_OK && repeat > 0) st = time_conv(net, p->fwd_ms, i, 0, NULL, repeat);
+        if (st == SS_OK && repeat > 0)
+            st = time_conv(net, p->bwd_ms, i, 1, i > 0 ? net->layers[i - 1].diff : din0, repeat);
     }
     ss_be_tensor_free(net->be, din0);
     return st;
