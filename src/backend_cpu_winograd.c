@@ -180,13 +180,18 @@ static void plane_product(const wg_dir *d, float *m, const float *v, int ns, int
                 d->u + (size_t)xi * d->cin_p * d->cout_p, d->cout_p, 0.0f, m + xi * xm, d->cout_p);
 }
 
+/* The threads of a parallel region: OpenMP's, at most those the scratch has room for. */
+static int team_size(const ss_wino *g) {
+    int nt = omp_get_max_threads();
+    return nt < g->threads ? nt : g->threads;
+}
+
 /* Few channels: each thread takes whole chunks of tiles (transform, 36
  * products, transform back) in its own scratch, which stays in its cache. */
 static void wino_run_chunks(const ss_wino *g, const wg_dir *d, float *out, const float *in, float *scratch) {
-    int nchunks = (g->ntiles + g->chunk - 1) / g->chunk, nt = omp_get_max_threads();
-    nt = nt < g->threads ? nt : g->threads;
+    int nchunks = (g->ntiles + g->chunk - 1) / g->chunk;
     size_t per_thread = ss_wino_scratch_floats(g) / (size_t)g->threads;
-#pragma omp parallel for schedule(dynamic) num_threads(nt)
+#pragma omp parallel for schedule(dynamic) num_threads(team_size(g))
     for (int k = 0; k < nchunks; k++) {
         float *v = scratch + per_thread * (size_t)omp_get_thread_num();
         float *m = v + (size_t)WG_PLANES * g->chunk * d->cin_p;

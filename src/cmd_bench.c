@@ -16,6 +16,9 @@
 #include "util.h"
 
 enum { BENCH_FLAGS = SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_REPEAT };
+/* calls per convolution and direction in the table (not --repeat: the
+ * difference of two --repeat values is then evaluations alone) */
+enum { BENCH_LAYER_CALLS = 5 };
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -101,7 +104,7 @@ static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms)
     *median_ms = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
     printf("stylesweep=%s arch=%s size=%d threads=%d backend=%s precision=%s ms_per_eval=%.1f device=%s\n",
            SS_VERSION_STRING, p->model, s, b->be->threads, b->be->iface->name, p->precision, *median_ms, b->be->device);
-    return bench_layers(b, reps < 64 ? reps : 64);
+    return bench_layers(b, BENCH_LAYER_CALLS);
 }
 
 int ss_cmd_bench(int argc, char **argv) {
@@ -113,7 +116,7 @@ int ss_cmd_bench(int argc, char **argv) {
                               "Times one evaluation (forward to the deepest used layer, losses, gradient to the\n"
                               "image) with random weights and random images; prints the median as ms_per_eval=,\n"
                               "the instruction set the backend dispatches to (isa=) and per convolution its\n"
-                              "algorithm, forward and backward-data wall times (the shortest of up to 64 calls),\n"
+                              "algorithm, forward and backward-data wall times (the shortest of 5 calls),\n"
                               "the GFLOP/s of a direct convolution in that time, and the least CPU time\n"
                               "(all threads; with OMP_WAIT_POLICY=PASSIVE the work without the spinning).\n",
                           .options = opts,
