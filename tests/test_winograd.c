@@ -3,7 +3,8 @@
  * (STYLESWEEP_CONV=direct), forward (bias and ReLU fused) and backward-data,
  * on every VGG16/VGG19 layer shape: the (cin, cout) pairs at the map size
  * they have in a 224 px image (full width: 224, 112, 56, 28, 14) and again
- * at 7, 13 and 33 px, where tiles are cut at the border. The 3-channel first
+ * at 7, 13 and 33 px, where tiles are cut at the border; and two maps that
+ * are not square (30x13, 10x21, and 90x66 with chunks per thread). The 3-channel first
  * layer takes the plain image, so its input and gradient go through the
  * reorders to the blocked layout and back.
  *
@@ -35,6 +36,7 @@ static float frand(void) { /* uniform in [-1, 1) */
 
 typedef struct shape {
     int cin, cout, side;
+    int width; /* 0: side x side, else side (height) x width */
 } shape;
 
 /* One backend's results for one shape: the forward output and the input gradient (plain). */
@@ -50,15 +52,15 @@ static ss_backend *make_backend(const char *mode, int threads) {
     return be;
 }
 
-/* The layer (cin -> cout, side x side) on be: input x, output gradient dout
+/* The layer (cin -> cout, side x width) on be: input x, output gradient dout
  * (both plain); a cin > 3 input is a layer output (blocked), made by a stem. */
 static void run_layer(ss_backend *be, result *r, const shape *s, const float *x, const float *wt, const float *b,
                       const float *dout, const float *w0) {
-    int n = s->side;
+    int n = s->side, nw = s->width ? s->width : n;
     ss_tensor *img = NULL, *in = NULL, *out = NULL, *d = NULL, *din = NULL;
     ss_layer *l0 = NULL, *l = NULL;
     float b0[512] = {0};
-    MUST(ss_be_tensor_new(be, &img, 3, n, n));
+    MUST(ss_be_tensor_new(be, &img, 3, n, nw));
     if (s->cin == 3) in = img;
     else MUST(ss_be_conv_new(be, &l0, &in, img, s->cin, w0, b0));
     MUST(ss_be_tensor_write(be, in, x));
@@ -69,8 +71,8 @@ static void run_layer(ss_backend *be, result *r, const shape *s, const float *x,
     MUST(ss_be_tensor_write(be, d, dout));
     MUST(ss_be_tensor_new_like(be, &din, in));
     MUST(ss_be_conv_backward_data(be, l, din, d));
-    r->out = malloc(sizeof(float) * s->cout * n * n);
-    r->din = malloc(sizeof(float) * s->cin * n * n);
+    r->out = malloc(sizeof(float) * s->cout * n * nw);
+    r->din = malloc(sizeof(float) * s->cin * n * nw);
     if (!r->out || !r->din) exit(1);
     MUST(ss_be_tensor_read(be, r->out, out));
     MUST(ss_be_tensor_read(be, r->din, din));
@@ -100,8 +102,8 @@ static double rel_max_diff(const float *got, const float *want, size_t n) {
 }
 
 static void check_shape(const shape *s) {
-    int n = s->side;
-    size_t nin = (size_t)s->cin * n * n, nout = (size_t)s->cout * n * n, nw = (size_t)s->cout * s->cin * 9;
+    int n = s->side, width = s->width ? s->width : n;
+    size_t nin = (size_t)s->cin * n * width, nout = (size_t)s->cout * n * width, nw = (size_t)s->cout * s->cin * 9;
     float *x = malloc(nin * 4), *wt = malloc(nw * 4), *b = malloc((size_t)s->cout * 4), *dout = malloc(nout * 4),
           *w0 = malloc((size_t)s->cin * 27 * 4);
     if (!x || !wt || !b || !dout || !w0) exit(1);
@@ -124,8 +126,8 @@ static void check_shape(const shape *s) {
     ss_be_free(be);
 
     double ef = rel_max_diff(wg.out, ref.out, nout), eb = rel_max_diff(wg.din, ref.din, nin);
-    printf("%3d -> %3d %3dx%-3d  forward %.2e  backward-data %.2e  (%s against %s)\n", s->cin, s->cout, n, n, ef, eb,
-           wg.algo, ref.algo);
+    printf("%3d -> %3d %3dx%-3d  forward %.2e  backward-data %.2e  (%s against %s)\n", s->cin, s->cout, width, n, ef,
+           eb, wg.algo, ref.algo);
     CHECK(strstr(wg.algo, "winograd") != NULL, "%d -> %d at %d px: STYLESWEEP_CONV=winograd gave %s", s->cin, s->cout,
           n, wg.algo);
     CHECK(ef <= TOL, "%d -> %d at %d px: forward differs by %.3g of the largest value (tolerance %g)", s->cin, s->cout,
@@ -146,8 +148,9 @@ static void check_shape(const shape *s) {
 
 int main(void) {
     /* VGG16 and VGG19 have the same (cin, cout) pairs; the map side at 224 px */
-    static const shape full[] = {{3, 64, 224},   {64, 64, 224},  {64, 128, 112}, {128, 128, 112}, {128, 256, 56},
-                                 {256, 256, 56}, {256, 512, 28}, {512, 512, 28}, {512, 512, 14}};
+    static const shape full[] = {{3, 64, 224, 0},    {64, 64, 224, 0},  {64, 128, 112, 0},
+                                 {128, 128, 112, 0}, {128, 256, 56, 0}, {256, 256, 56, 0},
+                                 {256, 512, 28, 0},  {512, 512, 28, 0}, {512, 512, 14, 0}};
     static const int odd[] = {7, 13, 33};
     int n_full = (int)(sizeof full / sizeof full[0]);
 #if defined(__SANITIZE_ADDRESS__)
@@ -158,8 +161,11 @@ int main(void) {
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < n_full; i++) {
             if (i > 0 && full[i].cin == full[i - 1].cin && full[i].cout == full[i - 1].cout) continue;
-            shape s = {full[i].cin, full[i].cout, odd[k]};
+            shape s = {full[i].cin, full[i].cout, odd[k], 0};
             check_shape(&s);
         }
+    /* not square: tiles counted along each axis */
+    static const shape wide[] = {{64, 64, 13, 30}, {128, 256, 21, 10}, {64, 128, 66, 90}};
+    for (int i = 0; i < 3; i++) check_shape(&wide[i]);
     return check_summary("test_winograd");
 }
