@@ -3,10 +3,10 @@
  * (STYLESWEEP_CONV=direct), forward (bias and ReLU fused) and backward-data,
  * on every VGG16/VGG19 layer shape: the (cin, cout) pairs at the map size
  * they have in a 224 px image (full width: 224, 112, 56, 28, 14) and again
- * at 7, 13 and 33 px, where tiles are cut at the border; and two maps that
- * are not square (30x13, 10x21, and 90x66 with chunks per thread). The 3-channel first
- * layer takes the plain image, so its input and gradient go through the
- * reorders to the blocked layout and back.
+ * at 7, 13 and 33 px, where tiles are cut at the border; and three maps
+ * that are not square (30x13, 10x21, and 90x66 with chunks per thread).
+ * The 3-channel first layer takes the plain image, so its input and
+ * gradient go through the reorders to the blocked layout and back.
  *
  * Tolerance: the largest difference within 5e-5 of the largest reference
  * magnitude, for each output (the transforms' rounding: about 1e-6 to 1e-5
