@@ -87,7 +87,7 @@ static ss_status wg_dir_init(wg_dir *d, const float *weight, int cin, int cout, 
     SS_ALLOC_CHECK(d->u);
     memset(d->u, 0, n * sizeof(float));
     int wcin = backward ? cout : cin; /* the weight array's axes */
-    for (int i = 0; i < cin; i++) /* o innermost: u is written in order along o */
+    for (int i = 0; i < cin; i++)     /* o innermost: u is written in order along o */
         for (int o = 0; o < cout; o++) {
             double g[3][3], t[WG_A][3];
             for (int a = 0; a < 3; a++)
