@@ -438,8 +438,8 @@ def _short(v):
     return s
 
 
-REAL_PARAMS = {"learning_rate", "min_improvement", "content_weight", "style_weight", "tv_weight",
-               "tv_power"}
+REAL_PARAMS = {"learning_rate", "min_improvement", "content_weight", "style_weight", "style_scale",
+               "tv_weight", "tv_power"}
 
 
 def _typed(col, name=""):
@@ -455,7 +455,12 @@ def _typed(col, name=""):
         return col.astype("int64")
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
         return col.astype("float64")
-    return col.map(lambda v: "" if v is None else str(v)).astype(object)
+    return col.map(_text).astype(object)
+
+
+def _text(v):
+    """A parameter value as the manifest spells it (YAML's booleans lower case)."""
+    return "" if v is None else "true" if v is True else "false" if v is False else str(v)
 
 
 def is_numeric(col):

@@ -4,16 +4,28 @@
  *
  * Every tensor is plain (C, H, W) float32 in device memory and stays there
  * between evaluations: only loss values (a few doubles through a pinned
- * buffer), tensor reads and writes, and image bytes cross to the host. All
- * device memory is allocated when tensors and layers are made (the cuDNN
- * workspace grows only in conv_new); nothing is allocated in an evaluation.
+ * buffer: the terms of one evaluation together, in one synchronisation, in
+ * a losses_begin/losses_end batch), tensor reads and writes, and image bytes
+ * cross to the host. All device memory is allocated when tensors and layers
+ * are made (the cuDNN workspace grows only in conv_new); nothing is
+ * allocated in an evaluation. Each layer passes cuDNN its own workspace
+ * size, so a layer's results do not depend on which layers were made
+ * before it (or before a resume).
  *
- * Deterministic on one GPU: convolutions forward use the implicit
- * precomputed GEMM (the algorithm cuDNN fuses with bias and ReLU), backward
- * data the deterministic CUDNN_CONVOLUTION_BWD_DATA_ALGO_1 (or the first
- * deterministic one cuDNN supports for the shape, in a fixed order; never
- * ALGO_0, which adds with atomics), max pooling CUDNN_POOLING_MAX_DETERMINISTIC;
- * no timing-based search. Reductions are ops.cu's fixed-order ones.
+ * Convolution algorithms: at setup, cuDNN's heuristics
+ * (cudnnGetConvolution*Algorithm_v7, no timing) rank the algorithms for the
+ * layer's shape; those that are deterministic, supported, of the allowed
+ * math and within kMaxLayerWorkspace are trial-run once in that order (the
+ * forward fused with bias and ReLU where cuDNN accepts it), and the first
+ * that works is kept; the implicit GEMMs (forward) and ALGO_1 (backward
+ * data) close the list. None working is an error naming the layer and its
+ * shape. Never CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 (it adds with atomics).
+ * The heuristics depend on the shape, the GPU and the cuDNN version only:
+ * every process on one GPU chooses alike. layer_describe says the choice.
+ * STYLESWEEP_CUDA_ALGOS=gemm keeps to the fixed ones.
+ *
+ * Deterministic on one GPU: the algorithms above, max pooling
+ * CUDNN_POOLING_MAX_DETERMINISTIC, ops.cu's fixed-order reductions.
  *
  * Precision: float32 math (CUDNN_FMA_MATH, CUBLAS_DEFAULT_MATH) unless
  * set_precision allows TF32 (CUDNN_TENSOR_OP_MATH for layers made after it,
@@ -38,6 +50,9 @@
 
 namespace {
 
+const int kSums = 64; /* one evaluation of VGG: 5 style layers x up to 8 targets, content, TV */
+const size_t kMaxLayerWorkspace = (size_t)256 << 20; /* per layer: larger algorithms are passed over */
+
 struct cuda_ctx {
     int device;
     char where[224]; /* "rank R, device D: NAME" for messages */
@@ -49,13 +64,21 @@ struct cuda_ctx {
     double *partials;  /* SS_RED_BLOCKS reduction partials */
     double *sums;      /* device: kSums reduced values */
     double *sums_host; /* pinned copy of sums */
-    float *dmat;       /* style: the derivative D (c x c) */
+    int batching;      /* 1 between losses_begin and losses_end */
+    int n_used;        /* sums slots taken by the batch */
+    int n_owed;        /* entries of owed */
+    struct {
+        double *dst; /* the caller's double: scale * sums[slot] at the batch's end */
+        double scale;
+        int slot;
+    } owed[kSums]; /* at most one per slot */
+    int n_conv;    /* convolution layers made (for messages: "convolution 3") */
+    float *dmat;   /* style: the derivative D (c x c) */
     size_t dmat_size;
     unsigned char *px; /* image bytes for pre- and de-processing */
     size_t px_size;
 };
 
-const int kSums = 16;
 const int kMaxGramChannels = 512; /* VGG's widest layer: D is allocated for it up front */
 
 cuda_ctx *ctx_of(ss_backend *be) { return (cuda_ctx *)be->ctx; }
@@ -146,14 +169,71 @@ static ss_status dev_alloc(ss_backend *be, void **p, size_t bytes) {
     return SS_OK;
 }
 
-/* Waits for the stream and copies the first n reduced sums to the host. */
-static ss_status fetch_sums(ss_backend *be, double *out, int n) {
+/* Waits for the stream and copies the first n reduced sums to sums_host. */
+static ss_status fetch_sums(ss_backend *be, int n) {
     cuda_ctx *c = ctx_of(be);
     CUDA_CHECK(be,
                cudaMemcpyAsync(c->sums_host, c->sums, (size_t)n * sizeof(double), cudaMemcpyDeviceToHost, c->stream));
     CUDA_CHECK(be, cudaStreamSynchronize(c->stream));
-    for (int i = 0; i < n; i++) out[i] = c->sums_host[i];
     return SS_OK;
+}
+
+/* Writes every owed value of the batch (one read-back) and frees its slots. */
+static ss_status batch_flush(ss_backend *be) {
+    cuda_ctx *c = ctx_of(be);
+    if (c->n_used > 0) SS_TRY(fetch_sums(be, c->n_used));
+    for (int i = 0; i < c->n_owed; i++) *c->owed[i].dst = c->owed[i].scale * c->sums_host[c->owed[i].slot];
+    c->n_used = 0;
+    c->n_owed = 0;
+    return SS_OK;
+}
+
+/* *slot = the first of n sums slots for the reductions of one loss call:
+ * the batch's next free ones (flushing a full batch first), or 0 outside a
+ * batch. */
+static ss_status sums_take(ss_backend *be, int *slot, int n) {
+    cuda_ctx *c = ctx_of(be);
+    *slot = 0;
+    if (!c->batching) return SS_OK;
+    if (c->n_used + n > kSums) SS_TRY(batch_flush(be));
+    *slot = c->n_used;
+    c->n_used += n;
+    return SS_OK;
+}
+
+/* dst[i] = scales[i] * sums[slot + i], i < n: now (one synchronisation)
+ * outside a batch, at the batch's end inside one. */
+static ss_status sums_settle(ss_backend *be, double *dst, const double *scales, int slot, int n) {
+    cuda_ctx *c = ctx_of(be);
+    if (c->batching) {
+        for (int i = 0; i < n; i++) {
+            c->owed[c->n_owed].dst = dst + i;
+            c->owed[c->n_owed].scale = scales[i];
+            c->owed[c->n_owed].slot = slot + i;
+            c->n_owed++;
+        }
+        return SS_OK;
+    }
+    SS_TRY(fetch_sums(be, slot + n));
+    for (int i = 0; i < n; i++) dst[i] = scales[i] * c->sums_host[slot + i];
+    return SS_OK;
+}
+
+static ss_status cuda_losses_begin(ss_backend *be) {
+    cuda_ctx *c = ctx_of(be);
+    c->n_used = 0; /* a batch a failure left open is dropped: its pointers may be gone */
+    c->n_owed = 0;
+    c->batching = 1;
+    return SS_OK;
+}
+
+static ss_status cuda_losses_end(ss_backend *be) {
+    cuda_ctx *c = ctx_of(be);
+    ss_status st = batch_flush(be);
+    c->batching = 0;
+    c->n_used = 0;
+    c->n_owed = 0;
+    return st;
 }
 
 /* ---- tensors ---- */
@@ -220,8 +300,12 @@ struct ss_layer {
     cudnnPoolingDescriptor_t pool;
     cudnnConvolutionFwdAlgo_t fwd_algo;
     cudnnConvolutionBwdDataAlgo_t bwd_algo;
-    int fused; /* 1: cudnnConvolutionBiasActivationForward works for this shape */
-    float *w, *b;
+    int fused;       /* 1: cudnnConvolutionBiasActivationForward works for this shape */
+    size_t fwd_ws;   /* the workspace the forward algorithm needs */
+    size_t ws_bytes; /* this layer's own workspace size, passed to every call (fwd and bwd data) */
+    int number;      /* the n-th convolution this backend made (messages) */
+    int cin, cout, h, w;
+    float *w_dev, *b;
     const float *last_x, *last_y; /* pooling: the tensors of the latest forward */
 };
 
@@ -235,7 +319,7 @@ static void cuda_layer_free(ss_backend *be, ss_layer *l) {
     if (l->conv) cudnnDestroyConvolutionDescriptor(l->conv);
     if (l->act) cudnnDestroyActivationDescriptor(l->act);
     if (l->pool) cudnnDestroyPoolingDescriptor(l->pool);
-    cudaFree(l->w);
+    cudaFree(l->w_dev);
     cudaFree(l->b);
     free(l);
 }
@@ -255,25 +339,227 @@ static ss_status ensure_workspace(ss_backend *be, size_t bytes) {
 
 static const float kOne = 1.0f, kZero = 0.0f;
 
+/* The forward convolution with bias and ReLU: fused, or three calls. */
+static cudnnStatus_t conv_call(cuda_ctx *c, const ss_layer *l, float *out, const float *in) {
+    if (l->fused)
+        return cudnnConvolutionBiasActivationForward(c->dnn, &kOne, l->x_desc, in, l->w_desc, l->w_dev, l->conv,
+                                                     l->fwd_algo, c->ws, l->ws_bytes, &kZero, l->y_desc, out,
+                                                     l->bias_desc, l->b, l->act, l->y_desc, out);
+    cudnnStatus_t s = cudnnConvolutionForward(c->dnn, &kOne, l->x_desc, in, l->w_desc, l->w_dev, l->conv, l->fwd_algo,
+                                              c->ws, l->ws_bytes, &kZero, l->y_desc, out);
+    if (s == CUDNN_STATUS_SUCCESS) s = cudnnAddTensor(c->dnn, &kOne, l->bias_desc, l->b, &kOne, l->y_desc, out);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnActivationForward(c->dnn, l->act, &kOne, l->y_desc, out, &kZero, l->y_desc, out);
+    return s;
+}
+
 static ss_status conv_run(ss_backend *be, ss_layer *l, float *out, const float *in) {
-    cuda_ctx *c = ctx_of(be);
-    if (l->fused) {
-        CUDNN_CHECK(be, cudnnConvolutionBiasActivationForward(c->dnn, &kOne, l->x_desc, in, l->w_desc, l->w, l->conv,
-                                                              l->fwd_algo, c->ws, c->ws_size, &kZero, l->y_desc, out,
-                                                              l->bias_desc, l->b, l->act, l->y_desc, out));
-        return SS_OK;
-    }
-    CUDNN_CHECK(be, cudnnConvolutionForward(c->dnn, &kOne, l->x_desc, in, l->w_desc, l->w, l->conv, l->fwd_algo, c->ws,
-                                            c->ws_size, &kZero, l->y_desc, out));
-    CUDNN_CHECK(be, cudnnAddTensor(c->dnn, &kOne, l->bias_desc, l->b, &kOne, l->y_desc, out));
-    CUDNN_CHECK(be, cudnnActivationForward(c->dnn, l->act, &kOne, l->y_desc, out, &kZero, l->y_desc, out));
+    CUDNN_CHECK(be, conv_call(ctx_of(be), l, out, in));
     return SS_OK;
+}
+
+static const char *fwd_name(cudnnConvolutionFwdAlgo_t a) {
+    switch (a) {
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM: return "IMPLICIT_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM: return "IMPLICIT_PRECOMP_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_GEMM: return "GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT: return "DIRECT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT: return "FFT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING: return "FFT_TILING";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD: return "WINOGRAD";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED: return "WINOGRAD_NONFUSED";
+    default: return "?";
+    }
+}
+
+static const char *bwd_name(cudnnConvolutionBwdDataAlgo_t a) {
+    switch (a) {
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_0: return "ALGO_0";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_1: return "ALGO_1";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT: return "FFT";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING: return "FFT_TILING";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD: return "WINOGRAD";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED: return "WINOGRAD_NONFUSED";
+    default: return "?";
+    }
+}
+
+/* The candidates of one layer, in order: what the heuristics rank first,
+ * deterministic, supported, of the allowed math (TF32 tensor ops only with
+ * precision tf32) and within kMaxLayerWorkspace; then the fixed fallbacks
+ * not yet listed. */
+typedef struct algo_list {
+    int algo[24];
+    size_t memory[24]; /* the heuristics' workspace estimate, or 0 for a fallback */
+    int n;
+} algo_list;
+
+/* STYLESWEEP_CUDA_ALGOS=gemm: the fixed algorithms only (the implicit GEMMs
+ * forward, ALGO_1 backward data), no heuristics: the device check's
+ * fallback when the heuristics' choice is not accurate enough. */
+static int fixed_algos_only(void) {
+    const char *e = getenv("STYLESWEEP_CUDA_ALGOS");
+    return e && !strcmp(e, "gemm");
+}
+
+static int math_ok(const ss_backend *be, cudnnMathType_t m) {
+    return be->tf32 || m == CUDNN_DEFAULT_MATH || m == CUDNN_FMA_MATH;
+}
+
+static void list_add(algo_list *a, int algo, size_t memory) {
+    for (int i = 0; i < a->n; i++)
+        if (a->algo[i] == algo) return;
+    if (a->n < (int)(sizeof a->algo / sizeof a->algo[0])) {
+        a->algo[a->n] = algo;
+        a->memory[a->n++] = memory;
+    }
+}
+
+static ss_status fwd_candidates(ss_backend *be, ss_layer *l, algo_list *a) {
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int n = 0;
+    a->n = 0;
+    if (!fixed_algos_only())
+        CUDNN_CHECK(be, cudnnGetConvolutionForwardAlgorithm_v7(ctx_of(be)->dnn, l->x_desc, l->w_desc, l->conv,
+                                                               l->y_desc, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf));
+    for (int i = 0; i < n && i < CUDNN_CONVOLUTION_FWD_ALGO_COUNT; i++)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
+            math_ok(be, perf[i].mathType) && perf[i].memory <= kMaxLayerWorkspace)
+            list_add(a, perf[i].algo, perf[i].memory);
+    list_add(a, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, 0);
+    list_add(a, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, 0);
+    return SS_OK;
+}
+
+static ss_status bwd_candidates(ss_backend *be, ss_layer *l, algo_list *a) {
+    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    int n = 0;
+    a->n = 0;
+    if (!fixed_algos_only())
+        CUDNN_CHECK(be, cudnnGetConvolutionBackwardDataAlgorithm_v7(ctx_of(be)->dnn, l->w_desc, l->y_desc, l->conv,
+                                                                    l->x_desc, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                                    &n, perf));
+    for (int i = 0; i < n && i < CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; i++)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
+            perf[i].algo != CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 && math_ok(be, perf[i].mathType) &&
+            perf[i].memory <= kMaxLayerWorkspace)
+            list_add(a, perf[i].algo, perf[i].memory);
+    list_add(a, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, 0);
+    return SS_OK;
+}
+
+/* After a refused trial: the CUDA error it left, cleared; 1 when the
+ * context is lost (no more trials make sense). */
+static int trial_lost(ss_backend *be) {
+    cudaError_t e = cudaStreamSynchronize(ctx_of(be)->stream);
+    cudaGetLastError();
+    if (is_sticky(e)) be->lost = 1;
+    return be->lost;
+}
+
+/* "convolution 3 (64 -> 128 channels, 112x112)" */
+static void layer_what(const ss_layer *l, char *out, size_t size) {
+    snprintf(out, size, "convolution %d (%d -> %d channels, %dx%d)", l->number, l->cin, l->cout, l->w, l->h);
+}
+
+/* Tries each forward candidate once (fused, else unfused) on in -> out and
+ * keeps the first that runs. */
+static ss_status pick_fwd(ss_backend *be, ss_layer *l, float *out, const float *in) {
+    cuda_ctx *c = ctx_of(be);
+    algo_list a;
+    SS_TRY(fwd_candidates(be, l, &a));
+    char tried[256] = "";
+    cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
+    for (int i = 0; i < a.n; i++) {
+        l->fwd_algo = (cudnnConvolutionFwdAlgo_t)a.algo[i];
+        size_t need = 0;
+        last = cudnnGetConvolutionForwardWorkspaceSize(c->dnn, l->x_desc, l->w_desc, l->conv, l->y_desc, l->fwd_algo,
+                                                       &need);
+        if (last == CUDNN_STATUS_SUCCESS && need <= kMaxLayerWorkspace) {
+            SS_TRY(ensure_workspace(be, need)); /* out of memory: an error, not a reason to choose otherwise */
+            l->ws_bytes = need;
+            l->fused = 1;
+            last = conv_call(c, l, out, in);
+            if (last != CUDNN_STATUS_SUCCESS) { /* cuDNN fuses bias + ReLU only with some algorithms */
+                cudaGetLastError();
+                l->fused = 0;
+                last = conv_call(c, l, out, in);
+            }
+            if (last == CUDNN_STATUS_SUCCESS) {
+                cudaError_t e = cudaStreamSynchronize(c->stream);
+                if (e == cudaSuccess) {
+                    l->fwd_ws = need;
+                    return SS_OK;
+                }
+                last = CUDNN_STATUS_EXECUTION_FAILED;
+            }
+        }
+        if (trial_lost(be)) break;
+        size_t len = strlen(tried);
+        snprintf(tried + len, sizeof tried - len, "%s%s", len ? ", " : "", fwd_name(l->fwd_algo));
+    }
+    char what[96];
+    layer_what(l, what, sizeof what);
+    return ss_error(SS_ERR_BACKEND, "cuDNN: no forward algorithm works for %s: tried %s (last: %s) on %s%s", what,
+                    tried[0] ? tried : "none", cudnnGetErrorString(last), c->where,
+                    be->lost ? "; the device context is lost" : "");
+}
+
+/* Tries each backward-data candidate once (dy = out, into a scratch dx)
+ * and keeps the first that runs. */
+static ss_status pick_bwd(ss_backend *be, ss_layer *l, const float *dy, size_t dx_floats) {
+    cuda_ctx *c = ctx_of(be);
+    algo_list a;
+    SS_TRY(bwd_candidates(be, l, &a));
+    void *dx = NULL;
+    SS_TRY(dev_alloc(be, &dx, dx_floats * sizeof(float)));
+    char tried[256] = "";
+    cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
+    ss_status st = SS_ERR_BACKEND;
+    for (int i = 0; i < a.n && st != SS_OK; i++) {
+        l->bwd_algo = (cudnnConvolutionBwdDataAlgo_t)a.algo[i];
+        size_t need = 0;
+        last = cudnnGetConvolutionBackwardDataWorkspaceSize(c->dnn, l->w_desc, l->y_desc, l->conv, l->x_desc,
+                                                            l->bwd_algo, &need);
+        if (last == CUDNN_STATUS_SUCCESS && need <= kMaxLayerWorkspace) {
+            size_t ws = need > l->fwd_ws ? need : l->fwd_ws;
+            ss_status wst = ensure_workspace(be, ws);
+            if (wst != SS_OK) {
+                cudaFree(dx);
+                return wst;
+            }
+            last = cudnnConvolutionBackwardData(c->dnn, &kOne, l->w_desc, l->w_dev, l->y_desc, dy, l->conv, l->bwd_algo,
+                                                c->ws, ws, &kZero, l->x_desc, dx);
+            if (last == CUDNN_STATUS_SUCCESS && cudaStreamSynchronize(c->stream) == cudaSuccess) {
+                l->ws_bytes = ws;
+                st = SS_OK;
+                break;
+            }
+            if (last == CUDNN_STATUS_SUCCESS) last = CUDNN_STATUS_EXECUTION_FAILED;
+        }
+        if (trial_lost(be)) break;
+        size_t len = strlen(tried);
+        snprintf(tried + len, sizeof tried - len, "%s%s", len ? ", " : "", bwd_name(l->bwd_algo));
+    }
+    cudaFree(dx);
+    if (st == SS_OK) return SS_OK;
+    char what[96];
+    layer_what(l, what, sizeof what);
+    return ss_error(SS_ERR_BACKEND,
+                    "cuDNN: no deterministic backward-data algorithm works for %s: tried %s (last: %s) on %s%s", what,
+                    tried[0] ? tried : "none", cudnnGetErrorString(last), c->where,
+                    be->lost ? "; the device context is lost" : "");
 }
 
 static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const ss_tensor *in, int cout,
                             const float *weight, const float *bias) {
     cuda_ctx *c = ctx_of(be);
     int cin = in->c, h = in->h, w = in->w;
+    l->number = ++c->n_conv;
+    l->cin = cin;
+    l->cout = cout;
+    l->h = h;
+    l->w = w;
     CUDNN_CHECK(be, cudnnCreateTensorDescriptor(&l->x_desc));
     CUDNN_CHECK(be, cudnnCreateTensorDescriptor(&l->y_desc));
     CUDNN_CHECK(be, cudnnCreateTensorDescriptor(&l->bias_desc));
@@ -290,44 +576,27 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
     CUDNN_CHECK(be, cudnnSetConvolutionMathType(l->conv, be->tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
     CUDNN_CHECK(be, cudnnSetActivationDescriptor(l->act, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
 
-    /* the fixed choice: the implicit precomputed GEMM forward (the one cuDNN
-     * fuses with bias and ReLU); backward data: the first of these that cuDNN
-     * supports, all deterministic */
-    l->fwd_algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-    size_t fwd_ws = 0, bwd_ws = 0;
-    CUDNN_CHECK(be, cudnnGetConvolutionForwardWorkspaceSize(c->dnn, l->x_desc, l->w_desc, l->conv, l->y_desc,
-                                                            l->fwd_algo, &fwd_ws));
-    const cudnnConvolutionBwdDataAlgo_t bwd[] = {CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
-                                                 CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED,
-                                                 CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING};
-    cudnnStatus_t s = CUDNN_STATUS_NOT_SUPPORTED;
-    for (size_t i = 0; i < sizeof bwd / sizeof bwd[0] && s != CUDNN_STATUS_SUCCESS; i++) {
-        l->bwd_algo = bwd[i];
-        s = cudnnGetConvolutionBackwardDataWorkspaceSize(c->dnn, l->w_desc, l->y_desc, l->conv, l->x_desc, l->bwd_algo,
-                                                         &bwd_ws);
-    }
-    CUDNN_CHECK(be, s);
-    SS_TRY(ensure_workspace(be, fwd_ws > bwd_ws ? fwd_ws : bwd_ws));
-
     size_t nw = (size_t)cout * cin * 9;
-    SS_TRY(dev_alloc(be, (void **)&l->w, nw * sizeof(float)));
+    SS_TRY(dev_alloc(be, (void **)&l->w_dev, nw * sizeof(float)));
     SS_TRY(dev_alloc(be, (void **)&l->b, (size_t)cout * sizeof(float)));
-    CUDA_CHECK(be, cudaMemcpyAsync(l->w, weight, nw * sizeof(float), cudaMemcpyHostToDevice, c->stream));
+    CUDA_CHECK(be, cudaMemcpyAsync(l->w_dev, weight, nw * sizeof(float), cudaMemcpyHostToDevice, c->stream));
     CUDA_CHECK(be, cudaMemcpyAsync(l->b, bias, (size_t)cout * sizeof(float), cudaMemcpyHostToDevice, c->stream));
     SS_TRY(cuda_tensor_new(be, out, cout, h, w));
-
-    /* one trial of the fused call: where cuDNN refuses it for this shape
-     * (it supports bias + ReLU only with some algorithms, types and
-     * layouts), the layer runs convolution, bias and ReLU as three calls */
-    s = cudnnConvolutionBiasActivationForward(c->dnn, &kOne, l->x_desc, in->data, l->w_desc, l->w, l->conv, l->fwd_algo,
-                                              c->ws, c->ws_size, &kZero, l->y_desc, (*out)->data, l->bias_desc, l->b,
-                                              l->act, l->y_desc, (*out)->data);
-    l->fused = s == CUDNN_STATUS_SUCCESS;
-    if (!l->fused) {
-        cudaGetLastError();
-        SS_TRY(conv_run(be, l, (*out)->data, in->data)); /* its own errors are reported */
-    }
     CUDA_CHECK(be, cudaStreamSynchronize(c->stream));
+    /* the algorithms: each candidate trial-run once, the first that works kept */
+    SS_TRY(pick_fwd(be, l, (*out)->data, in->data));
+    SS_TRY(pick_bwd(be, l, (*out)->data, in->size));
+    return SS_OK;
+}
+
+static ss_status cuda_layer_describe(ss_backend *be, char *out, size_t size, const ss_layer *l) {
+    (void)be;
+    if (!l->is_conv) {
+        snprintf(out, size, "pooling");
+        return SS_OK;
+    }
+    snprintf(out, size, "fwd %s%s, bwd-data %s, workspace %.2f MiB", fwd_name(l->fwd_algo),
+             l->fused ? " fused" : " + bias + relu", bwd_name(l->bwd_algo), (double)l->ws_bytes / (1024.0 * 1024.0));
     return SS_OK;
 }
 
@@ -354,8 +623,8 @@ static ss_status cuda_conv_forward(ss_backend *be, ss_layer *l, ss_tensor *out, 
 
 static ss_status cuda_conv_backward_data(ss_backend *be, ss_layer *l, ss_tensor *din, const ss_tensor *dpre) {
     cuda_ctx *c = ctx_of(be);
-    CUDNN_CHECK(be, cudnnConvolutionBackwardData(c->dnn, &kOne, l->w_desc, l->w, l->y_desc, dpre->data, l->conv,
-                                                 l->bwd_algo, c->ws, c->ws_size, &kZero, l->x_desc, din->data));
+    CUDNN_CHECK(be, cudnnConvolutionBackwardData(c->dnn, &kOne, l->w_desc, l->w_dev, l->y_desc, dpre->data, l->conv,
+                                                 l->bwd_algo, c->ws, l->ws_bytes, &kZero, l->x_desc, din->data));
     return SS_OK;
 }
 
@@ -446,6 +715,8 @@ static ss_status cuda_style_grad(ss_backend *be, double *losses, ss_tensor *df, 
         SS_TRY(dev_alloc(be, (void **)&c->dmat, cc * sizeof(float)));
         c->dmat_size = cc;
     }
+    int slot;
+    SS_TRY(sums_take(be, &slot, n));
     SS_TRY(gram_into(be, g->data, f));
     ss_k_targets t;
     memset(&t, 0, sizeof t);
@@ -454,47 +725,46 @@ static ss_status cuda_style_grad(ss_backend *be, double *losses, ss_tensor *df, 
         t.t[s] = targets[s]->data;
         t.scale[s] = scales[s];
         CUDA_CHECK(be, ss_k_sqdiff(c->stream, c->partials, g->data, targets[s]->data, cc));
-        CUDA_CHECK(be, ss_k_finish(c->stream, c->sums + s, c->partials));
+        CUDA_CHECK(be, ss_k_finish(c->stream, c->sums + slot + s, c->partials));
     }
     CUDA_CHECK(be, ss_k_style_d(c->stream, c->dmat, g->data, t, cc));
     /* df (row-major c x hw) += D F: column-major, df^T (hw x c) += F^T D^T, and D is symmetric */
     CUBLAS_CHECK(be, cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, hw, ch, ch, &kOne, f->data, hw, c->dmat, ch, &kOne,
                                  df->data, hw));
-    double sums[SS_MAX_TARGETS];
-    SS_TRY(fetch_sums(be, sums, n));
-    for (int s = 0; s < n; s++) losses[s] = scales[s] * sums[s];
-    return SS_OK;
+    return sums_settle(be, losses, scales, slot, n);
 }
 
 static ss_status cuda_content_grad(ss_backend *be, double *loss, ss_tensor *df, const ss_tensor *f, const ss_tensor *p,
                                    double scale) {
     cuda_ctx *c = ctx_of(be);
+    int slot;
+    SS_TRY(sums_take(be, &slot, 1));
     CUDA_CHECK(be, ss_k_content(c->stream, c->partials, df->data, f->data, p->data, (float)(2.0 * scale), f->size));
-    CUDA_CHECK(be, ss_k_finish(c->stream, c->sums, c->partials));
-    double sum;
-    SS_TRY(fetch_sums(be, &sum, 1));
-    *loss = scale * sum;
-    return SS_OK;
+    CUDA_CHECK(be, ss_k_finish(c->stream, c->sums + slot, c->partials));
+    return sums_settle(be, loss, &scale, slot, 1);
 }
 
 static ss_status cuda_tv_grad(ss_backend *be, double *loss, ss_tensor *dx, const ss_tensor *x, double scale,
                               double power) {
     cuda_ctx *c = ctx_of(be);
+    int slot;
+    SS_TRY(sums_take(be, &slot, 1));
     CUDA_CHECK(be, ss_k_tv(c->stream, c->partials, dx->data, x->data, x->c, x->h, x->w, scale, power));
-    CUDA_CHECK(be, ss_k_finish(c->stream, c->sums, c->partials));
-    double sum;
-    SS_TRY(fetch_sums(be, &sum, 1));
-    *loss = scale * sum;
-    return SS_OK;
+    CUDA_CHECK(be, ss_k_finish(c->stream, c->sums + slot, c->partials));
+    return sums_settle(be, loss, &scale, slot, 1);
 }
 
 /* ---- vector operations ---- */
 
 static ss_status cuda_vec_dot(ss_backend *be, double *out, const ss_tensor *a, const ss_tensor *b) {
     cuda_ctx *c = ctx_of(be);
+    int slot; /* a batch's slot when one is open (its owed values stay on the device) */
+    SS_TRY(sums_take(be, &slot, 1));
     CUDA_CHECK(be, ss_k_dot(c->stream, c->partials, a->data, b->data, a->size));
-    CUDA_CHECK(be, ss_k_finish(c->stream, c->sums, c->partials));
-    return fetch_sums(be, out, 1);
+    CUDA_CHECK(be, ss_k_finish(c->stream, c->sums + slot, c->partials));
+    SS_TRY(fetch_sums(be, slot + 1));
+    *out = c->sums_host[slot];
+    return SS_OK;
 }
 
 static ss_status cuda_vec_axpy(ss_backend *be, ss_tensor *y, double alpha, const ss_tensor *x) {
@@ -515,6 +785,11 @@ static ss_status cuda_vec_copy(ss_backend *be, ss_tensor *dst, const ss_tensor *
 
 static ss_status cuda_vec_fill(ss_backend *be, ss_tensor *x, double value) {
     CUDA_CHECK(be, ss_k_fill(ctx_of(be)->stream, x->data, (float)value, x->size));
+    return SS_OK;
+}
+
+static ss_status cuda_vec_mul(ss_backend *be, ss_tensor *x, const ss_tensor *m) {
+    CUDA_CHECK(be, ss_k_mul(ctx_of(be)->stream, x->data, m->data, x->size));
     return SS_OK;
 }
 
@@ -618,11 +893,14 @@ static const ss_backend_i cuda_iface = {
     cuda_vec_scale,
     cuda_vec_copy,
     cuda_vec_fill,
+    cuda_vec_mul,
     cuda_adam_step,
     cuda_set_precision,
     cuda_preprocess,
     cuda_deprocess,
-    NULL, /* layer_describe: the cuDNN algorithm could be named here */
+    cuda_layer_describe,
+    cuda_losses_begin,
+    cuda_losses_end,
 };
 
 /* The rank as the MPI launcher tells it (the backend knows no MPI), or -1. */
@@ -643,7 +921,7 @@ static ss_status cuda_init(ss_backend *be, int device) {
     const unsigned char *u = (const unsigned char *)prop.uuid.bytes;
     snprintf(uuid, sizeof uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
              u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-    snprintf(be->device, sizeof be->device, "%.120s (GPU-%s)", prop.name, uuid);
+    snprintf(be->device, sizeof be->device, "%.100s (GPU-%s)", prop.name, uuid);
     int rank = launcher_rank();
     char rank_text[24] = "rank ?";
     if (rank >= 0) snprintf(rank_text, sizeof rank_text, "rank %d", rank);
@@ -656,6 +934,13 @@ static ss_status cuda_init(ss_backend *be, int device) {
     CUBLAS_CHECK(be, cublasSetStream(c->blas, c->stream));
     CUBLAS_CHECK(be, cublasSetPointerMode(c->blas, CUBLAS_POINTER_MODE_HOST));
     CUBLAS_CHECK(be, cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH));
+    /* the runtime versions loaded (not those compiled against): "NAME (GPU-UUID; cuDNN 9.10.2, cuBLAS 13.1.0)" */
+    int blas_v = 0;
+    CUBLAS_CHECK(be, cublasGetVersion(c->blas, &blas_v));
+    size_t dnn_v = cudnnGetVersion();
+    snprintf(be->device, sizeof be->device, "%.100s (GPU-%s; cuDNN %d.%d.%d, cuBLAS %d.%d.%d)", prop.name, uuid,
+             (int)(dnn_v / 10000), (int)(dnn_v % 10000 / 100), (int)(dnn_v % 100), blas_v / 10000, blas_v % 10000 / 100,
+             blas_v % 100);
     SS_TRY(dev_alloc(be, (void **)&c->partials, SS_RED_BLOCKS * sizeof(double)));
     SS_TRY(dev_alloc(be, (void **)&c->sums, kSums * sizeof(double)));
     CUDA_CHECK(be, cudaMallocHost((void **)&c->sums_host, kSums * sizeof(double)));

@@ -13,7 +13,8 @@ extern "C" {
 /* Makes the CUDA backend on device `device` (an index among the devices
  * this process sees, CUDA_VISIBLE_DEVICES applied): a stream, cuDNN and
  * cuBLAS handles bound to it, fp32 math. `threads` is recorded only.
- * be->device is "NAME (UUID)". Returns SS_OK and *out (freed with
+ * be->device is "NAME (GPU-UUID; cuDNN X.Y.Z, cuBLAS X.Y.Z)", the versions
+ * of the libraries loaded at run time. Returns SS_OK and *out (freed with
  * ss_be_free), or SS_ERR_BACKEND with "no CUDA device (REASON)" when the
  * process sees none, or naming the device index when it is out of range. */
 ss_status ss_backend_cuda_new(ss_backend **out, int device, int threads);

@@ -121,6 +121,11 @@ __global__ void k_scale(float *x, double alpha, size_t n) {
     if (i < n) x[i] = ss_ew_scale(x[i], alpha);
 }
 
+__global__ void k_mul(float *x, const float *m, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] = ss_ew_mul(x[i], m[i]);
+}
+
 __global__ void k_fill(float *x, float value, size_t n) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) x[i] = value;
@@ -235,6 +240,12 @@ cudaError_t ss_k_axpy(cudaStream_t stream, float *y, double alpha, const float *
 cudaError_t ss_k_scale(cudaStream_t stream, float *x, double alpha, size_t n) {
     if (n == 0) return cudaSuccess;
     k_scale<<<blocks_for(n), kThreads, 0, stream>>>(x, alpha, n);
+    return cudaGetLastError();
+}
+
+cudaError_t ss_k_mul(cudaStream_t stream, float *x, const float *m, size_t n) {
+    if (n == 0) return cudaSuccess;
+    k_mul<<<blocks_for(n), kThreads, 0, stream>>>(x, m, n);
     return cudaGetLastError();
 }
 

@@ -59,6 +59,8 @@ cudaError_t ss_k_mirror_lower(cudaStream_t stream, float *g, int c);
 cudaError_t ss_k_axpy(cudaStream_t stream, float *y, double alpha, const float *x, size_t n);
 /* x[i] = ss_ew_scale(x[i], alpha). */
 cudaError_t ss_k_scale(cudaStream_t stream, float *x, double alpha, size_t n);
+/* x[i] = ss_ew_mul(x[i], m[i]). */
+cudaError_t ss_k_mul(cudaStream_t stream, float *x, const float *m, size_t n);
 /* x[i] = value. */
 cudaError_t ss_k_fill(cudaStream_t stream, float *x, float value, size_t n);
 

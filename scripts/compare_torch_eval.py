@@ -26,11 +26,19 @@ tests/make_reference.py (imported, with its channel divisor set to 1). As
 there, the term weights of each case are chosen so that the gradients of
 the content, style and TV terms have similar norms (none hides the others).
 
+With --backend cuda,cpu (a comma-separated list) every case is evaluated
+by each backend against the same float64 reference, and the first backend is
+also compared with each other one (row "cuda vs cpu": the same relative
+errors, the second backend as the reference): the device check's full-width
+comparison of the CUDA backend (tests/gpu/check.sh). --pools and
+--content-types pick a subset of the cases.
+
 usage:  /usr/bin/python3 scripts/compare_torch_eval.py [--binary build/stylesweep]
             [--models vgg16,vgg19] [--size 64] [--tol 1e-4] [--threads N] [--keep DIR]
-Needs Debian's python3-torch, python3-h5py and python3-numpy and a built
-stylesweep; takes about a minute on two cores. Not a ctest test (CI has no
-PyTorch).
+            [--backend cpu|cuda|cuda,cpu] [--pools max,avg] [--content-types 0,1,2]
+Needs Debian's python3-torch, python3-h5py and python3-numpy (or any Python
+with torch, h5py and numpy) and a built stylesweep; takes about a minute on
+two cores. Not a ctest test (CI has no PyTorch).
 """
 import argparse
 import os
@@ -141,6 +149,11 @@ def rel(a, b):
     return abs(a - b) / abs(b) if b != 0 else abs(a - b)
 
 
+def as_ref(out):
+    """A stylesweep result (total, content, [style], tv, grad, ...) as a reference tuple."""
+    return tuple(out[:5])
+
+
 def compare(case, ours, ref):
     """Relative errors {total, content, style (worst layer), tv, grad}."""
     total, ct, st, tt, g = ours[:5]
@@ -180,6 +193,11 @@ def main():
     ap.add_argument("--size", type=int, default=64, help="image side in pixels (square)")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--threads", type=int, default=0, help="stylesweep eval --threads")
+    ap.add_argument("--backend", default="cpu",
+                    help="stylesweep eval --backend, or a comma-separated list (cuda,cpu): each backend is "
+                         "compared with the reference and the first with each other one")
+    ap.add_argument("--pools", default="max,avg", help="the poolings of the cases")
+    ap.add_argument("--content-types", default="0,1,2", help="the content_loss_types of the cases")
     ap.add_argument("--keep", metavar="DIR", help="keep the weights, inputs and outputs in DIR")
     ap.add_argument("--kink-margin", type=float, default=2e-6,
                     help="perturb x until every ReLU pre-activation and max-pool gap is at least this "
@@ -188,6 +206,19 @@ def main():
     if not os.access(a.binary, os.X_OK):
         print(f"compare_torch_eval: {a.binary} is not an executable (build first, or --binary)", file=sys.stderr)
         return 2
+    backends = [b for b in a.backend.split(",") if b]
+    pools = [p for p in a.pools.split(",") if p]
+    try:
+        ctypes = [int(c) for c in a.content_types.split(",") if c]
+    except ValueError:
+        ctypes = [-1]
+    bad = ([f"--backend {b}" for b in backends if b not in ("cpu", "cuda")] +
+           [f"--pools {p}" for p in pools if p not in ("max", "avg")] +
+           [f"--content-types {c}" for c in ctypes if c not in (0, 1, 2)])
+    if bad or not backends or not pools or not ctypes:
+        print(f"compare_torch_eval: bad {', '.join(bad) or 'empty list'} (backends cpu, cuda; pools max, avg; "
+              f"content types 0, 1, 2)", file=sys.stderr)
+        return 2
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     set_size(a.size)
     work = a.keep or tempfile.mkdtemp(prefix="compare_torch_eval.")
@@ -195,7 +226,8 @@ def main():
     try:
         images_np = mr.make_images()
         images = {k: torch.from_numpy(v).double() for k, v in images_np.items()}
-        print(f"stylesweep {a.binary} vs PyTorch {torch.__version__} (float64), {a.size}x{a.size}, "
+        print(f"stylesweep {a.binary} ({','.join(backends)}) vs PyTorch {torch.__version__} (float64), "
+              f"{a.size}x{a.size}, "
               f"content conv4_2, style {ALL_STYLE}; relative errors, tolerance {a.tol:g}")
         print(HEADER)
         ok, worst = True, {}
@@ -205,7 +237,7 @@ def main():
             w = make_he_weights(model)
             mr.write_keras_weights(wpath, model, w)
             weights = mr.read_keras_weights(wpath)
-            for pool in ("max", "avg"):
+            for pool in pools:
                 x, margin, tries = untie(images["x"], weights, model, pool, "conv5_1",
                                          seed=10 * HE_SEEDS[model] + (pool == "max"), margin=a.kink_margin)
                 note = f"x perturbed {tries}x, " if tries else ""
@@ -215,17 +247,24 @@ def main():
                 inputs = os.path.join(work, f"inputs_{model}_{pool}.h5")
                 write_inputs(inputs, dict(images_np, x=x.numpy().astype(np.float32)))
                 imgs["x"] = torch.from_numpy(x.numpy().astype(np.float32)).double()  # what stylesweep reads
-                for ctype in (0, 1, 2):
+                for ctype in ctypes:
                     case = mr.Case(model, pool, ctype, style_layers=ALL_STYLE)
                     ref = reference(case, weights, imgs, imgs["x"])
-                    ours = stylesweep_eval(a.binary, wpath, case, inputs,
-                                           os.path.join(work, f"{model}_{pool}_{ctype}.h5"), a.threads)
-                    errs = compare(case, ours, ref)
-                    for k, v in errs.items():
-                        worst[k] = max(worst.get(k, 0.0), v)
-                    line, good = row(f"{model} {pool} type{ctype}", errs, a.tol)
-                    ok &= good
-                    print(line, flush=True)
+                    outs = {}
+                    for b in backends:
+                        outs[b] = stylesweep_eval(a.binary, wpath, case, inputs,
+                                                  os.path.join(work, f"{model}_{pool}_{ctype}_{b}.h5"), a.threads,
+                                                  ("--backend", b))
+                    pairs = [(b, ref) for b in backends] + [(f"{backends[0]} vs {b}", as_ref(outs[b]))
+                                                            for b in backends[1:]]
+                    for label, r in pairs:
+                        errs = compare(case, outs[label.split(" ")[0]], r)
+                        for k, v in errs.items():
+                            worst[k] = max(worst.get(k, 0.0), v)
+                        tag = f" {label}" if len(backends) > 1 or backends[0] != "cpu" else ""
+                        line, good = row(f"{model} {pool} type{ctype}{tag}", errs, a.tol)
+                        ok &= good
+                        print(line, flush=True)
             del weights
         print(row("worst", worst, a.tol)[0])
         print("PASS" if ok else "FAIL")

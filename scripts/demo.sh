@@ -9,8 +9,9 @@
 #
 # Run again, it reuses a finished archive (only the report is written again)
 # and resumes an unfinished one (`stylesweep run --resume`: done runs are
-# kept, interrupted ones continue from their checkpoints). About 2 minutes on
-# a 2-core machine once the packages are installed.
+# kept, interrupted ones continue from their checkpoints). Once the packages
+# are installed: about 40 s on a 2-core AMD EPYC Zen 4 (AVX-512), about 2
+# minutes on a Zen 1 (AVX2 only; README.md, "Two commands").
 #
 # Environment:
 #   DEMO_OUT=DIR        the output folder [default: out/demo]

@@ -32,6 +32,8 @@
 #              variables that relocate Open MPI and PMIx to the bundle
 #   tests/     tests/data, the shell tests and their helpers,
 #              tests/gpu/check.sh (the device check)
+#   scripts/   compare_torch_eval.py (the check's full-width comparison;
+#              it imports tests/make_reference.py)
 #   samples/, sweeps/  the sample images and the sweep manifests
 #   anchors/   the PyTorch reference scripts of --anchors DIR (default
 #              ../shared/anchors, or ../../shared/anchors from a worktree
@@ -59,7 +61,7 @@ while [ $# -gt 0 ]; do
         --anchors) anchors=${2:?--anchors needs a folder}; shift 2 ;;
         --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
         --xz-level) xz_level=${2:?--xz-level needs 0..9}; shift 2 ;;
-        -h|--help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "gpu_bundle: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -110,7 +112,7 @@ fi
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/gpu_bundle.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT
 B=$STAGE/stylesweep-bundle
-mkdir -p "$B"/{bin,lib/openmpi3,lib/pmix,lib/cuda,lib/hwloc,share,etc/openmpi,tests/gpu,sweeps,anchors}
+mkdir -p "$B"/{bin,lib/openmpi3,lib/pmix,lib/cuda,lib/hwloc,share,etc/openmpi,tests/gpu,sweeps,anchors,scripts}
 
 cp "$BIN" "$B/bin/"
 # the CUDA backend's module, looked for next to the binary
@@ -234,6 +236,7 @@ cp sweeps/*.yaml "$B/sweeps/"
 cp -r tests/data "$B/tests/data"
 cp tests/*.sh tests/*.py "$B/tests/"
 cp tests/gpu/*.sh "$B/tests/gpu/"
+cp scripts/compare_torch_eval.py "$B/scripts/"
 chmod +x "$B/tests/gpu/check.sh"
 if [ -n "$anchors" ] && [ -f "$anchors/torch_vgg_eval.py" ] && [ -f "$anchors/torch_transfer.py" ]; then
     cp "$anchors"/*.py "$B/anchors/"

@@ -158,18 +158,6 @@ void ss_be_layer_free(ss_backend *be, ss_layer *layer) {
     if (be && layer) be->iface->layer_free(be, layer);
 }
 
-ss_status ss_be_layer_describe(ss_backend *be, char *text, size_t n, const ss_layer *layer) {
-    LIVE(be, "layer_describe");
-    NONNULL(text, "layer_describe", "text");
-    NONNULL(layer, "layer_describe", "the layer");
-    if (n < 1) return ss_error(SS_ERR_ARG, "layer_describe: no room for the text");
-    if (!be->iface->layer_describe) {
-        snprintf(text, n, "unknown");
-        return SS_OK;
-    }
-    return be->iface->layer_describe(be, text, n, layer);
-}
-
 ss_status ss_be_gram(ss_backend *be, ss_tensor *g, const ss_tensor *f) {
     LIVE(be, "gram");
     NONNULL(f, "gram", "the features");
@@ -240,6 +228,12 @@ ss_status ss_be_vec_fill(ss_backend *be, ss_tensor *x, double value) {
     if (!x->plain && value != 0.0)
         return ss_error(SS_ERR_ARG, "vec_fill: %g into a tensor with padding (only 0 is allowed)", value);
     return be->iface->vec_fill(be, x, value);
+}
+
+ss_status ss_be_vec_mul(ss_backend *be, ss_tensor *x, const ss_tensor *m) {
+    LIVE(be, "vec_mul");
+    SS_TRY(same("vec_mul", "x", x, "m", m));
+    return be->iface->vec_mul(be, x, m);
 }
 
 /* The Adam fallback: the whole step on the host with the shared formula. */
@@ -337,4 +331,24 @@ ss_status ss_be_deprocess(ss_backend *be, unsigned char *px, const ss_tensor *x,
         }
     free(h);
     return st;
+}
+
+ss_status ss_be_layer_describe(ss_backend *be, char *out, size_t size, const ss_layer *layer) {
+    LIVE(be, "layer_describe");
+    NONNULL(out, "layer_describe", "the text");
+    NONNULL(layer, "layer_describe", "the layer");
+    if (size == 0) return ss_error(SS_ERR_ARG, "layer_describe: no room for the text");
+    out[0] = '\0';
+    if (!be->iface->layer_describe) return SS_OK;
+    return be->iface->layer_describe(be, out, size, layer);
+}
+
+ss_status ss_be_losses_begin(ss_backend *be) {
+    LIVE(be, "losses_begin");
+    return be->iface->losses_begin ? be->iface->losses_begin(be) : SS_OK;
+}
+
+ss_status ss_be_losses_end(ss_backend *be) {
+    LIVE(be, "losses_end");
+    return be->iface->losses_end ? be->iface->losses_end(be) : SS_OK;
 }

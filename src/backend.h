@@ -114,6 +114,8 @@ typedef struct ss_backend_i {
     ss_status (*vec_copy)(ss_backend *be, ss_tensor *dst, const ss_tensor *src);
     /* x = value everywhere (value must be 0 for a tensor with padding) */
     ss_status (*vec_fill)(ss_backend *be, ss_tensor *x, double value);
+    /* x = x * m element-wise (ss_ew_mul), one layout (the style masks) */
+    ss_status (*vec_mul)(ss_backend *be, ss_tensor *x, const ss_tensor *m);
     /* Adam step, element-wise over plain tensors (t >= 1):
      * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
      * x -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
@@ -138,12 +140,21 @@ typedef struct ss_backend_i {
     ss_status (*deprocess)(ss_backend *be, unsigned char *px, const ss_tensor *x, float scale, const float *mean,
                            const float *std, int bgr);
 
-    /* ---- optional: description (last, so that tables filled in order need not name it) ---- */
-    /* text (n bytes) = how the layer computes, e.g. the convolution algorithm
-     * and implementation it was given ("oneDNN jit:avx2", "stylesweep
-     * winograd F(4x4,3x3) avx2", a cuDNN algorithm). Optional: NULL means
-     * "unknown". */
-    ss_status (*layer_describe)(ss_backend *be, char *text, size_t n, const ss_layer *layer);
+    /* ---- optional: what a layer runs, and the loss values read back at once ---- */
+    /* out (size bytes, NUL-terminated) = what layer runs, for `bench`: e.g.
+     * the CUDA backend's "fwd IMPLICIT_PRECOMP_GEMM fused, bwd-data ALGO_1,
+     * workspace 0.1 MiB". Optional: NULL means "" (nothing to say). */
+    ss_status (*layer_describe)(ss_backend *be, char *out, size_t size, const ss_layer *layer);
+    /* Opens a batch: until losses_end, style_grad, content_grad and tv_grad
+     * may write their loss values (the doubles their pointers name, which
+     * must stay valid until then) as late as losses_end; their gradients
+     * are as ever. A batch left open by a failure is dropped by the next
+     * losses_begin. Optional with losses_end: NULL means values are written
+     * at once. */
+    ss_status (*losses_begin)(ss_backend *be);
+    /* Ends the batch: every loss value still owed is written (on CUDA with
+     * one host synchronisation for all of them). */
+    ss_status (*losses_end)(ss_backend *be);
 } ss_backend_i;
 
 struct ss_backend {
@@ -205,6 +216,7 @@ ss_status ss_be_vec_axpy(ss_backend *be, ss_tensor *y, double alpha, const ss_te
 ss_status ss_be_vec_scale(ss_backend *be, ss_tensor *x, double alpha);
 ss_status ss_be_vec_copy(ss_backend *be, ss_tensor *dst, const ss_tensor *src);
 ss_status ss_be_vec_fill(ss_backend *be, ss_tensor *x, double value);
+ss_status ss_be_vec_mul(ss_backend *be, ss_tensor *x, const ss_tensor *m);
 /* Fallback when the slot is NULL: x, m, v and g are read to the host,
  * updated with ss_ew_adam and written back (x, m, v). */
 ss_status ss_be_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v, const ss_tensor *g, double lr,
@@ -216,6 +228,11 @@ ss_status ss_be_preprocess(ss_backend *be, ss_tensor *out, const unsigned char *
                            const float *std, int bgr);
 ss_status ss_be_deprocess(ss_backend *be, unsigned char *px, const ss_tensor *x, float scale, const float *mean,
                           const float *std, int bgr);
+/* out = the backend's description of layer ("" without the slot). */
+ss_status ss_be_layer_describe(ss_backend *be, char *out, size_t size, const ss_layer *layer);
+/* A batch of loss terms (the slots above; without them, nothing to do). */
+ss_status ss_be_losses_begin(ss_backend *be);
+ss_status ss_be_losses_end(ss_backend *be);
 
 #ifdef __cplusplus
 }

@@ -752,6 +752,16 @@ static ss_status cpu_vec_fill(ss_backend *be, ss_tensor *x, double value) {
     return SS_OK;
 }
 
+static ss_status cpu_vec_mul(ss_backend *be, ss_tensor *x, const ss_tensor *m) {
+    (void)be;
+    size_t n = x->size;
+    float *o = x->data;
+    const float *v = m->data;
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
+    for (size_t i = 0; i < n; i++) o[i] = ss_ew_mul(o[i], v[i]);
+    return SS_OK;
+}
+
 static ss_status cpu_adam_step(ss_backend *be, ss_tensor *x, ss_tensor *m, ss_tensor *v, const ss_tensor *g, double lr,
                                double b1, double b2, double eps, int t) {
     (void)be;
@@ -808,6 +818,7 @@ static const ss_backend_i cpu_iface = {
     .vec_scale = cpu_vec_scale,
     .vec_copy = cpu_vec_copy,
     .vec_fill = cpu_vec_fill,
+    .vec_mul = cpu_vec_mul,
     .adam_step = cpu_adam_step,
 };
 

@@ -3,7 +3,8 @@
  * line scripts/bench_vs_torch.sh reads from this and from PyTorch's script,
  * to compare in one command), then the instruction set the backend
  * dispatches to and a table of the convolutions: each one's algorithm (as
- * the backend describes it) and its forward and backward-data times. */
+ * the backend describes it: layer_describe, the CUDA backend's algorithms
+ * and workspace too) and its forward and backward-data times. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,7 @@ static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms)
     }
     qsort(times, (size_t)reps, sizeof times[0], cmp_double);
     *median_ms = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
-    printf("stylesweep=%s arch=%s size=%d threads=%d backend=%s precision=%s ms_per_eval=%.1f device=%s\n",
+    printf("stylesweep=%s arch=%s size=%d threads=%d backend=%s precision=%s ms_per_eval=%.3f device=%s\n",
            SS_VERSION_STRING, p->model, s, b->be->threads, b->be->iface->name, p->precision, *median_ms, b->be->device);
     return bench_layers(b, BENCH_LAYER_CALLS);
 }

@@ -52,12 +52,14 @@ static ss_status eval_run(const ss_cli *cli) {
     if (st == SS_OK) {
         const char *names[SS_MAX_STYLE_LAYERS];
         for (int l = 0; l < s.params.n_style_layers; l++) names[l] = s.params.style_layers[l];
-        const char *keys[] = {"model", "weights", "pool", "content_layer", "backend", "device"};
-        const char *values[] = {s.params.model,         s.weights,         s.params.pool,
-                                s.params.content_layer, s.be->iface->name, s.be->device};
+        char masks[SS_PATH_MAX * SS_MAX_STYLES + 8];
+        ss_params_format(&s.params, "style_masks", masks, sizeof masks);
+        const char *keys[] = {"model", "weights", "pool", "content_layer", "backend", "device", "style_masks"};
+        const char *values[] = {s.params.model,    s.weights,    s.params.pool, s.params.content_layer,
+                                s.be->iface->name, s.be->device, masks};
         ss_eval_output o = {
             terms.total, terms.content, terms.tv, s.params.n_style_layers, terms.style, names, x, g, h, w,
-            keys,        values,        6};
+            keys,        values,        7};
         st = ss_evalfile_write(cli->output, &o, cli->force);
         if (st == SS_OK)
             printf("loss=%.9g content=%.9g style=%.9g tv=%.9g -> %s\n", terms.total, terms.content,

@@ -85,6 +85,9 @@ SS_EW double ss_ew_tv_gather(double ka, double kb, double ka_up, double kb_left)
 /* y + alpha x, rounded to float. */
 SS_EW float ss_ew_axpy(float y, double alpha, float x) { return (float)(y + alpha * x); }
 
+/* x m, rounded to float (exact for a 0/1 mask). */
+SS_EW float ss_ew_mul(float x, float m) { return x * m; }
+
 /* x alpha, rounded to float. */
 SS_EW float ss_ew_scale(float x, double alpha) { return (float)(x * alpha); }
 

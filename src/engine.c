@@ -53,7 +53,7 @@ static void keep_terms(engine_run *r, double f) {
     }
 }
 
-/* De-processes x into img (and preserves the content's colours if asked). */
+/* De-processes x into img, finished as the run asks (colours, output size: ss_inputs_finish). */
 static ss_status render(ss_setup *s, ss_image *img, const ss_tensor *x) {
     const ss_preproc *pp = &s->inputs.preproc;
     SS_TRY(ss_image_alloc(img, s->inputs.w, s->inputs.h));
@@ -62,9 +62,9 @@ static ss_status render(ss_setup *s, ss_image *img, const ss_tensor *x) {
         ss_image_free(img);
         return st;
     }
-    if (s->params.preserve_color && s->inputs.content_image.px)
-        SS_TRY(ss_image_preserve_color(img, &s->inputs.content_image));
-    return SS_OK;
+    st = ss_inputs_finish(img, &s->inputs, &s->params);
+    if (st != SS_OK) ss_image_free(img);
+    return st;
 }
 
 typedef struct engine_buffers {

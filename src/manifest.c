@@ -116,12 +116,14 @@ int mf_valid_id(const char *s) {
 
 /* Keys that take a list (a YAML sequence is joined with commas). */
 int mf_is_list_key(const char *key) {
-    return !strcmp(key, "style") || !strcmp(key, "style_layers") || !strcmp(key, "style_weight");
+    return !strcmp(key, "style") || !strcmp(key, "style_layers") || !strcmp(key, "style_weight") ||
+           !strcmp(key, "style_masks");
 }
 
 /* Keys that hold paths, relative to the manifest's folder. */
 int mf_is_path_key(const char *key) {
-    return !strcmp(key, "content") || !strcmp(key, "style") || !strcmp(key, "weights");
+    return !strcmp(key, "content") || !strcmp(key, "style") || !strcmp(key, "weights") || !strcmp(key, "color_mask") ||
+           !strcmp(key, "style_masks");
 }
 
 /* ---- paths ---- */
@@ -165,7 +167,7 @@ static int resolve_paths(loader *l, const char *key, const char *text, int line,
     int ok = 1, first = 1;
     out[0] = '\0';
     for (const char *s = text; *s;) {
-        const char *comma = !strcmp(key, "style") ? strchr(s, ',') : NULL;
+        const char *comma = mf_is_list_key(key) ? strchr(s, ',') : NULL;
         size_t len = comma ? (size_t)(comma - s) : strlen(s);
         char item[SS_PATH_MAX], resolved[SS_PATH_MAX];
         while (len && (*s == ' ' || *s == '\t')) s++, len--;

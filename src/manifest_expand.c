@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "evalfile.h"
 #include "image.h"
@@ -161,9 +162,26 @@ static void check_image_size(loader *l, const ss_run_spec *r, const int *lines, 
     add_run_error(l, k >= 0 && lines[k] ? lines[k] : fallback, "image_size", msg, r->id);
 }
 
+/* Checks that the run's masks (style_masks, color_mask) have image headers
+ * stylesweep reads (their contents, e.g. an all-black mask, are the run's
+ * to check). */
+static void check_masks(loader *l, const ss_run_spec *r, const int *lines, int fallback) {
+    const ss_params *p = &r->params;
+    for (int i = 0; i <= p->n_style_masks; i++) {
+        const char *key = i < p->n_style_masks ? "style_masks" : "color_mask";
+        const char *path = i < p->n_style_masks ? p->style_masks[i] : p->color_mask;
+        int w, h;
+        if (!path[0] || access(path, R_OK) != 0 || image_header_size(l, path, &w, &h)) continue; /* missing: said */
+        char msg[SS_PATH_MAX + 64];
+        snprintf(msg, sizeof msg, "'%s' is not an image file stylesweep reads", path);
+        int k = key_index(key);
+        add_run_error(l, k >= 0 && lines[k] ? lines[k] : fallback, key, msg, r->id);
+    }
+}
+
 /* Checks what only a whole run can show: a content image, layer names for
- * the run's model, style weights against style images, an image large
- * enough for the layers. */
+ * the run's model, style weights and masks against style images, an image
+ * large enough for the layers, masks that are images. */
 static void check_run(loader *l, const ss_run_spec *r, const int *lines) {
     int fallback = l->defaults_line ? l->defaults_line : 1;
     if (!r->params.content[0]) {
@@ -174,6 +192,7 @@ static void check_run(loader *l, const ss_run_spec *r, const int *lines) {
     ss_loss_config cfg;
     if (ss_params_resolve(&r->params, &model, &cfg) == SS_OK) {
         check_image_size(l, r, lines, fallback, &model, &cfg);
+        check_masks(l, r, lines, fallback);
         return;
     }
     const char *msg = ss_error_message();

@@ -2,6 +2,7 @@
 #include "net.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +35,11 @@ struct ss_net {
     double gram_target_sq[SS_MAX_STYLES][SS_MAX_STYLE_LAYERS]; /* sum(G_target^2), for the target norm */
     double content_scale;
     int content_set, style_set[SS_MAX_STYLES];
+    /* style masks (ss_net_set_style_mask): per style image and layer, the
+     * binary mask on every channel in the features' layout (NULL: none),
+     * and per layer the masked features and their gradient */
+    ss_tensor *mask[SS_MAX_STYLES][SS_MAX_STYLE_LAYERS];
+    ss_tensor *masked[SS_MAX_STYLE_LAYERS], *masked_diff[SS_MAX_STYLE_LAYERS];
 };
 
 int ss_net_deepest_layer(const ss_loss_config *cfg) {
@@ -88,6 +94,9 @@ void ss_net_free(ss_net *net) {
     for (int l = 0; l < SS_MAX_STYLE_LAYERS; l++) {
         ss_be_tensor_free(net->be, net->gram[l]);
         for (int s = 0; s < SS_MAX_STYLES; s++) ss_be_tensor_free(net->be, net->gram_target[s][l]);
+        for (int s = 0; s < SS_MAX_STYLES; s++) ss_be_tensor_free(net->be, net->mask[s][l]);
+        ss_be_tensor_free(net->be, net->masked[l]);
+        ss_be_tensor_free(net->be, net->masked_diff[l]);
     }
     free(net);
 }
@@ -212,12 +221,52 @@ ss_status ss_net_set_content(ss_net *net, const float *content) {
     return SS_OK;
 }
 
+/* The features of style layer l. */
+static const ss_tensor *style_features(const ss_net *net, int l) {
+    return net->layers[net->layer_of_conv[net->cfg.style_layers[l]]].out;
+}
+
+void ss_net_style_layer_size(const ss_net *net, int l, int *h, int *w) {
+    const ss_tensor *f = l >= 0 && l < net->cfg.n_style_layers ? style_features(net, l) : NULL;
+    *h = f ? f->h : 0;
+    *w = f ? f->w : 0;
+}
+
+ss_status ss_net_set_style_mask(ss_net *net, int s, int l, const unsigned char *mask) {
+    if (s < 0 || s >= net->cfg.n_styles || l < 0 || l >= net->cfg.n_style_layers)
+        return ss_error(SS_ERR_ARG, "style mask %d of layer %d out of range", s, l);
+    if (net->style_set[s]) return ss_error(SS_ERR_INTERNAL, "style mask %d set after its style", s);
+    const ss_tensor *f = style_features(net, l);
+    size_t hw = (size_t)f->h * f->w;
+    float *host = malloc(sizeof(float) * (size_t)f->c * hw);
+    SS_ALLOC_CHECK(host);
+    for (int c = 0; c < f->c; c++)
+        for (size_t i = 0; i < hw; i++) host[(size_t)c * hw + i] = mask[i] ? 1.0f : 0.0f;
+    ss_status st = SS_OK;
+    if (!net->mask[s][l]) st = ss_be_tensor_new_like(net->be, &net->mask[s][l], f);
+    if (st == SS_OK && !net->masked[l]) st = ss_be_tensor_new_like(net->be, &net->masked[l], f);
+    if (st == SS_OK && !net->masked_diff[l]) st = ss_be_tensor_new_like(net->be, &net->masked_diff[l], f);
+    if (st == SS_OK) st = ss_be_tensor_write(net->be, net->mask[s][l], host);
+    free(host);
+    return st;
+}
+
+/* net->masked[l] = the features of layer l times style s's mask. */
+static ss_status mask_features(ss_net *net, int s, int l) {
+    SS_TRY(ss_be_vec_copy(net->be, net->masked[l], style_features(net, l)));
+    return ss_be_vec_mul(net->be, net->masked[l], net->mask[s][l]);
+}
+
 ss_status ss_net_set_style(ss_net *net, int s, const float *style) {
     if (s < 0 || s >= net->cfg.n_styles) return ss_error(SS_ERR_ARG, "style image %d out of range", s);
     SS_TRY(ss_be_tensor_write(net->be, net->input, style));
     SS_TRY(net_forward(net));
     for (int l = 0; l < net->cfg.n_style_layers; l++) {
-        const ss_tensor *f = net->layers[net->layer_of_conv[net->cfg.style_layers[l]]].out;
+        const ss_tensor *f = style_features(net, l);
+        if (net->mask[s][l]) {
+            SS_TRY(mask_features(net, s, l));
+            f = net->masked[l];
+        }
         SS_TRY(ss_be_gram(net->be, net->gram_target[s][l], f));
         SS_TRY(ss_be_vec_dot(net->be, &net->gram_target_sq[s][l], net->gram_target[s][l], net->gram_target[s][l]));
     }
@@ -226,16 +275,40 @@ ss_status ss_net_set_style(ss_net *net, int s, const float *style) {
     return SS_OK;
 }
 
-ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_tensor *x) {
+/* The style terms of style layer l (the features and their gradient L->diff):
+ * unmasked styles in one product, each masked one on its masked features
+ * F M, whose gradient 4 scale (G - T) F M is added to L->diff: it is zero
+ * where the (binary) mask is, so it is already the gradient times M. The
+ * loss values go to out (2 SS_MAX_STYLES of them, zero where unused: masked
+ * style s at out[s], the unmasked ones from out[SS_MAX_STYLES]); they may be
+ * written as late as the loss batch's end. */
+static ss_status style_layer_grad(ss_net *net, double *out, net_layer *L, int l) {
     const ss_loss_config *cfg = &net->cfg;
-    if (!net->content_set) return ss_error(SS_ERR_INTERNAL, "evaluation before the content target was set");
-    for (int s = 0; s < cfg->n_styles; s++)
-        if (!net->style_set[s]) return ss_error(SS_ERR_INTERNAL, "evaluation before style %d was set", s);
-    memset(terms, 0, sizeof *terms);
-    SS_TRY(ss_be_vec_copy(net->be, net->input, x));
-    SS_TRY(net_forward(net));
+    const ss_tensor *targets[SS_MAX_STYLES];
+    double scales[SS_MAX_STYLES];
+    int n = 0;
+    for (int s = 0; s < cfg->n_styles; s++) {
+        if (net->mask[s][l]) {
+            SS_TRY(mask_features(net, s, l));
+            SS_TRY(ss_be_vec_fill(net->be, net->masked_diff[l], 0.0));
+            const ss_tensor *target = net->gram_target[s][l];
+            SS_TRY(ss_be_style_grad(net->be, &out[s], net->masked_diff[l], net->gram[l], net->masked[l], &target,
+                                    &net->style_scale[s][l], 1));
+            SS_TRY(ss_be_vec_axpy(net->be, L->diff, 1.0, net->masked_diff[l]));
+            continue;
+        }
+        targets[n] = net->gram_target[s][l];
+        scales[n++] = net->style_scale[s][l];
+    }
+    if (n == 0) return SS_OK;
+    return ss_be_style_grad(net->be, out + SS_MAX_STYLES, L->diff, net->gram[l], L->out, targets, scales, n);
+}
 
-    /* backward: from the deepest layer down, adding each loss's gradient at its layer */
+/* The backward pass: from the deepest layer down, adding each loss's
+ * gradient at its layer; the loss values go to terms (content, tv) and
+ * style[l] (style_layer_grad; they may be written as late as the batch's end). */
+static ss_status net_backward(ss_net *net, ss_terms *terms, double style[][2 * SS_MAX_STYLES], ss_tensor *grad) {
+    const ss_loss_config *cfg = &net->cfg;
     SS_TRY(ss_be_vec_fill(net->be, net->layers[net->n_layers - 1].diff, 0.0));
     for (int i = net->n_layers - 1; i >= 0; i--) {
         net_layer *L = &net->layers[i];
@@ -243,18 +316,8 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
             if (L->conv == cfg->content_layer)
                 SS_TRY(ss_be_content_grad(net->be, &terms->content, L->diff, L->out, net->content_target,
                                           net->content_scale));
-            for (int l = 0; l < cfg->n_style_layers; l++) {
-                if (cfg->style_layers[l] != L->conv) continue;
-                const ss_tensor *targets[SS_MAX_STYLES];
-                double scales[SS_MAX_STYLES], losses[SS_MAX_STYLES];
-                for (int s = 0; s < cfg->n_styles; s++) {
-                    targets[s] = net->gram_target[s][l];
-                    scales[s] = net->style_scale[s][l];
-                }
-                SS_TRY(
-                    ss_be_style_grad(net->be, losses, L->diff, net->gram[l], L->out, targets, scales, cfg->n_styles));
-                for (int s = 0; s < cfg->n_styles; s++) terms->style[l] += losses[s];
-            }
+            for (int l = 0; l < cfg->n_style_layers; l++)
+                if (cfg->style_layers[l] == L->conv) SS_TRY(style_layer_grad(net, style[l], L, l));
         }
         ss_tensor *below = i > 0 ? net->layers[i - 1].diff : grad;
         if (L->conv >= 0) {
@@ -266,10 +329,46 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
     }
     if (cfg->tv_weight > 0.0)
         SS_TRY(ss_be_tv_grad(net->be, &terms->tv, grad, net->input, cfg->tv_weight, cfg->tv_power));
+    return SS_OK;
+}
+
+ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_tensor *x) {
+    const ss_loss_config *cfg = &net->cfg;
+    if (!net->content_set) return ss_error(SS_ERR_INTERNAL, "evaluation before the content target was set");
+    for (int s = 0; s < cfg->n_styles; s++)
+        if (!net->style_set[s]) return ss_error(SS_ERR_INTERNAL, "evaluation before style %d was set", s);
+    memset(terms, 0, sizeof *terms);
+    SS_TRY(ss_be_vec_copy(net->be, net->input, x));
+    SS_TRY(net_forward(net));
+    /* the loss values of the evaluation arrive together at the batch's end
+     * (one read-back on a GPU): the batch is closed on every path, before
+     * style (whose values it may still write) goes out of scope */
+    double style[SS_MAX_STYLE_LAYERS][2 * SS_MAX_STYLES] = {{0}};
+    SS_TRY(ss_be_losses_begin(net->be));
+    ss_status st = net_backward(net, terms, style, grad);
+    ss_status st_end = ss_be_losses_end(net->be);
+    SS_TRY(st);
+    SS_TRY(st_end);
+    for (int l = 0; l < cfg->n_style_layers; l++)
+        for (int s = 0; s < 2 * SS_MAX_STYLES; s++) terms->style[l] += style[l][s];
     terms->total = terms->content + terms->tv;
     for (int l = 0; l < cfg->n_style_layers; l++) terms->total += terms->style[l];
     if (!isfinite(terms->total)) return ss_error(SS_ERR_NUMERIC, "the loss is not finite (%g)", terms->total);
     return SS_OK;
+}
+
+int ss_net_describe_conv(const ss_net *net, int i, char *out, size_t size) {
+    int seen = 0;
+    for (int j = 0; j < net->n_layers; j++) {
+        const net_layer *L = &net->layers[j];
+        if (L->conv < 0 || seen++ != i) continue;
+        char text[256] = "";
+        if (ss_be_layer_describe(net->be, text, sizeof text, L->op) != SS_OK) snprintf(text, sizeof text, "?");
+        snprintf(out, size, "%s: %s", net->m->conv[L->conv].name, text);
+        return text[0] != '\0';
+    }
+    if (size) out[0] = '\0';
+    return -1;
 }
 
 static double process_cpu_seconds(void) {

@@ -54,8 +54,27 @@ ss_status ss_net_new(ss_net **out, ss_backend *be, const ss_model *m, const ss_l
 /* Frees net (NULL is ignored). */
 void ss_net_free(ss_net *net);
 
+/* out = "NAME: WHAT" for the i-th convolution of net (from 0): its model
+ * name and what the backend runs for it (ss_be_layer_describe). Returns 1,
+ * 0 when the backend says nothing of it (out is "NAME: "), -1 past the last
+ * convolution (out is ""). */
+int ss_net_describe_conv(const ss_net *net, int i, char *out, size_t size);
+
 /* Sets the content target from the pre-processed content image (3, h, w) on the host. */
 ss_status ss_net_set_content(ss_net *net, const float *content);
+
+/* The feature map size (*h, *w) of style layer l (index into
+ * cfg->style_layers); 0 x 0 when l is out of range. */
+void ss_net_style_layer_size(const ss_net *net, int l, int *h, int *w);
+
+/* Sets the mask of style image s at style layer l (before that style is
+ * set): mask is h x w bytes at the layer's size (ss_net_style_layer_size),
+ * non-zero = inside. As the reference (titu1994's Network.py), the mask
+ * multiplies both the style image's features (for its Gram target) and the
+ * generated image's before their Gram matrices, so that style s's term at
+ * layer l is scale * sum((G(F_s M) - G(F M))^2), and its gradient with
+ * respect to F is the masked features' gradient times M. */
+ss_status ss_net_set_style_mask(ss_net *net, int s, int l, const unsigned char *mask);
 
 /* Sets the Gram targets of style image s from its pre-processed (3, h, w) host array. */
 ss_status ss_net_set_style(ss_net *net, int s, const float *style);

@@ -35,19 +35,24 @@ typedef struct param_def {
     const char *choices; /* strings: "a|b|c", or NULL for any */
     const char *def;     /* default, in the text form */
     const char *help;
+    const char *aliases; /* strings: "alias=value|..." accepted for choices (NULL: none) */
 } param_def;
 
 #define OFF(f) offsetof(ss_params, f)
 #define STR(name, choices, def, help) \
-    { #name, P_STR, OFF(name), 0, sizeof(((ss_params *)0)->name), 0, 0, 0, choices, def, help }
+    { #name, P_STR, OFF(name), 0, sizeof(((ss_params *)0)->name), 0, 0, 0, choices, def, help, NULL }
+#define STR_ALIAS(name, choices, aliases, def, help) \
+    { #name, P_STR, OFF(name), 0, sizeof(((ss_params *)0)->name), 0, 0, 0, choices, def, help, aliases }
 #define NUM(name, type, lo, hi, def, help) \
-    { #name, type, OFF(name), 0, 0, 0, lo, hi, NULL, def, help }
+    { #name, type, OFF(name), 0, 0, 0, lo, hi, NULL, def, help, NULL }
 
 static const param_def g_params[] = {
     {"content", P_STR, OFF(content), 0, SS_PATH_MAX, 0, 0, 0, NULL, "",
-     "content image (a file, or FILE.h5:/dataset of a pre-processed (3,H,W) array)"},
+     "content image (a file, or FILE.h5:/dataset of a pre-processed (3,H,W) array)", NULL},
     {"style", P_STRLIST, OFF(style), OFF(n_styles), SS_PATH_MAX, SS_MAX_STYLES, 0, 0, NULL, "",
-     "style image(s), comma-separated in a list"},
+     "style image(s), comma-separated in a list", NULL},
+    {"style_masks", P_STRLIST, OFF(style_masks), OFF(n_style_masks), SS_PATH_MAX, SS_MAX_STYLES, 0, 0, NULL, "",
+     "one mask image per style image (or none): each style paints only where its mask is white (>= 128)", NULL},
     STR(model, "vgg16|vgg19", "vgg16", "network"),
     STR(weights, NULL, "auto",
         "auto (the usual Keras file if found in the models folder, else random), random, random:SEED, or a Keras notop "
@@ -66,22 +71,35 @@ static const param_def g_params[] = {
         "stop early when an iteration improves the loss by less than this percentage"),
     NUM(content_weight, P_DOUBLE, 0, 1e30, "0.25", "weight of the content loss"),
     {"style_weight", P_DOUBLELIST, OFF(style_weight), OFF(n_style_weights), 0, SS_MAX_STYLES, 0, 1e30, NULL, "1.0",
-     "weight of the style loss: one value, or one per style image"},
+     "weight of the style loss: one value, or one per style image", NULL},
+    NUM(style_scale, P_DOUBLE, 0, 1e30, "1.0", "multiplies every style weight (the reference's --style_scale)"),
     NUM(tv_weight, P_DOUBLE, 0, 1e30, "8.5e-5", "weight of the total-variation loss"),
     NUM(tv_power, P_DOUBLE, 1, 4, "1.25", "exponent of the total-variation loss"),
     NUM(content_loss_type, P_INT, 0, 2, "0",
         "content loss normalisation: 0 none, 1 1/(2 sqrt(C) sqrt(WH)), 2 1/(C WH)"),
     STR(content_layer, NULL, "conv4_2", "layer of the content loss"),
     {"style_layers", P_STRLIST, OFF(style_layers), OFF(n_style_layers), SS_NAME_MAX, SS_MAX_STYLE_LAYERS, 0, 0, NULL,
-     "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1", "layers of the style loss"},
+     "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1", "layers of the style loss", NULL},
     STR(style_norm, "reference|gatys|target", "reference",
         "style normalisation: reference 1/(4*3^2*(WH)^2), gatys 1/(4 C^2 (hw)^2) per layer, target 1/|G_style|^2"),
     STR(pool, "max|avg", "max", "pooling"),
     STR(init, "content|noise|gray", "content", "initial image (the study used noise: sweeps/dlai2018.yaml sets it)"),
     NUM(seed, P_LLONG, 0, 9007199254740991.0, "0", "random seed of the noise initial image"),
-    NUM(preserve_color, P_BOOL, 0, 1, "false", "keep the content's colours (YCbCr chrominance)"),
+    STR_ALIAS(preserve_color, "false|ycbcr|luminance|histogram",
+              "true=ycbcr|yes=ycbcr|on=ycbcr|1=ycbcr|no=false|off=false|0=false", "false",
+              "keep the content's colours: ycbcr (true) the result's luma with the content's chrominance; luminance "
+              "transfer on luma alone (style luma matched to the content's mean and variance); histogram: the style's "
+              "colours matched to the content's mean and covariance before the transfer"),
+    STR(histogram_method, "cholesky|eigen", "cholesky",
+        "preserve_color histogram: the matrix square root, Cholesky or symmetric eigenvalue form"),
+    {"color_mask", P_STR, OFF(color_mask), 0, SS_PATH_MAX, 0, 0, 0, NULL, "",
+     "mask image: preserve_color (ycbcr or luminance) puts the content's colours back only where it is white (>= 128)",
+     NULL},
+    STR(output_size, "optimised|content_aspect|content_pixels", "optimised",
+        "size of the images written: as optimised, the content's aspect ratio at the optimised height, or the "
+        "content file's own size"),
     {"snapshots", P_SNAPSHOTS, OFF(snapshot_first), OFF(snapshot_every), 0, 0, 0, 1000000, NULL, "10,10",
-     "FIRST,EVERY: keep iterations 1..FIRST and every EVERY-th (0,0: none)"},
+     "FIRST,EVERY: keep iterations 1..FIRST and every EVERY-th (0,0: none)", NULL},
     STR(precision, "fp32|tf32", "fp32",
         "fp32, or tf32: TF32 tensor-core math in the convolutions and Gram products (CUDA backend only)"),
 };
@@ -182,6 +200,22 @@ static int split_list(const char *value, char items[][SS_PATH_MAX], int max) {
     return n;
 }
 
+/* The value an alias of d's choices stands for ("true" -> "ycbcr"), or v itself. */
+static const char *resolve_alias(const param_def *d, const char *v, char *buf, size_t size) {
+    size_t n = strlen(v);
+    for (const char *a = d->aliases; a && *a;) {
+        const char *eq = strchr(a, '='), *bar = strchr(a, '|');
+        size_t len = bar ? (size_t)(bar - a) : strlen(a);
+        if (eq && (size_t)(eq - a) == n && strncmp(a, v, n) == 0) {
+            snprintf(buf, size, "%.*s", (int)(len - n - 1), eq + 1);
+            return buf;
+        }
+        if (!bar) break;
+        a = bar + 1;
+    }
+    return v;
+}
+
 static ss_status check_range(const param_def *d, double v, const char *value) {
     if (v < d->min || v > d->max)
         return ss_error(SS_ERR_ARG, "%s: %s is out of range (%g to %g)", d->name, value, d->min, d->max);
@@ -194,6 +228,8 @@ ss_status ss_params_set(ss_params *p, const char *key, const char *value) {
     char *base = (char *)p;
     switch (d->type) {
     case P_STR: {
+        char alias[SS_NAME_MAX];
+        value = resolve_alias(d, value, alias, sizeof alias);
         if (strlen(value) >= d->size) return ss_error(SS_ERR_ARG, "%s: value is too long", d->name);
         if (d->choices && !in_choices(d->choices, value))
             return ss_error(SS_ERR_ARG, "%s: '%s' is not one of %s", d->name, value, d->choices);
@@ -315,6 +351,31 @@ void ss_params_write(const ss_params *p, FILE *f) {
     }
 }
 
+ss_status ss_params_read_text(ss_params *p, const char *text) {
+    ss_params_defaults(p);
+    char line[SS_PATH_MAX * SS_MAX_STYLES + 128];
+    for (const char *s = text; s && *s;) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        if (len >= sizeof line) return ss_error(SS_ERR_FORMAT, "parameters: a line of %zu bytes", len);
+        memcpy(line, s, len);
+        line[len] = '\0';
+        s = nl ? nl + 1 : NULL;
+        char *colon = strstr(line, ": ");
+        if (!colon && len && line[len - 1] == ':') colon = line + len - 1; /* "key:" (an empty value) */
+        if (!colon) {
+            if (line[0]) return ss_error(SS_ERR_FORMAT, "parameters: '%s' is not 'key: value'", line);
+            continue;
+        }
+        *colon = '\0';
+        char *v = colon[1] ? colon + 2 : colon + 1;
+        size_t vl = strlen(v);
+        if (vl >= 2 && v[0] == '[' && v[vl - 1] == ']') v[vl - 1] = '\0', v++;
+        SS_TRY(ss_params_set(p, line, v));
+    }
+    return SS_OK;
+}
+
 void ss_params_print_help(FILE *f, int column) {
     for (int i = 0; i < N_PARAMS; i++) {
         const param_def *d = &g_params[i];
@@ -325,7 +386,7 @@ void ss_params_print_help(FILE *f, int column) {
         opt[j] = '\0';
         fprintf(f, "  --%-*s %s", column - 2, opt, d->help);
         if (d->choices) fprintf(f, " (%s)", d->choices);
-        fprintf(f, " [default: %s]\n", d->def);
+        fprintf(f, " [default: %s]\n", d->def[0] ? d->def : "none");
     }
 }
 
@@ -348,12 +409,19 @@ ss_status ss_params_resolve(const ss_params *p, ss_model *m, ss_loss_config *cfg
     if (p->n_style_weights != 1 && p->n_style_weights != p->n_styles)
         return ss_error(SS_ERR_ARG, "style_weight: %d values for %d style images (give one, or one per image)",
                         p->n_style_weights, p->n_styles);
-    for (int s = 0; s < p->n_styles; s++) cfg->style_weight[s] = p->style_weight[p->n_style_weights == 1 ? 0 : s];
+    for (int s = 0; s < p->n_styles; s++)
+        cfg->style_weight[s] = p->style_weight[p->n_style_weights == 1 ? 0 : s] * p->style_scale;
     cfg->style_norm = !strcmp(p->style_norm, "gatys")    ? SS_STYLE_NORM_GATYS
                       : !strcmp(p->style_norm, "target") ? SS_STYLE_NORM_TARGET
                                                          : SS_STYLE_NORM_REFERENCE;
     cfg->tv_weight = p->tv_weight;
     cfg->tv_power = p->tv_power;
+    if (p->n_style_masks != 0 && p->n_style_masks != p->n_styles)
+        return ss_error(SS_ERR_ARG, "style_masks: %d mask(s) for %d style image(s) (give one per style image, or none)",
+                        p->n_style_masks, p->n_styles);
+    if (p->color_mask[0] && strcmp(p->preserve_color, "ycbcr") != 0 && strcmp(p->preserve_color, "luminance") != 0)
+        return ss_error(SS_ERR_ARG, "color_mask: needs preserve_color ycbcr or luminance (preserve_color is %s)",
+                        p->preserve_color);
     if (p->n_styles < 1) return ss_error(SS_ERR_ARG, "style: no style image given");
     return ss_loss_config_check(cfg, m);
 }

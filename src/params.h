@@ -16,6 +16,8 @@ typedef struct ss_params {
     char content[SS_PATH_MAX];
     int n_styles;
     char style[SS_MAX_STYLES][SS_PATH_MAX];
+    int n_style_masks; /* 0 (none) or n_styles */
+    char style_masks[SS_MAX_STYLES][SS_PATH_MAX];
     char model[SS_NAME_MAX];
     char weights[SS_PATH_MAX];
     int channels_div;
@@ -31,6 +33,7 @@ typedef struct ss_params {
     double content_weight;
     int n_style_weights;
     double style_weight[SS_MAX_STYLES];
+    double style_scale;
     double tv_weight;
     double tv_power;
     int content_loss_type;
@@ -41,7 +44,10 @@ typedef struct ss_params {
     char pool[SS_NAME_MAX];
     char init[SS_NAME_MAX];
     long long seed;
-    int preserve_color;
+    char preserve_color[SS_NAME_MAX]; /* false, ycbcr, luminance or histogram */
+    char histogram_method[SS_NAME_MAX];
+    char color_mask[SS_PATH_MAX];
+    char output_size[SS_NAME_MAX];
     int snapshot_first;
     int snapshot_every;
     char precision[SS_NAME_MAX];
@@ -72,6 +78,12 @@ void ss_params_format(const ss_params *p, const char *key, char *buf, size_t siz
 
 /* Writes every parameter as "key: value" lines (YAML) to f. */
 void ss_params_write(const ss_params *p, FILE *f);
+
+/* Reads text as ss_params_write writes it ("key: value" lines, lists in
+ * [...]) into *p, over the defaults: a key the text lacks keeps its default
+ * (text written before the key existed means what the default does now).
+ * SS_ERR_FORMAT / SS_ERR_ARG naming the line or key otherwise. */
+ss_status ss_params_read_text(ss_params *p, const char *text);
 
 /* Prints one line per option: --key-name (padded to column characters),
  * its help and default. */

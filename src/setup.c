@@ -2,9 +2,25 @@
 #include "setup.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+
+/* Sets style image i's mask (style_masks) at every style layer, resized to
+ * the layer's feature map from the file. */
+static ss_status set_style_masks(ss_setup *s, int i) {
+    for (int l = 0; l < s->cfg.n_style_layers; l++) {
+        int h, w;
+        unsigned char *m;
+        ss_net_style_layer_size(s->net, l, &h, &w);
+        SS_TRY(ss_inputs_load_mask(&m, w, h, s->params.style_masks[i], "style_masks"));
+        ss_status st = ss_net_set_style_mask(s->net, i, l, m);
+        free(m);
+        SS_TRY(st);
+    }
+    return SS_OK;
+}
 
 static ss_status setup_build(ss_setup *s) {
     const ss_params *p = &s->params;
@@ -18,6 +34,7 @@ static ss_status setup_build(ss_setup *s) {
     SS_TRY(ss_be_set_precision(s->be, p->precision));
     SS_TRY(ss_net_new(&s->net, s->be, &s->model, &s->cfg, s->inputs.h, s->inputs.w));
     SS_TRY(ss_net_set_content(s->net, s->inputs.content));
+    for (int i = 0; i < p->n_style_masks; i++) SS_TRY(set_style_masks(s, i));
     for (int i = 0; i < s->inputs.n_styles; i++) SS_TRY(ss_net_set_style(s->net, i, s->inputs.style[i]));
     return SS_OK;
 }
@@ -54,9 +71,10 @@ void ss_setup_free(ss_setup *s) {
 }
 
 /* The parameters that decide the targets: equal values mean the same network and targets. */
-static const char *const target_keys[] = {"content",       "style",        "model",      "weights",
-                                          "channels_div",  "image_size",   "aspect",     "pool",
-                                          "content_layer", "style_layers", "style_norm", "precision"};
+static const char *const target_keys[] = {
+    "content",    "style",         "model",        "weights",    "channels_div", "image_size",     "aspect",
+    "pool",       "content_layer", "style_layers", "style_norm", "precision",    "preserve_color", "histogram_method",
+    "color_mask", "style_masks"};
 
 int ss_setup_reuse(ss_setup *s, const ss_params *p) {
     if (!s->net) return 0;

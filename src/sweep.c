@@ -54,6 +54,7 @@ typedef struct coord {
     double message_seconds;              /* time spent handling them */
     double message_max, message_max_cpu; /* the longest: wall time, and the CPU time it took */
     int stop_sent;
+    int size; /* ranks (coord_run_mpi) */
 } coord;
 
 /* The manifest entry of archive run `run` (NULL: not in the manifest):
@@ -89,6 +90,15 @@ static ss_status archive_call_end(ss_status st) {
         ss_status ar_st_ = AR_CALL(call);   \
         if (ar_st_ != SS_OK) return ar_st_; \
     } while (0)
+
+/* 1 when the archived parameter text means r's parameters: the same after
+ * reading it over the defaults (an archive written before a key existed
+ * records no value for it, which meant what its default means). */
+static int same_params(const char *text, const ss_params *p) {
+    ss_params old;
+    if (ss_params_read_text(&old, text) != SS_OK) return 0;
+    return ss_manifest_diff(p, &old, NULL, 0) == 0;
+}
 
 static char *params_yaml(const ss_params *p) {
     char *buf = NULL;
@@ -260,7 +270,7 @@ static ss_status coord_open_archive(coord *c) {
         char *yaml = params_yaml(&r->params);
         ss_archive_run_info info = {0};
         st = yaml ? ss_archive_get_run(c->ar, idx, &info) : ss_error(SS_ERR_NOMEM, "out of memory");
-        if (st == SS_OK && strcmp(info.params, yaml) != 0) {
+        if (st == SS_OK && strcmp(info.params, yaml) != 0 && !same_params(info.params, &r->params)) {
             changed_idx[n_changed] = idx;
             changed_man[n_changed] = i;
             if (n_changed++ < 8)
@@ -336,6 +346,7 @@ static ss_status coord_plan(coord *c, int size) {
     c->queue = calloc(cap, sizeof *c->queue);
     c->started = calloc(cap, sizeof *c->started);
     c->busy = malloc(sizeof(int) * (size_t)size);
+    c->size = size;
     c->n_cache = 2 * size;
     c->cache = malloc(sizeof *c->cache * (size_t)c->n_cache);
     c->cache_run = malloc(sizeof(int) * (size_t)c->n_cache);
@@ -377,14 +388,29 @@ static void coord_summary(coord *c, int final) {
     double elapsed = ss_monotonic_seconds() - c->t0;
     char eta[64] = "";
     if (c->done_this_session > 0 && pending + c->n_running > 0) {
-        double per = c->done_seconds / c->done_this_session;
-        double parallel = c->n_running > 0 ? c->n_running : 1;
-        snprintf(eta, sizeof eta, ", about %.0fs left", per * (pending + c->n_running) / parallel);
+        /* the pending runs at the mean duration of the runs done, the running
+         * ones for what the mean leaves them: counts down between completions */
+        double now = ss_monotonic_seconds(), *running_for = malloc(sizeof(double) * (size_t)(c->size + 1));
+        int n = 0;
+        for (int r = 0; running_for && r < c->size; r++)
+            if (c->busy[r] >= 0) running_for[n++] = now - c->started[c->busy[r]];
+        int workers = c->size > 1 ? c->size - 1 : 1;
+        if (running_for)
+            snprintf(eta, sizeof eta, ", about %.0fs left",
+                     ss_eta_seconds(c->done_seconds / c->done_this_session, pending, running_for, n, workers));
+        free(running_for);
     }
     printf("%s%.0fs: %d done, %d running, %d pending, %d failed, %d interrupted%s\n",
            final ? "sweep ended after " : "progress at ", elapsed, c->n_done, c->n_running, pending, c->n_failed,
            c->n_interrupted, final ? "" : eta);
     fflush(stdout);
+}
+
+/* A progress line every --summary-every seconds (called after each message). */
+static void coord_maybe_summary(coord *c) {
+    if (ss_monotonic_seconds() - c->last_summary < c->o->summary_every) return;
+    coord_summary(c, 0);
+    c->last_summary = ss_monotonic_seconds();
 }
 
 /* Prepares run `run` for a worker: reads its checkpoint (if any) and trims
@@ -529,7 +555,9 @@ static ss_status local_emit(void *ctx, const ss_msg *m, const void *payload) {
     local_sink *ls = ctx;
     ss_msg copy = *m;
     copy.payload = payload;
-    return coord_handle(ls->c, 0, &copy);
+    ss_status st = coord_handle(ls->c, 0, &copy);
+    coord_maybe_summary(ls->c);
+    return st;
 }
 
 static int local_should_stop(void *ctx) {
@@ -561,12 +589,10 @@ static ss_status coord_run_local(coord *c) {
             st = ss_error(SS_ERR_INTERNAL, "run %d is not in the manifest", run);
             break;
         }
+        c->busy[0] = run;
         st = ss_worker_run(w, run, &spec->params, has_cp ? &resume : NULL, c->o->checkpoint_every, &sink);
+        c->busy[0] = -1;
         ss_archive_checkpoint_free(&cp);
-        if (ss_monotonic_seconds() - c->last_summary >= c->o->summary_every) {
-            coord_summary(c, 0);
-            c->last_summary = ss_monotonic_seconds();
-        }
     }
     ss_worker_free(w);
     return st;
@@ -589,6 +615,18 @@ static ss_status send_down(int dest, int tag, const ss_msg *m, const void *paylo
     return st;
 }
 
+/* After a signal: tells the busy workers, once, to checkpoint and stop at
+ * their next boundary (also while no message comes: a held or slow run). */
+static ss_status coord_send_stop(coord *c) {
+    if (!ss_sweep_stop_requested || c->stop_sent) return SS_OK;
+    ss_msg stop = {0};
+    stop.type = SS_MSG_STOP;
+    for (int r = 1; r < c->size; r++)
+        if (c->busy[r] >= 0) SS_TRY(send_down(r, TAG_STOP_NOW, &stop, NULL));
+    c->stop_sent = 1;
+    return SS_OK;
+}
+
 /* Waits for a message from any worker without spinning: a blocking probe
  * polls at full speed in Open MPI (most of a core on rank 0, which mostly
  * waits), so this probes with sleeps growing from 20 us to 2 ms, back to
@@ -602,6 +640,7 @@ static ss_status probe_up(coord *c, MPI_Status *status) {
         int flag = 0;
         MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_UP, MPI_COMM_WORLD, &flag, status));
         if (flag) return SS_OK;
+        if (c && c->size > 0) SS_TRY(coord_send_stop(c));
         /* not while a reader (status, export) has the archive open: its
          * reads would race the growing table and /runs */
         if (c && to_append(c) > 0 && !ss_sweep_stop_requested && !ss_archive_has_readers(c->ar)) {
@@ -682,14 +721,7 @@ static ss_status coord_run_mpi(coord *c, int size) {
         ss_msg m;
         int src;
         SS_TRY_GOTO(st, recv_up(c, &buf, &cap, &m, &src), out);
-        if (ss_sweep_stop_requested && !c->stop_sent) {
-            /* tell busy workers to checkpoint and stop at their next boundary */
-            ss_msg stop = {0};
-            stop.type = SS_MSG_STOP;
-            for (int r = 1; r < size; r++)
-                if (c->busy[r] >= 0) SS_TRY_GOTO(st, send_down(r, TAG_STOP_NOW, &stop, NULL), out);
-            c->stop_sent = 1;
-        }
+        SS_TRY_GOTO(st, coord_send_stop(c), out);
         if (m.type == SS_MSG_REQUEST) {
             /* counted with the other messages: an assignment reads and writes
              * the archive too (the run's checkpoint, its status) */
@@ -713,10 +745,7 @@ static ss_status coord_run_mpi(coord *c, int size) {
             SS_TRY_GOTO(st, coord_handle(c, src, &m), out);
             if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) c->busy[src] = -1;
         }
-        if (ss_monotonic_seconds() - c->last_summary >= c->o->summary_every) {
-            coord_summary(c, 0);
-            c->last_summary = ss_monotonic_seconds();
-        }
+        coord_maybe_summary(c);
     }
 out:
     free(buf);
@@ -947,7 +976,10 @@ static ss_status recv_down(unsigned char **buf, size_t *cap, size_t *size, ss_ms
  * the rank relays messages between rank 0 (MPI) and the child (a socket).
  * When the child dies (SIGKILL from the OOM killer, SIGSEGV, a lost GPU),
  * the rank reports its run failed with the signal and starts a new child,
- * and the sweep goes on: Open MPI would abort the whole job if a rank died. */
+ * and the sweep goes on: Open MPI would abort the whole job if a rank died.
+ * A child whose device context was lost (a sticky CUDA error, which no
+ * reset clears) reports its run failed itself and ends: the next run gets
+ * a new child, with a new context. */
 
 /* The device of the worker that is the local-th of its node: --device, or
  * GPU local mod count. Called only in the process that computes: querying
@@ -1062,6 +1094,8 @@ static ss_status relay_run(compute_child *c, const ss_sweep_options *o, int rank
         double t0 = ss_monotonic_seconds();
         SS_TRY_GOTO(st, send_bytes(mbuf, msize, 0, TAG_UP), out);
         count_wait(t0);
+        /* a lost device context: the child ends after this message; the next run starts a new one */
+        if (m.type == SS_MSG_FAILED && m.count == 1) child_end(c, 1, NULL, 0);
         if (m.type == SS_MSG_DONE || m.type == SS_MSG_FAILED || m.type == SS_MSG_INTERRUPTED) goto out;
     }
     {

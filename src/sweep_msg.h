@@ -23,7 +23,8 @@ typedef enum ss_msg_type {
                                values[0] = loss; payload (3, h, w) float32, then the
                                engine's state blob (engine.h) */
     SS_MSG_DONE = 8,        /* worker -> 0: w, h; payload the final h x w x 3 uint8 image */
-    SS_MSG_FAILED = 9,      /* worker -> 0: payload the error text */
+    SS_MSG_FAILED = 9,      /* worker -> 0: payload the error text; count = 1: the device context
+                               was lost, the compute process ends after this message */
     SS_MSG_INTERRUPTED = 10 /* worker -> 0: stopped at a boundary on a signal, checkpoint sent */
 } ss_msg_type;
 

@@ -203,6 +203,18 @@ double ss_monotonic_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double ss_eta_seconds(double per, int pending, const double *elapsed, int n_running, int workers) {
+    double work = per * (pending > 0 ? pending : 0), longest = 0.0;
+    for (int i = 0; i < n_running; i++) {
+        double rest = per - elapsed[i];
+        rest = rest > 0.0 ? rest : 0.0;
+        work += rest;
+        if (rest > longest) longest = rest;
+    }
+    double left = work / (workers > 0 ? workers : 1);
+    return left > longest ? left : longest;
+}
+
 uint64_t ss_splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;

@@ -63,6 +63,13 @@ int ss_file_read_all(char **buf, size_t *len, FILE *f, size_t max);
 /* Seconds on the monotonic clock (for durations). */
 double ss_monotonic_seconds(void);
 
+/* Seconds left of a sweep on `workers` workers whose runs take `per`
+ * seconds each: `pending` runs not started and n_running runs started
+ * elapsed[i] seconds ago (each is left what `per` leaves it, at least 0). The
+ * larger of the work divided among the workers and the longest run's rest,
+ * so that it counts down between run completions. */
+double ss_eta_seconds(double per, int pending, const double *elapsed, int n_running, int workers);
+
 /* The next value of the splitmix64 sequence of *state (Steele, Lea and
  * Flood), advancing it: seeds other generators and the noise image. */
 uint64_t ss_splitmix64(uint64_t *state);

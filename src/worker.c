@@ -2,12 +2,14 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "testhold.h"
 
 struct ss_worker {
     char backend_name[16];
@@ -24,6 +26,8 @@ typedef struct worker_run {
     int checkpoint_every;
     const ss_worker_sink *sink;
     ss_status sink_status; /* a failed emit: fatal */
+    int iteration;         /* the last iteration done in this process (0: none yet) */
+    int held;              /* the test-only hold (testhold.h) has held this run */
 } worker_run;
 
 ss_status ss_worker_new(ss_worker **out, const char *backend, int device, int threads) {
@@ -52,6 +56,7 @@ static ss_status emit(worker_run *r, ss_msg *m, const void *payload) {
 
 static ss_status on_iteration(void *ctx, const ss_iteration *it) {
     worker_run *r = ctx;
+    r->iteration = it->iteration;
     const ss_setup *s = &r->w->setup;
     ss_msg m = {0};
     m.type = SS_MSG_METRICS;
@@ -105,9 +110,15 @@ static ss_status send_checkpoint(worker_run *r, const ss_engine_state *state) {
     return st;
 }
 
+static int sink_should_stop(void *ctx) {
+    const worker_run *r = ctx;
+    return r->sink->should_stop && r->sink->should_stop(r->sink->ctx);
+}
+
 static int should_stop(void *ctx) {
     worker_run *r = ctx;
-    return r->sink->should_stop && r->sink->should_stop(r->sink->ctx);
+    if (r->iteration > 0) ss_test_hold(&r->held, r->run, r->iteration, sink_should_stop, r);
+    return sink_should_stop(r);
 }
 
 static ss_status on_boundary(void *ctx, const ss_engine_state *state) {
@@ -120,7 +131,26 @@ static ss_status on_boundary(void *ctx, const ss_engine_state *state) {
 }
 
 /* Prepares the backend and the targets for p, reusing the last run's when they match. */
+/* Test hook (tests/test_faults.sh): with STYLESWEEP_TEST_FAULT=lose-device:FILE
+ * the first run of the sweep to get here (the one that makes FILE) fails as
+ * a lost device context does: the backend is marked lost, and the process
+ * is poisoned as a sticky CUDA error poisons it: no backend can be made in
+ * it again. Not for use outside tests. */
+static int test_poisoned;
+static ss_status test_lose_device(ss_worker *w) {
+    const char *e = getenv("STYLESWEEP_TEST_FAULT");
+    if (!e || strncmp(e, "lose-device:", 12) != 0) return SS_OK;
+    int fd = open(e + 12, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) return SS_OK; /* made before: once a sweep */
+    close(fd);
+    w->be->lost = 1;
+    test_poisoned = 1;
+    return ss_error(SS_ERR_BACKEND, "test: the device context is lost (STYLESWEEP_TEST_FAULT)");
+}
+
 static ss_status worker_prepare(ss_worker *w, const ss_params *p) {
+    if (!w->be && test_poisoned)
+        return ss_error(SS_ERR_BACKEND, "test: a backend made again in a process whose device context was lost");
     if (!w->be) SS_TRY(ss_backend_new(&w->be, w->backend_name, w->device, w->threads));
     if (w->have_setup && ss_setup_reuse(&w->setup, p)) return SS_OK;
     if (w->have_setup) ss_setup_free(&w->setup);
@@ -193,11 +223,12 @@ static ss_status bench_run(worker_run *r, const ss_params *p, const ss_engine_st
 
 ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engine_state *resume, int checkpoint_every,
                         const ss_worker_sink *sink) {
-    worker_run r = {w, run, checkpoint_every, sink, SS_OK};
+    worker_run r = {.w = w, .run = run, .checkpoint_every = checkpoint_every, .sink = sink, .sink_status = SS_OK};
     ss_msg m = {0};
     const char *bench = getenv("STYLESWEEP_BENCH_NO_COMPUTE");
     if (bench && !strcmp(bench, "1")) return bench_run(&r, p, resume);
     ss_status st = worker_prepare(w, p);
+    if (st == SS_OK) st = test_lose_device(w);
     if (st != SS_OK && w->lost && !w->be) return st; /* no new backend after a lost context: leave the sweep */
     w->lost = 0;
     if (st == SS_OK) {
@@ -250,6 +281,7 @@ ss_status ss_worker_run(ss_worker *w, int run, const ss_params *p, const ss_engi
         ss_be_free(w->be);
         w->be = NULL;
         w->lost = 1;
+        m.count = 1; /* a compute process ends now (ss_worker_serve): a sticky error outlives any reset */
     }
     return emit(&r, &m, why);
 }
@@ -311,7 +343,7 @@ ss_status ss_worker_serve(ss_worker *w, int fd, int checkpoint_every) {
         if (m.type == SS_MSG_STOP) continue;                           /* one that came after its run ended */
         fs.stop_seen = 0;
         st = ss_worker_run_assigned(w, &m, checkpoint_every, &sink);
-        if (st != SS_OK) break;
+        if (st != SS_OK || w->lost) break; /* lost: the rank starts a new process, with a new context */
     }
     free(buf);
     return st;

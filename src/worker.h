@@ -43,7 +43,9 @@ ss_status ss_worker_run_assigned(ss_worker *w, const ss_msg *m, int checkpoint_e
  * the stream socket fd, runs each (ss_worker_run_assigned) and writes its
  * messages back to fd; a STOP message read during a run stops it at the
  * next iteration boundary (checkpoint, then INTERRUPTED). Returns SS_OK
- * when fd is closed or a STOP arrives between runs, else the failure that
+ * when fd is closed or a STOP arrives between runs, or after a run whose
+ * device context was lost (its FAILED message has count 1: the process
+ * must end, as no reset clears a sticky CUDA error), else the failure that
  * ended it (fd broken, a bad message). */
 ss_status ss_worker_serve(ss_worker *w, int fd, int checkpoint_every);
 

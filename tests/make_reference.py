@@ -6,6 +6,10 @@ seeded VGG weights in the Keras HDF5 "notop" layout) and tests/data/ref_cases.h5
 (shared input images and, per case, the expected loss terms and gradient).
 The layout is documented in tests/data/README.md (the contract the C tests read).
 
+Also writes tests/data/ref_colour.h5 (the colour controls: luminance-only
+statistics and histogram matching by Cholesky and by the symmetric eigenvalue
+form, computed with NumPy); `make_reference.py colour` writes that file alone.
+
 Run from anywhere:   /usr/bin/python3 tests/make_reference.py
 Needs Debian's python3-torch, python3-h5py and python3-numpy, and only to
 regenerate the data: the committed files are what the tests use. The output is
@@ -20,6 +24,8 @@ the Keras script Network.py of titu1994/Neural-Style-Transfer):
            sum((G_s - G_x)^2) / (4 * C_l^2 * (h_l*w_l)^2)    (norm "gatys")
            total: sum_s sum_l (style_weight[s] / n_layers) * loss_l(s)
   tv       sum_{i<H-1, j<W-1, c} ((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2)^p
+  masks    (cases 20, 21: style_masks) G_s = G(F_s * M_s), G_x = G(F_x * M_s) per
+           style image s, M_s its binary mask at the layer's size
 with W*H the image's pixel count, features read after each conv's ReLU, 2x2
 stride-2 max or average pooling after each block.
 """
@@ -28,8 +34,11 @@ import sys
 
 import h5py
 import numpy as np
-import torch
-import torch.nn.functional as Fn
+try:
+    import torch
+    import torch.nn.functional as Fn
+except ImportError:  # `make_reference.py colour` needs NumPy alone
+    torch = Fn = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
@@ -219,6 +228,33 @@ def content_k(ctype, channels, npix):
     raise ValueError(ctype)
 
 
+MASK_SEED = 1606
+
+
+def make_masks():
+    """Two complementary binary (SIZE, SIZE) masks: a smooth random field's
+    sign, so that each style image has a region of irregular shape."""
+    rng = np.random.default_rng(MASK_SEED)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE] / (SIZE - 1.0)
+    field = np.zeros((SIZE, SIZE))
+    for _ in range(3):
+        k = rng.normal(size=2) * 6.0
+        field += np.cos(k[0] * yy + k[1] * xx + rng.uniform(0, 2 * np.pi))
+    a = (field > np.median(field)).astype(np.uint8)
+    return [a, 1 - a]
+
+
+def layer_mask(mask, h, w):
+    """mask (SIZE, SIZE) sampled at the centres of an h x w map (nearest):
+    the mask of a feature map of that size, as the C test sets it."""
+    rows = ((2 * np.arange(h) + 1) * SIZE) // (2 * h)
+    cols = ((2 * np.arange(w) + 1) * SIZE) // (2 * w)
+    return mask[np.ix_(rows, cols)]
+
+
+MASKS = make_masks()
+
+
 def tv(x, power):
     a = (x[:, :-1, :-1] - x[:, 1:, :-1]) ** 2  # rows i vs i+1
     b = (x[:, :-1, :-1] - x[:, :-1, 1:]) ** 2  # columns j vs j+1
@@ -228,11 +264,12 @@ def tv(x, power):
 class Case:
     def __init__(self, model, pool, ctype, content_layer="conv4_2", style_layers=ALL_STYLE,
                  styles="style0", style_ratio=(1.0,), style_norm="reference", tv_power=1.25,
-                 note=""):
+                 masks=False, note=""):
         self.model, self.pool, self.ctype = model, pool, ctype
         self.content_layer, self.style_layers = content_layer, style_layers.split(",")
         self.styles, self.style_ratio = styles.split(","), tuple(style_ratio)
         self.style_norm, self.tv_power, self.note = style_norm, tv_power, note
+        self.masks = masks  # style_masks: style s masked by MASKS[s] (binary, at each layer's size)
         self.content_weight, self.style_weight, self.tv_weight = 0.25, list(self.style_ratio), 8.5e-5
 
 
@@ -248,9 +285,15 @@ class Evaluator:
             P = features(images["content"], weights, case.model, case.pool, wanted)
             self.P = P[case.content_layer]
             self.G = []
-            for s in case.styles:
+            self.M = []  # per style image {layer: (h, w) float64 mask} (style_masks), or None
+            for k, s in enumerate(case.styles):
                 fs = features(images[s], weights, case.model, case.pool, wanted)
-                self.G.append({l: gram(fs[l]) for l in case.style_layers})
+                m = None
+                if case.masks:
+                    m = {l: torch.from_numpy(layer_mask(MASKS[k], *fs[l].shape[1:]).astype(np.float64))
+                         for l in case.style_layers}
+                self.M.append(m)
+                self.G.append({l: gram(fs[l] * m[l] if m else fs[l]) for l in case.style_layers})
         self.wanted = wanted
 
     def terms(self, x, cw, sw, tw):
@@ -262,14 +305,15 @@ class Evaluator:
         nl = len(c.style_layers)
         style = []
         for l in c.style_layers:
-            Gx = gram(f[l])
+            Gx = gram(f[l])  # unmasked; a masked style image has its own
             if c.style_norm == "reference":
                 denom = 4.0 * 3 ** 2 * self.npix ** 2
             else:
                 denom = 4.0 * f[l].shape[0] ** 2 * (f[l].shape[1] * f[l].shape[2]) ** 2
             t = 0.0
             for s, G in enumerate(self.G):
-                t = t + (sw[s] / nl) * ((G[l] - Gx) ** 2).sum() / denom
+                gx = gram(f[l] * self.M[s][l]) if self.M[s] else Gx
+                t = t + (sw[s] / nl) * ((G[l] - gx) ** 2).sum() / denom
             style.append(t)
         tvt = tw * tv(x, c.tv_power)
         return content, style, tvt
@@ -340,6 +384,11 @@ def make_cases():
                       note="deep style layers only, so their gradient shows"))
     cases.append(Case("vgg19", "avg", 1, content_layer="conv5_4", style_layers="conv3_4,conv4_4",
                       style_norm="gatys", note="vgg19-only layers conv3_4, conv4_4, conv5_4"))
+    cases.append(Case("vgg16", "max", 0, styles="style0,style1", style_ratio=(0.6, 0.4), masks=True,
+                      note="style_masks: two styles, two complementary masks"))
+    cases.append(Case("vgg19", "avg", 1, content_layer="conv3_2", style_layers="conv1_1,conv2_1,conv3_1,conv4_1",
+                      styles="style0,style1", style_ratio=(0.5, 0.5), style_norm="gatys", masks=True,
+                      note="style_masks, gatys norm, vgg19 avg"))
     return cases
 
 
@@ -365,7 +414,82 @@ def fd_check(ev, x, pixels, h=1e-3, rtol=1e-5):
 # ----------------------------------------------------------------------------
 
 
+# ----------------------------------------------------------------------------
+# colour controls (NumPy, float64): Gatys et al. 2016, "Preserving Color in
+# Neural Artistic Style Transfer"; the formulas of src/colour.h
+
+COLOUR_VERSION = 1
+COLOUR_EPS = 1e-3  # added to each covariance's diagonal (src/colour.h SS_COLOUR_EPS)
+
+
+def colour_images():
+    """content (20, 24, 3), style0 (16, 18, 3) and a nearly flat style1
+    (16, 18, 3): 8-bit RGB, interleaved (H, W, 3)."""
+    rng = np.random.default_rng(2016)
+
+    def img(h, w, base, grad, contrast):
+        yy, xx = np.mgrid[0:h, 0:w] / max(h - 1.0, w - 1.0)
+        rgb = np.empty((h, w, 3))
+        for c in range(3):
+            rgb[:, :, c] = base[c] + grad[c] * (0.7 * yy - 0.3 * xx) + contrast * rng.standard_normal((h, w))
+        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+    return {"content": img(20, 24, (140, 110, 80), (60, -40, 30), 25.0),
+            "style0": img(16, 18, (60, 90, 170), (-50, 80, 60), 35.0),
+            "style1": img(16, 18, (128, 120, 110), (2, 1, -1), 1.5)}
+
+
+def luma(rgb):
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def luminance_match(style, content):
+    ys, yc = luma(style.astype(np.float64)).ravel(), luma(content.astype(np.float64)).ravel()
+    return (ys - ys.mean()) * (yc.std() / ys.std()) + yc.mean()
+
+
+def histogram_match(style, content, method):
+    """style's pixels p' = A (p - mu_s) + mu_c with A Sigma_s A^T = Sigma_c."""
+    ps = style.reshape(-1, 3).astype(np.float64)
+    pc = content.reshape(-1, 3).astype(np.float64)
+    mu_s, mu_c = ps.mean(0), pc.mean(0)
+    cov_s = np.cov(ps, rowvar=False, bias=True) + COLOUR_EPS * np.eye(3)
+    cov_c = np.cov(pc, rowvar=False, bias=True) + COLOUR_EPS * np.eye(3)
+    if method == "cholesky":
+        a = np.linalg.cholesky(cov_c) @ np.linalg.inv(np.linalg.cholesky(cov_s))
+    else:
+        def power(m, p):
+            w, u = np.linalg.eigh(m)
+            return (u * w ** p) @ u.T
+        a = power(cov_c, 0.5) @ power(cov_s, -0.5)
+    assert np.allclose(a @ cov_s @ a.T, cov_c, rtol=1e-9, atol=1e-6)
+    return (ps - mu_s) @ a.T + mu_c
+
+
+def write_colour(path):
+    imgs = colour_images()
+    with h5py.File(path, "w") as f:
+        f.attrs["version"] = np.int32(COLOUR_VERSION)
+        f.attrs["generator"] = np.bytes_(b"tests/make_reference.py")
+        f.attrs["eps"] = np.float64(COLOUR_EPS)
+        for k, v in imgs.items():
+            f.create_dataset(k, data=v)
+        for s in ("style0", "style1"):
+            lum = luminance_match(imgs[s], imgs["content"])
+            yc = luma(imgs["content"].astype(np.float64))
+            assert abs(lum.mean() - yc.mean()) < 1e-9 and abs(lum.std() - yc.std()) < 1e-9
+            f.create_dataset(f"luminance_{s}", data=lum)
+            for method in ("cholesky", "eigen"):
+                f.create_dataset(f"histogram_{method}_{s}", data=histogram_match(imgs[s], imgs["content"], method))
+    print(f"{os.path.basename(path)}: {os.path.getsize(path)} bytes")
+
+
 def main():
+    if sys.argv[1:] == ["colour"]:
+        write_colour(os.path.join(DATA, "ref_colour.h5"))
+        return 0
+    if torch is None:
+        sys.exit("make_reference.py: needs Debian's python3-torch (apt-get install python3-torch)")
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     os.makedirs(DATA, exist_ok=True)
@@ -381,20 +505,22 @@ def main():
     x = images["x"]
 
     cases = make_cases()
-    results = []
+    results, ev_masks = [], []
     for n, case in enumerate(cases):
         ev = Evaluator(case, weights[case.model], images)
+        ev_masks.append(ev.M)
         norms = balance(case, ev, x)
         total, ct, st, tt, g = ev.grad(x)
         assert abs(total - (ct + sum(st) + tt)) <= 1e-12 * abs(total)
         results.append((case, total, ct, st, tt, g, norms))
-        if n in (0, 13):  # a max-pool and an avg-pool/gatys case
+        if n in (0, 13, len(cases) - 2):  # a max-pool, an avg-pool/gatys and a masked case
             rng = np.random.default_rng(7 + n)
             pix = [(int(rng.integers(3)), int(rng.integers(SIZE)), int(rng.integers(SIZE))) for _ in range(6)]
             pix += [(0, 0, 0), (2, SIZE - 1, SIZE - 1), (1, 0, SIZE - 1)]  # borders
             worst = fd_check(ev, x, pix)
             print(f"case_{n:02d}: finite differences agree with autograd (worst rel err {worst:.2e})")
 
+    write_colour(os.path.join(DATA, "ref_colour.h5"))
     path = os.path.join(DATA, "ref_cases.h5")
     with h5py.File(path, "w") as f:
         f.attrs["version"] = np.int32(CASES_VERSION)
@@ -420,6 +546,12 @@ def main():
             a["tv_power"] = np.float64(case.tv_power)
             a["style_norm"] = np.bytes_(case.style_norm.encode())
             a["note"] = np.bytes_(case.note.encode())
+            a["masks"] = np.int32(1 if case.masks else 0)
+            if case.masks:
+                mg = grp.create_group("masks")
+                for k in range(len(case.styles)):
+                    for li, l in enumerate(case.style_layers):
+                        mg.create_dataset(f"s{k}_l{li}", data=ev_masks[n][k][l].numpy().astype(np.uint8))
             grp.create_dataset("loss", data=np.float64(total))
             grp.create_dataset("content_loss", data=np.float64(ct))
             grp.create_dataset("style_loss", data=np.array(st, dtype=np.float64))

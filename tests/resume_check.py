@@ -8,6 +8,10 @@
       the run was done before SINCE, 1 when PID exits first or SECONDS
       (default 60) pass. The archive is opened read-only each time (a read
       racing a flush is retried).
+  resume_check.py unfinished ARCHIVE
+      Exit 0 when at least one run of ARCHIVE is not done (the proof that an
+      interruption stopped work), printing each run's status and
+      iterations; 1 when every run is done.
   resume_check.py wait-file ARCHIVE PID [SECONDS]
       Polls until ARCHIVE exists and opens as an archive.
   resume_check.py state ARCHIVE
@@ -73,6 +77,7 @@ def cmd_wait(path, run, min_it, pid, seconds=60.0, since=0.0):
     t_end = time.time() + float(seconds)
     pid, since = int(pid), float(since)
     while time.time() < t_end:
+        ended = not alive(pid)  # before the read: a run done just before the end is seen
         try:
             rows = read_table(path)
             if run == "*":  # any run started by this job
@@ -87,12 +92,18 @@ def cmd_wait(path, run, min_it, pid, seconds=60.0, since=0.0):
                     return 2
         except Exception:
             pass
-        if not alive(pid):
+        if ended:
             print("wait: process %d ended before run %s reached iteration %s" % (pid, run, min_it))
             return 1
         time.sleep(0.01)
     print("wait: run %s did not reach iteration %s in %s s" % (run, min_it, seconds))
     return 1
+
+
+def cmd_unfinished(path):
+    rows = read_table(path)
+    print(" ".join("%s:%s@%d" % (rid, st, it) for rid, (st, _, it, _) in sorted(rows.items())))
+    return 0 if any(st != "done" for st, _, _, _ in rows.values()) else 1
 
 
 def cmd_wait_file(path, pid, seconds=60.0):
@@ -232,6 +243,8 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "wait":
         return cmd_wait(*args)
+    if cmd == "unfinished":
+        return cmd_unfinished(*args)
     if cmd == "wait-file":
         return cmd_wait_file(*args)
     if cmd == "state":

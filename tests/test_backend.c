@@ -427,6 +427,14 @@ static void test_vectors(ss_backend *be, results *r) {
     got = down(be, tb);
     near_f(n, "vec_scale", got, want, np, 1e-7);
     free(got);
+    ss_tensor *tm0 = up(be, NULL, C, VH, VW, m);
+    MUST(ss_be_vec_mul(be, tm0, tb));
+    for (size_t i = 0; i < np; i++) want[i] = ss_ew_mul(m[i], ss_ew_scale(b[i], 1.7));
+    got = down(be, tm0);
+    near_f(n, "vec_mul", got, want, np, 0);
+    free(got);
+    ss_be_tensor_free(be, tm0);
+    for (size_t i = 0; i < np; i++) want[i] = ss_ew_scale(b[i], 1.7);
     MUST(ss_be_vec_copy(be, ta, tb));
     got = down(be, ta);
     CHECK(!memcmp(got, want, np * 4), "%s vec_copy: the copy differs", n);

@@ -74,7 +74,7 @@ U=$U0/stylesweep-bundle
 [ -x "$U/bin/stylesweep" ] || { echo "FAIL: $U/bin/stylesweep is missing"; exit 1; }
 check "BUNDLE.txt says whether the CUDA backend is in (cuda_backend: $cuda)" grep -qx "cuda_backend: $cuda" "$U/BUNDLE.txt"
 for f in bin/mpirun bin/orterun bin/orted env.sh tests/gpu/check.sh tests/data/ref_cases.h5 sweeps/dlai2018.yaml \
-    samples/content/chelsea.jpg tests/resume_check.py; do
+    samples/content/chelsea.jpg tests/resume_check.py tests/make_reference.py scripts/compare_torch_eval.py; do
     check "the bundle holds $f" test -e "$U/$f"
 done
 
@@ -195,7 +195,7 @@ if [ "$cuda" = no ] || ! command -v nvidia-smi >/dev/null; then
 fi
 check "check.sh writes check.log and results.md and prints the table last" \
     test -s "$T/check/check.log" -a -s "$T/check/results.md" -a "$(tail -n 1 "$T/check.out")" = "$(tail -n 1 "$T/check/results.md")"
-check "check.sh's environment step passes from the bundle" grep -q '^| environment | PASS |' "$T/check/results.md"
+check "check.sh's environment step passes from the bundle" grep -q '^| 1 | environment | PASS |' "$T/check/results.md"
 verbose_file "$T/check.out"
 
 check_summary

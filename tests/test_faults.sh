@@ -7,6 +7,11 @@
 #    send to a rank that does not exist): MPI_CHECK's message names the call,
 #    MPI's reason, the file and line and the rank (MPI_ERRORS_RETURN is set),
 #    the job exits 1.
+# A lost device context costs only its run: with STYLESWEEP_TEST_FAULT=
+# lose-device:FILE the first run fails as a sticky CUDA error would (the
+# backend lost, the process unable to make another); the compute process
+# ends after reporting it, the rank starts a new one, and the other runs are
+# done (in the old process they would fail too).
 # And a worker that dies costs only its run: kill -9 of a worker rank's
 # compute process mid-run under `mpirun -np 3` (each worker rank runs its
 # runs in a child process, src/sweep.c): the sweep finishes every other run,
@@ -25,7 +30,7 @@ need_mpirun
 need_python h5py numpy yaml
 CHECK="$PY $TESTS_DIR/resume_check.py"
 export OMPI_MCA_rmaps_base_oversubscribe=1
-LIMIT=120
+LIMIT=600 # seconds for any one sweep: a hang is a failure (not a speed limit)
 make_tmpdir
 
 M=$T/sweep.yaml
@@ -65,11 +70,22 @@ check "failed MPI call: exit 1 (got $RC)" test "$RC" = 1
 CHECK_SHOW=$T/mpierr.out check "failed MPI call: MPI_CHECK's message (call, reason, file:line, rank)" \
     grep -Eq "^stylesweep run: rank 1 on .*: MPI: MPI_Send\(.*\) failed \(MPI_ERR_RANK: invalid rank\) at .*src/sweep.c:[0-9]+ on rank 1$" \
     "$T/mpierr.out"
+
+# ---------------------------------------------------------------- a lost device context
+export STYLESWEEP_TEST_FAULT=lose-device:$T/lost.flag
+sweep "$T/lost.out" 2 "$M" -o "$T/lost.h5"
+check "a lost device context: the sweep ends with exit 4 (got $RC)" test "$RC" = 4 || show "$T/lost.out"
+states=
+for r in a b c; do states="$states $($CHECK show "$T/lost.h5" $r status 2>&1)"; done
+check "the first run failed, the two after it done in a new compute process (got$states)" \
+    test "$states" = " failed done done"
+why=$($CHECK show "$T/lost.h5" a error 2>&1)
+check "the failed run's error says the device context is lost (got '$why')" grep -q "device context is lost" <<<"$why"
 unset STYLESWEEP_TEST_FAULT
 
 # ---------------------------------------------------------------- a dead worker
-# runs long enough (direct convolutions, 24 iterations) for a kill to land mid-run
-export STYLESWEEP_CONV=direct
+# run a (index 0) is held after its 3rd iteration (src/testhold.h) while its
+# compute process is killed, on any machine speed
 M2=$T/dead.yaml
 {
     tiny_sweep_head dead-worker
@@ -94,19 +110,18 @@ RC=$?
 check "uninterrupted sweep: exit 0 (got $RC)" test "$RC" = 0 || show "$T/ref.out"
 
 A=$T/dead.h5
-mpirun -np 3 "$BIN" run "$M2" -o "$A" --threads 1 --checkpoint-every 1 >"$T/dead1.out" 2>&1 </dev/null &
+hold_at "$T/hold" 0 3
+mpirun -x STYLESWEEP_TEST_HOLD -np 3 "$BIN" run "$M2" -o "$A" --threads 1 --checkpoint-every 1 >"$T/dead1.out" 2>&1 </dev/null &
 JOB=$!
+unhold
 WATCH=$( (sleep $LIMIT && kill -9 "$JOB") >/dev/null 2>&1 & echo $!)
 test_cleanup() { kill -9 "$JOB" "$WATCH" 2>/dev/null; return 0; }
-$CHECK wait "$A" '*' 3 "$JOB" 60 >"$T/wait.out"
-check "a run reached iteration 3" test $? = 0 || show "$T/wait.out"
-# the compute processes: children of the worker ranks, themselves children of mpirun
-victim=
-for rank in $(pgrep -P "$JOB"); do
-    victim=$(pgrep -P "$rank" | head -1)
-    [ -n "$victim" ] && break
-done
-check "a worker rank has a compute process" test -n "$victim"
+wait_file "$T/hold/held-0" "$JOB" >"$T/wait.out"
+check "run a is held after iteration 3" test $? = 0 || show "$T/wait.out"
+# the process that holds it: a compute process, child of a worker rank, itself a child of mpirun
+victim=$(cat "$T/hold/held-0" 2>/dev/null)
+check "the held process is a worker rank's compute process" \
+    sh -c "[ -n '$victim' ] && pgrep -P '$JOB' | grep -qx \"\$(ps -o ppid= -p '$victim' | tr -d ' ')\""
 [ -n "$victim" ] && kill -9 "$victim"
 wait "$JOB"
 RC=$?
@@ -123,7 +138,7 @@ failed=$("$PY" -c 'import json, sys; print(" ".join(k for k, v in json.load(open
 why=$($CHECK show "$A" "${failed:-none}" error 2>&1)
 verbose "failed run $failed: $why"
 check "the failed run's error names the signal and the iteration (got '$why')" \
-    grep -Eq "^worker killed by signal 9 \(Killed\) during iteration [0-9]+$" <<<"$why"
+    grep -Eq "^worker killed by signal 9 \(Killed\) during iteration 4$" <<<"$why"
 check "stdout reports it" grep -Eq "^$failed failed: worker killed by signal 9 .*during iteration [0-9]+ \(rank [12]\)$" \
     "$T/dead1.out"
 timeout -s KILL $LIMIT mpirun -np 3 "$BIN" run "$M2" -o "$A" --threads 1 --checkpoint-every 1 --resume --retry-failed \

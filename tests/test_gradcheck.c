@@ -71,6 +71,11 @@
  *     |<grad, d> - fd64| <= REF_TOL * |fd64|, REF_TOL = 1e-4 (the float32
  *     gradient's own accuracy; we observe <= 1.1e-5). The tight check.
  *
+ *  Style masks (style_masks): two more cases (masked_cases) run with each
+ *  style image masked by an analytic pattern at every style layer (the mask
+ *  multiplies the style's and x's features before their Grams, as
+ *  ss_net_set_style_mask says); the host masks its features the same way.
+ *
  *  4. Evaluating again at x after all the others gives the same loss and
  *     gradient (relative 1e-6): nothing leaks from one evaluation into the
  *     next.
@@ -198,8 +203,38 @@ static const gc_case cases[] = {
     {G_ALL, "all vgg16 avg 16x16", VGG16, 16, 16, AVGP, "conv4_2", 0, 1.0, {"conv1_1", "conv3_1", "conv4_1"}, 1, {1},
      REF, 1.0, 1.25, 1},
 };
+/* style masks (style_masks): run with g_masked = 1, style image s masked by
+ * mask_at(s, ...) at every style layer (two complementary stripes patterns) */
+static const gc_case masked_cases[] = {
+    {G_STYLE, "masked two images", VGG16, 20, 24, MAXP, "conv1_1", 0, 0, {"conv1_1", "conv2_1", "conv3_1"}, 2,
+     {0.7, 2.5}, REF, 0, 1.25, 0},
+    {G_ALL, "masked all vgg19 two styles", VGG19, 21, 19, AVGP, "conv3_2", 1, 1.0, {"conv1_1", "conv2_1", "conv4_1"},
+     2, {1.0, 0.6}, GATYS, 1.0, 1.25, 1},
+};
 /* clang-format on */
-enum { N_CASES = sizeof cases / sizeof cases[0] };
+enum { N_CASES = sizeof cases / sizeof cases[0], N_MASKED = sizeof masked_cases / sizeof masked_cases[0] };
+
+static int g_masked; /* 1 while masked_cases run */
+
+/* The mask of style image s at (y, x) of a map: diagonal stripes for style
+ * 0, their complement for style 1 (both non-empty at every size >= 1x2). */
+static int mask_at(int s, int y, int x) {
+    int in = (x + 2 * y) % 3 != 0;
+    return s == 0 ? in : !in;
+}
+
+/* out = f (c, h, w) times style s's mask (a copy). */
+static double *masked_copy(const double *f, int c, int h, int w, int s) {
+    double *out = malloc(sizeof(double) * (size_t)c * h * w);
+    if (!out) exit(1);
+    for (int k = 0; k < c; k++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                size_t i = ((size_t)k * h + y) * w + x;
+                out[i] = mask_at(s, y, x) ? f[i] : 0.0;
+            }
+    return out;
+}
 
 /* ---- images ---- */
 
@@ -440,7 +475,9 @@ static void ref_init(ref_ctx *r, const ss_model *m, const ss_loss_config *cfg, i
         for (int l = 0; l < cfg->n_style_layers; l++) {
             int L = cfg->style_layers[l];
             int c = f.c[L], hw = f.h[L] * f.w[L];
-            double *g = ref_gram(f.f[L], c, hw);
+            double *fm = g_masked ? masked_copy(f.f[L], c, f.h[L], f.w[L], s) : NULL;
+            double *g = ref_gram(fm ? fm : f.f[L], c, hw);
+            free(fm);
             double norm;
             if (cfg->style_norm == SS_STYLE_NORM_GATYS) norm = 4.0 * (double)c * c * (double)hw * hw;
             else if (cfg->style_norm == SS_STYLE_NORM_TARGET) {
@@ -480,6 +517,12 @@ static void ref_eval(const ref_ctx *r, ss_terms *t, const double *x) {
         int c = f.c[L], hw = f.h[L] * f.w[L];
         double *g = ref_gram(f.f[L], c, hw);
         for (int s = 0; s < cfg->n_styles; s++) {
+            if (g_masked) { /* the masked features of x for this style image */
+                free(g);
+                double *fm = masked_copy(f.f[L], c, f.h[L], f.w[L], s);
+                g = ref_gram(fm, c, hw);
+                free(fm);
+            }
             double q = 0.0;
             for (int i = 0; i < c * c; i++) {
                 double d = g[i] - r->gram_target[s][l][i];
@@ -532,6 +575,16 @@ static void sut_open(sut *s, ss_backend *be, const ss_model *m, const ss_loss_co
     s->n = (size_t)3 * h * w;
     MUST(ss_net_new(&s->net, be, m, cfg, h, w));
     MUST(ss_net_set_content(s->net, content));
+    for (int i = 0; g_masked && i < cfg->n_styles; i++)
+        for (int l = 0; l < cfg->n_style_layers; l++) {
+            int mh, mw;
+            ss_net_style_layer_size(s->net, l, &mh, &mw);
+            unsigned char *mask = xcalloc((size_t)mh * mw, 1);
+            for (int y = 0; y < mh; y++)
+                for (int x = 0; x < mw; x++) mask[y * mw + x] = (unsigned char)mask_at(i, y, x);
+            MUST(ss_net_set_style_mask(s->net, i, l, mask));
+            free(mask);
+        }
     for (int i = 0; i < cfg->n_styles; i++) MUST(ss_net_set_style(s->net, i, styles[i]));
     MUST(be->iface->tensor_new(be, &s->x, 3, h, w));
     MUST(be->iface->tensor_new(be, &s->grad, 3, h, w));
@@ -922,6 +975,12 @@ int main(void) {
                    c->pool == SS_POOL_MAX ? "max" : "avg");
         run_case(be, &models[c->model == SS_MODEL_VGG16 ? 0 : 1], c, 1000 + (uint64_t)i);
     }
+    g_masked = 1;
+    for (int i = 0; i < N_MASKED; i++) {
+        const gc_case *c = &masked_cases[i];
+        run_case(be, &models[c->model == SS_MODEL_VGG16 ? 0 : 1], c, 2000 + (uint64_t)i);
+    }
+    g_masked = 0;
     content_type_relations(be, &models[1]);
     content_type_relations(be, &models[0]);
 
@@ -936,7 +995,7 @@ int main(void) {
     if (g_verbose)
         printf("ss_net_eval: %d calls, %.2f s; host forward: %d calls, %.2f s\n", g_sut_evals, g_sut_time, g_ref_evals,
                g_ref_time);
-    printf("%d cases, %.1f s; failures: values %d, float32 fd %d, host fd %d\n", N_CASES, secs, g_fail_value,
-           g_fail_fd32, g_fail_fd64);
+    printf("%d cases (%d with style masks), %.1f s; failures: values %d, float32 fd %d, host fd %d\n",
+           N_CASES + N_MASKED, N_MASKED, secs, g_fail_value, g_fail_fd32, g_fail_fd64);
     return check_summary("test_gradcheck");
 }

@@ -329,6 +329,8 @@ static void want_error(const char *errors, const char *file, int line, const cha
     CHECK(0, "no error '%s%s...' in:\n%s", prefix, what, errors ? errors : "(none)");
 }
 
+static const char *write_png(const char *name, int w, int h);
+
 static void test_errors(void) {
     const char *bad =
         "sweep: bad\n"                                                   /* 1 */
@@ -432,6 +434,25 @@ static void test_errors(void) {
     want_error(errors, path, 5, "id: '.hidden' is not a valid id");
     want_error(errors, path, 6, "id: experiment 4 has no id");
     want_error(errors, path, 8, "pool: also varied by grid (line 7)");
+    free(errors);
+
+    /* masks: one per style image, images, a colour mode for the colour mask */
+    const char *png = write_png("mask.png", 8, 8);
+    char big[4096];
+    snprintf(big, sizeof big,
+             "defaults: {content: %s/img/c.jpg, style: [%s/img/s1.jpg, %s/img/s2.jpg]}\n"  /* 1 */
+             "experiments:\n"                                                              /* 2 */
+             "  - {id: a, style_masks: [%s]}\n"                                            /* 3 */
+             "  - {id: b, style_masks: [%s, %s/img/c.jpg]}\n"                              /* 4 */
+             "  - {id: c, color_mask: %s}\n"                                               /* 5 */
+             "  - {id: d, color_mask: %s, preserve_color: true, style_masks: [%s, %s]}\n", /* 6 */
+             g_dir, g_dir, g_dir, png, png, g_dir, png, png, png, png);
+    path = write_file("masks.yaml", big);
+    st = ss_manifest_load(&m, path, NULL, &errors, &n);
+    CHECK(st == SS_ERR_ARG && n == 3, "masks: status %d, %d errors:\n%s", (int)st, n, errors ? errors : "");
+    want_error(errors, path, 3, "style_masks: run a: 1 mask(s) for 2 style image(s)");
+    want_error(errors, path, 4, "img/c.jpg' is not an image file stylesweep reads");
+    want_error(errors, path, 5, "color_mask: run c: needs preserve_color ycbcr or luminance");
     free(errors);
 
     /* a missing manifest */
@@ -570,6 +591,38 @@ static void test_image_size(void) {
     ss_manifest_free(&m);
 }
 
+/* ss_params_read_text reads what ss_params_write writes, and text written
+ * before a key existed (no line for it; preserve_color as a boolean) means
+ * the defaults: what --resume compares. */
+static void test_params_text(void) {
+    ss_params p, q;
+    ss_params_defaults(&p);
+    MUST(ss_params_set(&p, "style", "a.jpg,b c.jpg"));
+    MUST(ss_params_set(&p, "style_masks", "m1.png,m2.png"));
+    MUST(ss_params_set(&p, "style_weight", "0.5,2"));
+    MUST(ss_params_set(&p, "preserve_color", "luminance"));
+    MUST(ss_params_set(&p, "snapshots", "3,7"));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ss_params_write(&p, f);
+    fclose(f);
+    CHECK_OK(ss_params_read_text(&q, text));
+    CHECK(ss_manifest_diff(&p, &q, NULL, 0) == 0, "read_text(write(p)) differs from p:\n%s", text);
+    free(text);
+    const char *old = "content: c.jpg\nstyle: [s.jpg]\nmodel: vgg16\npreserve_color: true\nseed: 3\n";
+    CHECK_OK(ss_params_read_text(&q, old));
+    ss_params_defaults(&p);
+    MUST(ss_params_set(&p, "content", "c.jpg"));
+    MUST(ss_params_set(&p, "style", "s.jpg"));
+    MUST(ss_params_set(&p, "preserve_color", "ycbcr"));
+    MUST(ss_params_set(&p, "seed", "3"));
+    char diff[512];
+    CHECK(ss_manifest_diff(&p, &q, diff, sizeof diff) == 0, "old text: differs by %s", diff);
+    CHECK(ss_params_read_text(&q, "tv_wieght: 1\n") == SS_ERR_ARG, "an unknown key was read");
+    CHECK(ss_params_read_text(&q, "garbage\n") == SS_ERR_FORMAT, "a line without ': ' was read");
+}
+
 int main(void) {
     check_tmpdir("ss_manifest");
     test_sha256();
@@ -578,6 +631,7 @@ int main(void) {
     test_shipped();
     test_errors();
     test_image_size();
+    test_params_text();
     check_tmpdir_remove();
     return check_summary("test_manifest");
 }

@@ -7,7 +7,9 @@
  * tested too. Every case is evaluated through ss_net_eval in float32 on
  * the backend STYLESWEEP_TEST_BACKEND names (backend_env.h; the CPU by
  * default, with the convolutions STYLESWEEP_CONV=auto chooses, again with
- * oneDNN's direct ones and with our own Winograd ones everywhere).
+ * oneDNN's direct ones and with our own Winograd ones everywhere). Cases
+ * with attribute masks = 1 set style masks (style_masks) from the group's
+ * masks/s<S>_l<L> datasets first.
  *
  * Tolerances: each loss term (total, content, every style layer, tv) within
  * a relative error of 1e-4 (2e-2 with STYLESWEEP_TEST_PRECISION=tf32); the gradient within a relative error of 1e-4 in
@@ -22,6 +24,7 @@
 
 #include "backend.h"
 #include "backend_env.h"
+#include "check.h"
 #include "h5util.h"
 #include "model.h"
 #include "net.h"
@@ -92,6 +95,36 @@ static int load_image(float **out, hid_t f, const char *name, int *h, int *w) {
     return 0;
 }
 
+/* Sets the style masks of a case whose attribute masks is 1: dataset
+ * masks/s<S>_l<L> of the group is style S's mask at style layer L, at that
+ * layer's size (style_masks). */
+static ss_status set_case_masks(hid_t g, ss_net *net, int n_styles, int n_layers) {
+    double on = 0;
+    if (read_doubles_attr(g, "masks", &on, 1) != 1 || on == 0) return SS_OK;
+    for (int s = 0; s < n_styles; s++)
+        for (int l = 0; l < n_layers; l++) {
+            char path[64];
+            float *v = NULL;
+            int rank, h, w;
+            long long dims[4];
+            snprintf(path, sizeof path, "masks/s%d_l%d", s, l);
+            SS_TRY(ss_h5_read_floats(&v, &rank, dims, g, path, "ref_cases.h5"));
+            ss_net_style_layer_size(net, l, &h, &w);
+            if (rank != 2 || dims[0] != h || dims[1] != w) {
+                free(v);
+                return ss_error(SS_ERR_FORMAT, "%s is not %dx%d", path, w, h);
+            }
+            unsigned char *m = malloc((size_t)h * w);
+            for (size_t i = 0; m && i < (size_t)h * w; i++) m[i] = v[i] != 0.0f;
+            free(v);
+            if (!m) return ss_error(SS_ERR_NOMEM, "out of memory");
+            ss_status st = ss_net_set_style_mask(net, s, l, m);
+            free(m);
+            SS_TRY(st);
+        }
+    return SS_OK;
+}
+
 /* Runs one case group; returns 0 when it could run (mismatches count in g_failures). */
 static int run_case(ss_backend *be, hid_t file, const char *case_name, const ref_images *im) {
     hid_t g = H5Gopen2(file, case_name, H5P_DEFAULT);
@@ -152,6 +185,7 @@ static int run_case(ss_backend *be, hid_t file, const char *case_name, const ref
     if (st == SS_OK) st = ss_model_load_weights(&m, wpath, ss_net_deepest_layer(&cfg) + 1);
     if (st == SS_OK) st = ss_net_new(&net, be, &m, &cfg, im->h, im->w);
     if (st == SS_OK) st = ss_net_set_content(net, im->content);
+    if (st == SS_OK) st = set_case_masks(g, net, nsw, cfg.n_style_layers);
     for (int s = 0; st == SS_OK && s < nsw; s++) st = ss_net_set_style(net, s, im->style[s]);
     if (st == SS_OK) st = be->iface->tensor_new(be, &x, 3, im->h, im->w);
     if (st == SS_OK) st = be->iface->tensor_new(be, &grad, 3, im->h, im->w);

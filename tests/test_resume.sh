@@ -12,7 +12,10 @@
 #   bash tests/test_resume.sh PATH_TO_STYLESWEEP_BINARY
 #
 # Small runs (random weights, channels_div 8, 32 px, 24 iterations of 8
-# evaluations, one thread, direct convolutions); about two minutes. The
+# evaluations, one thread); about two minutes. Where a signal or a kill must
+# land mid-run, the run is held at an iteration boundary (testlib.sh's
+# hold_at, src/testhold.h) until the test has acted, so nothing depends on
+# how fast the machine is. The
 # archives are read with h5py alone (tests/resume_check.py). Every command
 # has a time limit, so a hang is a failure. VERBOSE=1 prints the outputs.
 set -u
@@ -21,11 +24,8 @@ set -u
 need_python h5py numpy yaml
 need_mpirun
 export OMPI_MCA_rmaps_base_oversubscribe=1
-# direct convolutions, slower than Winograd: each run lasts long enough for a
-# signal to land mid-run, also in the sweeps resumed after earlier signals
-export STYLESWEEP_CONV=direct
 CHECK="$PY $TESTS_DIR/resume_check.py"
-LIMIT=150 # seconds for any one sweep: a hang is a failure
+LIMIT=600 # seconds for any one sweep: a hang is a failure (not a speed limit)
 
 make_tmpdir
 JOB=      # the background job (mpirun or stylesweep) being interrupted
@@ -94,7 +94,8 @@ start() {
     if [ "$np" = 0 ]; then
         "$BIN" run "$@" --threads 1 >"$out" 2>&1 &
     else
-        mpirun ${STYLESWEEP_TEST_KILL:+-x STYLESWEEP_TEST_KILL} -np "$np" "$BIN" run "$@" --threads 1 >"$out" 2>&1 &
+        mpirun ${STYLESWEEP_TEST_KILL:+-x STYLESWEEP_TEST_KILL} ${STYLESWEEP_TEST_HOLD:+-x STYLESWEEP_TEST_HOLD} \
+            -np "$np" "$BIN" run "$@" --threads 1 >"$out" 2>&1 &
     fi
     JOB=$!
     JOB_T0=$(date +%s.%N)
@@ -111,11 +112,32 @@ finish() { # finish OUT: waits for JOB; rc in RC
     verbose_file "$1"
 }
 ranks_of() { pgrep -P "$JOB" | tr '\n' ' '; }
+H=$T/hold # the folder of the hold (testlib.sh's hold_at)
+# held N / stopped N: until N runs are held / have seen the stop while held
+held() {
+    n_checks=$((n_checks + 1))
+    wait_count "$H" 'held-*' "$1" || fail "$1 run(s) not held: $(cat "$T/wait.out")"
+}
+stopped() {
+    n_checks=$((n_checks + 1))
+    wait_count "$H" 'stopped-*' "$1" || fail "the stop did not reach $1 held run(s): $(cat "$T/wait.out")"
+}
+# wait_count DIR GLOB N: until DIR holds N files matching GLOB while JOB runs
+wait_count() {
+    local t_end=$((SECONDS + LIMIT)) files
+    while :; do
+        files=("$1"/$2)
+        [ -e "${files[0]}" ] && [ "${#files[@]}" -ge "$3" ] && return 0
+        kill -0 "$JOB" 2>/dev/null || { echo "the job ended first" >"$T/wait.out"; return 1; }
+        [ $SECONDS -lt $t_end ] || { echo "not after $LIMIT s" >"$T/wait.out"; return 1; }
+        sleep 0.02
+    done
+}
 # wait_it ARCHIVE RUN ITERATION [any]: until the run, started by this job, has
 # recorded that many iterations (any: a run done earlier is fine too)
 wait_it() {
     n_checks=$((n_checks + 1))
-    $CHECK wait "$1" "$2" "$3" "$JOB" 60 "$JOB_T0" >"$T/wait.out"
+    $CHECK wait "$1" "$2" "$3" "$JOB" $LIMIT "$JOB_T0" >"$T/wait.out"
     local rc=$?
     [ $rc = 0 ] || { [ $rc = 2 ] && [ "${4:-}" = any ]; } ||
         fail "run $2 of $1 did not reach iteration $3 in this job: $(cat "$T/wait.out")"
@@ -145,10 +167,15 @@ check "uninterrupted sweep exits 0 (got $RC)" exit_is 0
 # boundary (none left running); then SIGTERM to mpirun (Open MPI kills the
 # ranks soon after: exit 1 or 3); then SIGTERM twice to every rank (the second
 # stops at once); each time the archive opens and --resume goes on.
+# Runs a and b (the first two assigned) are held after iteration 4, then
+# after the first iteration of each resumed sweep, until the signal reached them.
 A=$T/sig.h5
+hold_at "$H" '*' 4
 start "$T/sig1.out" 3 "$M" -o "$A"
-wait_it "$A" b 4
+held 2
 kill -USR2 "$JOB"
+stopped 2
+release "$H"
 finish "$T/sig1.out"
 check "SIGUSR2 to mpirun: exit 3 (got $RC)" exit_is 3
 check "SIGUSR2: archive opens (h5py)" $CHECK opens "$A"
@@ -158,23 +185,32 @@ n_checks=$((n_checks + 1))
 $CHECK state "$A" | grep -q '"interrupted"' || fail "SIGUSR2: no run recorded as interrupted"
 state "$A" "$T/before1.json"
 
+hold_at "$H" '*' 1
 start "$T/sig2.out" 3 "$M" -o "$A" --resume
-wait_it "$A" "*" 3
+held 2
 kill -TERM "$JOB"
+wait_count "$H" 'stopped-*' 2 # (or Open MPI killed the ranks first)
+release "$H"
 finish "$T/sig2.out"
 check "SIGTERM to mpirun: exit 1 (Open MPI) or 3 (got $RC)" test "$RC" = 1 -o "$RC" = 3
 check "SIGTERM to mpirun: archive opens" $CHECK opens "$A"
 state "$A" "$T/before2.json"
 
+hold_at "$H" '*' 1
 start "$T/sig3.out" 3 "$M" -o "$A" --resume
-wait_it "$A" "*" 2
+held 2
 ranks=$(ranks_of)
 # shellcheck disable=SC2086
 kill -TERM $ranks
-sleep 0.01
+# the second signal only once every rank has handled the first (two pending
+# signals of one kind would be one)
+n_checks=$((n_checks + 1))
+wait_lines "$T/sig3.out" "stopping at the next iteration boundary" 3 "$JOB" >"$T/wait.out" ||
+    fail "first SIGTERM: not every rank said it stops: $(cat "$T/wait.out")"
 # shellcheck disable=SC2086
 kill -TERM $ranks 2>/dev/null
 finish "$T/sig3.out"
+unhold
 check "second SIGTERM: exit 3 (got $RC)" exit_is 3
 check "second SIGTERM: stops at once" grep -q "second signal: stopping now" "$T/sig3.out"
 check "second SIGTERM: archive opens (h5py)" $CHECK opens "$A"
@@ -208,8 +244,9 @@ kill_at() { # kill_at HOW...: one cycle: start (resuming if the archive exists),
         state "$A" "$T/kbefore$k.json"
     fi
 }
-after_start() { $CHECK wait-file "$A" "$JOB" 60 >/dev/null; }
-mid_run() { wait_it "$A" "$1" "$2" any; }
+after_start() { $CHECK wait-file "$A" "$JOB" $LIMIT >/dev/null; }
+# mid_run RUN ITERATION: RUN held after ITERATION (a run done before: the job ends first)
+mid_run() { wait_file "$H/held-$1" "$JOB" >/dev/null; }
 random_moment() { wait_it "$A" "$1" 1 any; sleep "0.$((RANDOM % 9 + 1))"; }
 kill_at after_start
 for point in checkpoint:7 metrics:20 final:1; do
@@ -222,7 +259,9 @@ for point in checkpoint:7 metrics:20 final:1; do
     check "kill -9 inside a $point write: archive opens (h5py)" $CHECK opens "$A"
     state "$A" "$T/kbefore$k.json"
 done
-kill_at mid_run c 5
+hold_at "$H" 2 5 # run c
+kill_at mid_run 2 5
+unhold
 kill_at random_moment adam
 kill_at random_moment cont
 sweep "$T/killend.out" 3 "$M" -o "$A" --resume --checkpoint-every 1
@@ -241,16 +280,23 @@ M2=$T/optim.yaml
 write_manifest "$M2"
 sed -i '/- {id: a}/d; /- {id: b, /d; /- {id: c, /d' "$M2"
 A=$T/optim.h5
+hold_at "$H" 0 5 # adam
 start "$T/int1.out" 0 "$M2" -o "$A" --checkpoint-every 2
-wait_it "$A" adam 5
+held 1
 kill -INT "$JOB"
+stopped 1
+release "$H"
 finish "$T/int1.out"
 check "SIGINT, one rank: exit 3 (got $RC)" exit_is 3
 state "$A" "$T/ibefore1.json"
+hold_at "$H" 1 5 # cont
 start "$T/int2.out" 0 "$M2" -o "$A" --resume --checkpoint-every 2
-wait_it "$A" cont 5
+held 1
 kill -INT "$JOB"
+stopped 1
+release "$H"
 finish "$T/int2.out"
+unhold
 check "SIGINT in cont: exit 3 (got $RC)" exit_is 3
 check "Adam resumed from its checkpoint" grep -q "^adam: resuming after iteration [1-9]" "$T/int2.out"
 state "$A" "$T/ibefore2.json"

@@ -5,8 +5,9 @@
 # "--set" for FILE:LINE; --only keeps a subset (run or experiment ids); the
 # archive records the overrides and the defaults they make on /manifest;
 # --resume with other --set values is a changed manifest (runs refused, or
-# reset with --force; the previous manifest kept in /manifest_history), and
-# --resume without --only appends the other runs. $1 is the stylesweep
+# reset with --force; the previous manifest kept in /manifest_history),
+# --resume without --only appends the other runs, and runs recorded before
+# newer keys existed are the same runs. $1 is the stylesweep
 # binary; runs from the repository root.
 set -u
 # shellcheck source=tests/testlib.sh
@@ -116,5 +117,21 @@ check "--resume without --only: exit 0 (got $RC)" test $RC -eq 0 || show "$T/run
 check "--resume without --only: 4 runs appended" grep -q "resume: 4 new run(s) appended" "$T/run4.out"
 check "--resume without --only: every run in the archive" test "$(read_archive ids | wc -w)" -eq 6
 check "--resume: same overrides, no new history entry" test "$(read_archive history | tr '|' '\n' | wc -l)" -eq 1
+
+# an archive written before the colour keys existed (its runs' parameters
+# lack style_scale ... output_size and say preserve_color true): --resume
+# reads them over the defaults, so they are the same runs, not changed ones
+"$PY" - "$A" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    for g in f["runs"].values():
+        lines = [ln for ln in g.attrs["params"].splitlines() if ln.split(":")[0] not in
+                 ("style_scale", "histogram_method", "color_mask", "output_size", "style_masks")]
+        g.attrs.modify("params", "\n".join(ln.replace("preserve_color: false", "preserve_color: no")
+                                            for ln in lines) + "\n")
+PY
+sweep "$T/run5.out" "${SMALL[@]}" --set iterations=3 --resume
+check "--resume of runs recorded without the newer keys: exit 0 (got $RC)" test $RC -eq 0 || show "$T/run5.out"
+check "--resume of runs recorded without the newer keys: none changed" test "$(grep -c "changed since" "$T/run5.out")" = 0
 
 check_summary

@@ -23,6 +23,12 @@
 #    (R = G = B within rounding); with style weight 1 it does not;
 #  - --preserve-color: the output's Cb/Cr match the resized content's
 #    (mean difference < PC_MAX levels), without it they do not (> NPC_MIN);
+#  - --preserve-color luminance keeps the content's Cb/Cr too; histogram
+#    (eigen) gives another result than none;
+#  - --aspect square --output-size content_aspect writes 96x64 images
+#    (snapshot too), --output-size content_pixels the content's 451x300;
+#  - style masks: eval with an all-white mask per style gives the unmasked
+#    style terms, complementary masks smaller ones; a masked transfer runs;
 #  - a .jpg output;
 #  - bad input (unreadable or missing images, out-of-range parameters, an
 #    output in a missing directory or with an unsupported extension, an
@@ -248,6 +254,56 @@ if ok "preserve-color run" "$T/pc" && ok "run without preserve-color" "$T/npc"; 
         pytool chroma "$T/npc/out.png" "$T/content.h5" --not $NPC_MIN
 fi
 
+# luminance-only transfer puts the content's chrominance back too; the
+# histogram-matched transfer differs from the plain one
+transfer "$T/lum" "$CONTENT" "$STYLE" --init noise --iterations 5 --preserve-color luminance --snapshots 0,0
+ok "preserve-color luminance run" "$T/lum" &&
+    check "--preserve-color luminance keeps the content's Cb/Cr (mean < $PC_MAX levels)" \
+        pytool chroma "$T/lum/out.png" "$T/content.h5" $PC_MAX
+transfer "$T/hist" "$CONTENT" "$STYLE" --init noise --iterations 5 --preserve-color histogram \
+    --histogram-method eigen --snapshots 0,0
+ok "preserve-color histogram run" "$T/hist" &&
+    check "--preserve-color histogram changes the result" not_cmp "$T/hist/out.png" "$T/npc/out.png"
+
+# ------------------------------------------------------------ style masks
+# eval: an all-white mask per style changes nothing; complementary masks
+# make each style's term smaller (the masked terms are what eval writes)
+{ printf 'P5\n30 20\n255\n'; head -c 600 /dev/zero | tr '\0' '\377'; } >"$T/white.pgm"
+STYLE2=samples/style/the_scream.jpg
+MASKS=samples/masks/chelsea_bright.png,samples/masks/chelsea_dark.png
+for v in plain white masked; do
+    case $v in
+    plain) extra=() ;;
+    white) extra=(--style-masks "$T/white.pgm,$T/white.pgm") ;;
+    masked) extra=(--style-masks "$MASKS") ;;
+    esac
+    timeout -k 5 60 "$BIN" eval "${SMALL[@]}" "${extra[@]}" "$CONTENT" "$STYLE" "$STYLE2" -o "$T/eval_$v.h5" \
+        >"$T/eval_$v.out" 2>&1 </dev/null || fail "eval ($v masks): $(cat "$T/eval_$v.out")"
+done
+check "eval with all-white style masks: the same style terms, masked ones smaller" "$PY" -c "
+import sys
+import h5py
+import numpy as np
+s = {v: h5py.File('$T/eval_' + v + '.h5', 'r')['style_loss'][()] for v in ('plain', 'white', 'masked')}
+print(s)
+sys.exit(0 if np.allclose(s['white'], s['plain'], rtol=1e-6) and (s['masked'] < 0.9 * s['plain']).all() else 1)"
+transfer "$T/masked" "$CONTENT" "$STYLE" "$STYLE2" --style-masks "$MASKS" --iterations 2 --snapshots 0,0
+ok "transfer with two style masks" "$T/masked" &&
+    check "style masks: the result differs from the unmasked one" not_cmp "$T/masked/out.png" "$T/npc/out.png"
+
+# ------------------------------------------------------------ output size
+# a square optimisation written at the content's aspect ratio (the
+# reference's maintain_aspect_ratio), snapshots too, or at its own pixel size
+transfer "$T/osa" "$CONTENT" "$STYLE" --iterations 1 --snapshots 1,0 --aspect square --output-size content_aspect
+if ok "--output-size content_aspect" "$T/osa"; then
+    check "content_aspect: out.png is 96x64" pytool size "$T/osa/out.png" && grep -qx '96 64' "$T/py.out"
+    check "content_aspect: the snapshot is 96x64" pytool size "$T/osa/out_iter0001.png" && grep -qx '96 64' "$T/py.out"
+fi
+transfer "$T/osp" "$CONTENT" "$STYLE" --iterations 1 --snapshots 0,0 --output-size content_pixels
+ok "--output-size content_pixels" "$T/osp" &&
+    check "content_pixels: out.png is the content's 451x300" pytool size "$T/osp/out.png" &&
+    grep -qx '451 300' "$T/py.out"
+
 # ------------------------------------------------------------ JPEG output
 transfer "$T/jpg" "$CONTENT" "$STYLE" --iterations 2 --snapshots 1,0 -o "$T/jpg/out.jpg"
 if ok "JPEG output" "$T/jpg"; then
@@ -259,6 +315,7 @@ fi
 mkdir -p "$T/in"
 printf 'this is not a JPEG image\n' >"$T/in/text.jpg"
 head -c 300 "$CONTENT" >"$T/in/trunc.jpg"
+{ printf 'P5\n30 20\n255\n'; head -c 600 /dev/zero | tr '\0' '\177'; } >"$T/in/black.pgm" # gray 127: black
 QUICK=(--image-size 48 --iterations 2 --snapshots 1,1)
 
 # bad NAME PATTERN -- ARGS...: the run fails cleanly, the message contains
@@ -307,6 +364,22 @@ bad "no style" STYLE -- "$CONTENT" -o "$O"
 bad "iterations 0" iterations -- "$CONTENT" "$STYLE" -o "$O" --iterations 0
 bad "content weight -1" content_weight -- "$CONTENT" "$STYLE" -o "$O" --content-weight -1
 bad "unknown layer" conv9_9 -- "$CONTENT" "$STYLE" -o "$O" --content-layer conv9_9
+bad "preserve-color unknown" "preserve_color: 'hsv'" -- "$CONTENT" "$STYLE" -o "$O" --preserve-color hsv
+bad "color mask missing" "color_mask: cannot read image $T/in/nothere.png" -- "$CONTENT" "$STYLE" -o "$O" --preserve-color true \
+    --color-mask "$T/in/nothere.png"
+bad "color mask all black" "color_mask: $T/in/black.pgm is all black" -- "$CONTENT" "$STYLE" -o "$O" \
+    --preserve-color true --color-mask "$T/in/black.pgm"
+bad "color mask not an image" "color_mask: " -- "$CONTENT" "$STYLE" -o "$O" --preserve-color true \
+    --color-mask "$T/in/text.jpg"
+bad "color mask without preserve-color" "color_mask: needs preserve_color" -- "$CONTENT" "$STYLE" -o "$O" \
+    --color-mask "$T/in/black.pgm"
+bad "style masks: one for two styles" "style_masks: 1 mask(s) for 2 style image(s)" -- "$CONTENT" "$STYLE" \
+    "$STYLE" -o "$O" --style-masks "$T/in/black.pgm"
+bad "style mask missing" "style_masks: cannot read image $T/in/nothere.png" -- "$CONTENT" "$STYLE" -o "$O" \
+    --style-masks "$T/in/nothere.png"
+bad "style mask not an image" "style_masks: " -- "$CONTENT" "$STYLE" -o "$O" --style-masks "$T/in/text.jpg"
+bad "style mask all black" "style_masks: $T/in/black.pgm is all black" -- "$CONTENT" "$STYLE" -o "$O" \
+    --style-masks "$T/in/black.pgm"
 bad "weights file missing" nothere.h5 -- "$CONTENT" "$STYLE" -o "$O" --weights "$T/in/nothere.h5"
 bad "output directory missing" /nonexistent -- "$CONTENT" "$STYLE" -o /nonexistent/x.png
 bad "output .gif" x.gif -- "$CONTENT" "$STYLE" -o "$T/out/x.gif"

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,17 @@ static void test_rest(void) {
           (unsigned long long)a, (unsigned long long)b);
     double t0 = ss_monotonic_seconds(), t1 = ss_monotonic_seconds();
     CHECK(t0 > 0 && t1 >= t0, "monotonic: %.9f then %.9f", t0, t1);
+    /* the ETA: 2 workers, runs of 10 s; 3 pending and two running for 4 and 8 s */
+    double el[2] = {4.0, 8.0};
+    double e1 = ss_eta_seconds(10.0, 3, el, 2, 2);
+    CHECK(fabs(e1 - (30.0 + 6.0 + 2.0) / 2) < 1e-12, "eta: %g", e1);
+    el[0] = 5.0, el[1] = 9.0; /* a second later, no run ended: one second less */
+    double e2 = ss_eta_seconds(10.0, 3, el, 2, 2);
+    CHECK(fabs(e1 - e2 - 1.0) < 1e-12, "eta counts down: %g then %g", e1, e2);
+    el[0] = 2.0; /* one run left, more workers than runs: what that run has left */
+    CHECK(ss_eta_seconds(10.0, 0, el, 1, 4) == 8.0, "eta of the last run");
+    el[0] = 15.0; /* a run over the mean: never below 0 */
+    CHECK(ss_eta_seconds(10.0, 0, el, 1, 2) == 0.0, "eta of a late run");
     char k[8];
     ss_normalise_key(k, sizeof k, "tv-weight");
     CHECK(!strcmp(k, "tv_weig"), "normalised and truncated: '%s'", k);

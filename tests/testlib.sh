@@ -129,3 +129,40 @@ show() {
     for f in "$@"; do [ -s "$f" ] && sed "s|^|    $(basename "$f"): |" "$f" | head -15; done
     return 0
 }
+
+# ------------------------------------------------------------ holds (src/testhold.h)
+# A test that must act while a run is certainly still going holds it at an
+# iteration boundary instead of hoping it is still running:
+#   hold_at DIR RUN ITER   exports STYLESWEEP_TEST_HOLD (RUN: the run's index
+#                          in the archive, or '*'); DIR is made empty
+#   wait_file FILE PID     until FILE exists; fails when process PID ended
+#                          first (or after WAIT_LIMIT s, a hang)
+#   release DIR            lets every held run go on; unhold: unsets the variable
+WAIT_LIMIT=${WAIT_LIMIT:-600}
+hold_at() {
+    rm -rf "$1" && mkdir -p "$1"
+    export STYLESWEEP_TEST_HOLD="$2:$3:$1"
+}
+unhold() { unset STYLESWEEP_TEST_HOLD; }
+release() { touch "$1/release"; }
+wait_file() {
+    local file=$1 pid=$2 t_end=$((SECONDS + WAIT_LIMIT))
+    while [ ! -e "$file" ]; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            [ -e "$file" ] && return 0
+            echo "wait_file: process $pid ended before $file appeared"
+            return 1
+        fi
+        [ $SECONDS -lt $t_end ] || { echo "wait_file: no $file after $WAIT_LIMIT s"; return 1; }
+        sleep 0.02
+    done
+}
+# wait_lines FILE PATTERN N PID: until FILE has N lines matching PATTERN (grep -E)
+wait_lines() {
+    local t_end=$((SECONDS + WAIT_LIMIT))
+    while [ "$(grep -cE -- "$2" "$1" 2>/dev/null)" -lt "$3" ]; do
+        kill -0 "$4" 2>/dev/null || { echo "wait_lines: process $4 ended before $3 lines of '$2' in $1"; return 1; }
+        [ $SECONDS -lt $t_end ] || { echo "wait_lines: not $3 lines of '$2' in $1 after $WAIT_LIMIT s"; return 1; }
+        sleep 0.02
+    done
+}

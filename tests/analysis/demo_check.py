@@ -1,6 +1,6 @@
 """demo_check.py - scripts/demo.sh end to end (ctest: analysis_demo; not
-collected with the other analysis tests, since the demo sweep takes about 2
-minutes of two cores):
+collected with the other analysis tests, since the demo sweep takes a minute
+or two of two cores):
 
 - the shipped sweeps/demo.yaml on 3 MPI ranks into a fresh folder: exit 0,
   the report's path printed, 9 runs done at 160 px; the report opened in

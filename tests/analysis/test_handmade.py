@@ -78,6 +78,24 @@ def test_grid_over_two_parameters(make_archive, tmp_path):
     assert grids.comparison_grid(a, "pool", str(tmp_path / "pool.png")) == [str(tmp_path / "pool.png")]
 
 
+def test_colour_keys(make_archive, tmp_path):
+    """preserve_color mixes YAML's false with names (one text column, spelt
+    as the manifest does); style_scale is real; style_masks are paths."""
+    runs = []
+    for i, pc in enumerate([False, "ycbcr", "luminance", "histogram"]):
+        for j, scale in enumerate([1, 2.5]):
+            runs.append({"id": f"c{i}{j}", "params": {"preserve_color": pc, "style_scale": scale,
+                                                        "style_masks": ["m/bright.png"], "output_size": "optimised"}})
+    a = analysis.open(make_archive(runs))
+    assert a.varied() == ["preserve_color", "style_scale"]
+    assert list(a.runs["preserve_color"])[::2] == ["false", "ycbcr", "luminance", "histogram"]
+    assert a.runs["style_scale"].dtype == np.float64
+    assert (a.runs["style_masks"] == "m/bright.png").all()
+    rows = a.groups("preserve_color")
+    assert [lab for lab, _ in rows] == ["style_scale=1", "style_scale=2.5"]
+    assert grids.comparison_grid(a, "preserve_color", str(tmp_path / "pc.png")) == [str(tmp_path / "pc.png")]
+
+
 def test_random_sweep_falls_back_to_one_row(make_archive):
     runs = [{"id": f"r{k}", "params": {"tv_weight": 10.0 ** -k, "seed": k}} for k in range(4)]
     a = analysis.open(make_archive(runs))

@@ -10,9 +10,11 @@
 #      parameters file records the GPU's name and UUID and the precision.
 #   2. a sweep of 2 workers sharing the device (mpirun -np 3): every run
 #      done, each run's device is the GPU ("GPU-" UUID in the archive).
-#   3. resume on CUDA: one rank, interrupted with SIGINT mid-run (Adam and
-#      continuous L-BFGS, whose optimizer state is checkpointed), resumed, and
-#      bit-identical to an uninterrupted run (tests/resume_check.py compare).
+#   3. resume on CUDA: one rank, interrupted with SIGINT while the Adam run
+#      is held after iteration 5 (testlib.sh's hold_at; the archive then has
+#      unfinished runs: resume_check.py unfinished), resumed, and
+#      bit-identical to an uninterrupted run (Adam and continuous L-BFGS,
+#      whose optimizer state is checkpointed, included).
 #   4. `eval --backend cpu` with precision tf32: refused with one clear line.
 # Small sizes (narrow VGG16, 32 px) keep it to seconds on a GPU.
 set -u
@@ -91,17 +93,28 @@ sys.exit(0 if ok else 1)
 EOF
 
 # ---------------------------------------------------------------- 3. resume bit-identical on CUDA
-timeout -s KILL 300 "$BIN" run "$M" -o "$T/ref.h5" --backend cuda --threads 1 >"$T/ref.out" 2>&1
+# the adam run (index 2) is held after iteration 5 (testlib.sh's hold_at)
+# until the SIGINT has reached it: the interruption lands mid-run
+MR=$T/resume.yaml
+sed 's/^  iterations: 12$/  iterations: 20/' "$M" >"$MR"
+timeout -s KILL 300 "$BIN" run "$MR" -o "$T/ref.h5" --backend cuda --threads 1 >"$T/ref.out" 2>&1
 CHECK_SHOW="$T/ref.out" check "uninterrupted reference: exit 0" test $? = 0
 A=$T/int.h5
-"$BIN" run "$M" -o "$A" --backend cuda --threads 1 --checkpoint-every 2 >"$T/int1.out" 2>&1 &
+H=$T/hold
+hold_at "$H" 2 5
+"$BIN" run "$MR" -o "$A" --backend cuda --threads 1 --checkpoint-every 2 >"$T/int1.out" 2>&1 &
 JOB=$!
-$CHECK wait "$A" adam 5 "$JOB" 120 >"$T/wait.out" 2>&1 || fail "the adam run did not reach iteration 5: $(cat "$T/wait.out")"
+wait_file "$H/held-2" "$JOB" >"$T/wait.out" || fail "the adam run was not held: $(cat "$T/wait.out")"
 kill -INT "$JOB" 2>/dev/null
+wait_file "$H/stopped-2" "$JOB" >"$T/wait.out" || fail "the SIGINT did not reach the held run: $(cat "$T/wait.out")"
+release "$H"
+unhold
 wait "$JOB"
 RC=$?
 check "SIGINT: exit 3 (got $RC)" test "$RC" = 3
-timeout -s KILL 300 "$BIN" run "$M" -o "$A" --backend cuda --threads 1 --checkpoint-every 2 --resume >"$T/int2.out" 2>&1
+states=$($CHECK unfinished "$A" 2>&1)
+check "the SIGINT left runs unfinished ($states)" test $? = 0
+timeout -s KILL 300 "$BIN" run "$MR" -o "$A" --backend cuda --threads 1 --checkpoint-every 2 --resume >"$T/int2.out" 2>&1
 CHECK_SHOW="$T/int2.out" check "resume: exit 0" test $? = 0
 check "resumed runs bit-identical to the uninterrupted ones" $CHECK compare "$T/ref.h5" "$A"
 
