@@ -1,6 +1,7 @@
 /* backend.c - the ss_be_* wrappers: one place for the argument checks of
  * every backend slot and the fallbacks of the optional slots (backend.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -161,6 +161,7 @@ struct ss_backend {
     const ss_backend_i *iface;
     int threads;      /* CPU threads this backend uses */
     char device[192]; /* human-readable device name (a GPU's name and UUID) */
+    char isa[64];     /* the instruction set the kernels dispatch to (oneDNN's on the CPU), or "" */
     int lost;         /* set by a backend whose device context is unusable (a sticky CUDA
                          error): every later call fails; the owner must free it and make a new one */
     int tf32;         /* 1 when TF32 math is allowed (set_precision) */
@@ -203,6 +204,7 @@ ss_status ss_be_pool_new(ss_backend *be, ss_layer **layer, ss_tensor **out, cons
 ss_status ss_be_pool_forward(ss_backend *be, ss_layer *layer, ss_tensor *out, const ss_tensor *in);
 ss_status ss_be_pool_backward(ss_backend *be, ss_layer *layer, ss_tensor *din, const ss_tensor *dout);
 void ss_be_layer_free(ss_backend *be, ss_layer *layer);
+ss_status ss_be_layer_describe(ss_backend *be, char *text, size_t n, const ss_layer *layer);
 ss_status ss_be_gram(ss_backend *be, ss_tensor *g, const ss_tensor *f);
 ss_status ss_be_style_grad(ss_backend *be, double *losses, ss_tensor *df, ss_tensor *g, const ss_tensor *f,
                            const ss_tensor *const *targets, const double *scales, int n);

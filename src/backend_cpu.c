@@ -1,5 +1,6 @@
 /* backend_cpu.c - the CPU backend: oneDNN for convolution and pooling,
- * OpenBLAS for Gram matrices, OpenMP loops for the rest.
+ * OpenBLAS for Gram matrices, OpenMP loops for the rest; where oneDNN has
+ * no Winograd convolution (AVX2 CPUs), our own (backend_cpu_winograd.c).
  *
  * Activations stay in the layout oneDNN's convolutions prefer (aBcd16b with
  * AVX-512) from layer to layer; weights are reordered once per layer, bias
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_cpu_winograd.h"
 #include "check.h"
 #include "elementwise.h"
 
@@ -39,12 +41,25 @@ typedef struct cpu_reorder {
     dnnl_primitive_t prim;
 } cpu_reorder;
 
+/* STYLESWEEP_CONV: how the convolutions are chosen (cpu_conv_new). */
+typedef enum cpu_conv_mode { CONV_AUTO = 0, CONV_DIRECT = 1, CONV_WINOGRAD = 2 } cpu_conv_mode;
+
+/* Our Winograd convolution pays (auto) from this many input channels and
+ * this many 4x4 output tiles up (PERFORMANCE.md, emulated AVX2): with fewer
+ * tiles its products cannot amortise reading the transformed filters, four
+ * times the size of the filters, on every call (512 -> 512 channels at 8x8
+ * pixels is slower than direct, at 14x14 faster). */
+enum { WG_MIN_CIN = 16, WG_MIN_TILES = 16 };
+
 typedef struct cpu_ctx {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     cpu_reorder reorders[CPU_REORDER_CACHE];
     int n_reorders;
-    int winograd;      /* 1: Winograd convolutions where available (STYLESWEEP_CONV=direct turns them off) */
+    cpu_conv_mode conv_mode;
+    int wg_vec;        /* lanes of our Winograd kernels for oneDNN's ISA (8, 16), 0: none */
+    float *wg_scratch; /* their scratch, shared by all layers */
+    size_t wg_scratch_size;
     float *scratch[2]; /* plain copies of F and of the style gradient */
     size_t scratch_size[2];
     double *tv_cells; /* total variation: rows of cell factors per thread (elementwise.h) */
@@ -53,6 +68,12 @@ typedef struct cpu_ctx {
 
 struct ss_layer {
     int is_conv;
+    char algo[128]; /* the convolution's algorithm, for layer_describe */
+    /* our Winograd convolution; wg_in: the input (and its gradient) in the
+     * blocked layout when the input tensor has another */
+    ss_wino *wg;
+    float *wg_in;
+    dnnl_memory_desc_t wg_in_md;
     dnnl_primitive_t fwd, bwd;
     dnnl_memory_t w_fwd, w_bwd, bias, workspace;
     float *w_fwd_data, *w_bwd_data, *bias_data, *ws_data;
@@ -239,6 +260,8 @@ static void cpu_layer_free(ss_backend *be, ss_layer *l) {
     free(l->w_bwd_data);
     free(l->bias_data);
     free(l->ws_data);
+    ss_wino_free(l->wg);
+    free(l->wg_in);
     free(l);
 }
 
@@ -254,8 +277,19 @@ static ss_status make_filled_memory(ss_backend *be, dnnl_memory_t *mem, float **
     return SS_OK;
 }
 
+/* Names oneDNN's implementations of the layer's primitives in l->algo. */
+static void describe_onednn(ss_layer *l, const_dnnl_primitive_desc_t fpd, const_dnnl_primitive_desc_t bpd) {
+    const char *f = "?", *b = "?";
+    dnnl_primitive_desc_query(fpd, dnnl_query_impl_info_str, 0, &f);
+    dnnl_primitive_desc_query(bpd, dnnl_query_impl_info_str, 0, &b);
+    if (strcmp(f, b) == 0) snprintf(l->algo, sizeof l->algo, "oneDNN %s", f);
+    else snprintf(l->algo, sizeof l->algo, "oneDNN %s, backward %s", f, b);
+}
+
+/* oneDNN's convolution: Winograd first when winograd (where oneDNN has it:
+ * AVX-512, not the 3-channel first layer), else or then direct. */
 static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const ss_tensor *in, int cout,
-                            const float *weight, const float *bias) {
+                            const float *weight, const float *bias, int winograd) {
     cpu_ctx *c = ctx_of(be);
     int cin = in->c, h = in->h, w = in->w;
     dnnl_memory_desc_t w_any, b_md, dst_any, w_user, diff_src_any;
@@ -277,10 +311,7 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
     DNNL_CHECK_GOTO(rs, dnnl_post_ops_create(&po), done);
     DNNL_CHECK_GOTO(rs, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), done);
     DNNL_CHECK_GOTO(rs, dnnl_primitive_attr_set_post_ops(attr, po), done);
-    /* Winograd F(4x4, 3x3) where oneDNN has it (AVX-512, not the 3-channel
-     * first layer), direct otherwise */
-    dnnl_alg_kind_t algs[2] = {c->winograd ? dnnl_convolution_winograd : dnnl_convolution_direct,
-                               dnnl_convolution_direct};
+    dnnl_alg_kind_t algs[2] = {winograd ? dnnl_convolution_winograd : dnnl_convolution_direct, dnnl_convolution_direct};
     for (int a = 0; a < 2 && st != dnnl_success; a++) {
         st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, algs[a], src_md, &w_any, &b_md, &dst_any,
                                                 strides, pad, pad);
@@ -318,6 +349,7 @@ static ss_status conv_build(ss_backend *be, ss_layer *l, ss_tensor **out, const 
     }
     SS_TRY_GOTO(rs, make_filled_memory(be, &l->w_bwd, &l->w_bwd_data, wb_md, weight, &w_user), done);
     DNNL_CHECK_GOTO(rs, dnnl_primitive_create(&l->bwd, bpd), done);
+    describe_onednn(l, fpd, bpd);
     goto done;
 no_conv:
     rs = ss_error(SS_ERR_BACKEND, "oneDNN: cannot make a %dx%d convolution %d -> %d channels (%s)", h, w, cin, cout,
@@ -330,13 +362,45 @@ done:
     return rs;
 }
 
-static ss_status cpu_conv_new(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in, int cout,
-                              const float *weight, const float *bias) {
+/* Our Winograd convolution: output and input (when its layout differs, a
+ * copy) in the blocked layout of c->wg_vec lanes. */
+static ss_status wg_build(ss_backend *be, ss_layer *l, ss_tensor **out, const ss_tensor *in, int cout,
+                          const float *weight, const float *bias) {
+    cpu_ctx *c = ctx_of(be);
+    dnnl_format_tag_t tag = c->wg_vec == 16 ? dnnl_nChw16c : dnnl_nChw8c;
+    dnnl_dims_t od = {1, cout, in->h, in->w}, id = {1, in->c, in->h, in->w};
+    dnnl_memory_desc_t omd;
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&omd, 4, od, dnnl_f32, tag));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&l->wg_in_md, 4, id, dnnl_f32, tag));
+    SS_TRY(ss_wino_new(&l->wg, in->c, cout, in->h, in->w, c->wg_vec, be->threads, weight, bias));
+    SS_TRY(tensor_from_md(be, out, &omd));
+    if (!dnnl_memory_desc_equal(&l->wg_in_md, &priv_of(in)->md)) {
+        size_t bytes = dnnl_memory_desc_get_size(&l->wg_in_md);
+        l->wg_in = alloc_aligned(bytes);
+        SS_ALLOC_CHECK(l->wg_in);
+        memset(l->wg_in, 0, bytes);
+    }
+    size_t need = ss_wino_scratch_floats(l->wg);
+    if (c->wg_scratch_size < need) {
+        free(c->wg_scratch);
+        c->wg_scratch = alloc_aligned(need * sizeof(float));
+        c->wg_scratch_size = c->wg_scratch ? need : 0;
+        SS_ALLOC_CHECK(c->wg_scratch);
+    }
+    snprintf(l->algo, sizeof l->algo, "stylesweep winograd F(4x4,3x3) %s", c->wg_vec == 16 ? "avx512" : "avx2");
+    return SS_OK;
+}
+
+/* *layer: a convolution layer, ours (mine) or oneDNN's (Winograd first when
+ * onednn_winograd); *out is NULL on failure. */
+static ss_status conv_layer_new(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in, int cout,
+                                const float *weight, const float *bias, int mine, int onednn_winograd) {
     ss_layer *l = calloc(1, sizeof *l);
     SS_ALLOC_CHECK(l);
     l->is_conv = 1;
     *out = NULL;
-    ss_status st = conv_build(be, l, out, in, cout, weight, bias);
+    ss_status st = mine ? wg_build(be, l, out, in, cout, weight, bias)
+                        : conv_build(be, l, out, in, cout, weight, bias, onednn_winograd);
     if (st != SS_OK) {
         cpu_layer_free(be, l);
         cpu_tensor_free(be, *out);
@@ -344,6 +408,31 @@ static ss_status cpu_conv_new(ss_backend *be, ss_layer **layer, ss_tensor **out,
         return st;
     }
     *layer = l;
+    return SS_OK;
+}
+
+/* STYLESWEEP_CONV: direct: oneDNN's direct convolutions; winograd: ours
+ * wherever its kernels run (oneDNN's ISA is AVX2 or AVX-512); auto: oneDNN's
+ * Winograd where it has one, else ours where it pays (WG_MIN_CIN input
+ * channels, WG_MIN_TILES tiles), else oneDNN's direct one. */
+static ss_status cpu_conv_new(ss_backend *be, ss_layer **layer, ss_tensor **out, const ss_tensor *in, int cout,
+                              const float *weight, const float *bias) {
+    cpu_ctx *c = ctx_of(be);
+    if (c->wg_vec && c->conv_mode == CONV_WINOGRAD) return conv_layer_new(be, layer, out, in, cout, weight, bias, 1, 0);
+    int auto_mode = c->conv_mode != CONV_DIRECT;
+    SS_TRY(conv_layer_new(be, layer, out, in, cout, weight, bias, 0, auto_mode));
+    int tiles = ((in->h + 3) / 4) * ((in->w + 3) / 4);
+    if (!auto_mode || !c->wg_vec || strstr((*layer)->algo, "wino") || in->c < WG_MIN_CIN || tiles < WG_MIN_TILES)
+        return SS_OK;
+    cpu_layer_free(be, *layer);
+    cpu_tensor_free(be, *out);
+    *layer = NULL;
+    return conv_layer_new(be, layer, out, in, cout, weight, bias, 1, 0);
+}
+
+static ss_status cpu_layer_describe(ss_backend *be, char *text, size_t n, const ss_layer *l) {
+    (void)be;
+    snprintf(text, n, "%s", l->is_conv ? l->algo : "oneDNN pooling");
     return SS_OK;
 }
 
@@ -355,6 +444,15 @@ static ss_status execute(ss_backend *be, dnnl_primitive_t prim, int n, dnnl_exec
 }
 
 static ss_status cpu_conv_forward(ss_backend *be, ss_layer *l, ss_tensor *out, const ss_tensor *in) {
+    if (l->wg) {
+        const float *src = in->data;
+        if (l->wg_in) {
+            SS_TRY(run_reorder(be, &priv_of(in)->md, in->data, &l->wg_in_md, l->wg_in, 0));
+            src = l->wg_in;
+        }
+        ss_wino_forward(l->wg, out->data, src, ctx_of(be)->wg_scratch);
+        return SS_OK;
+    }
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, priv_of(in)->mem},
                                {DNNL_ARG_WEIGHTS, l->w_fwd},
                                {DNNL_ARG_BIAS, l->bias},
@@ -363,6 +461,11 @@ static ss_status cpu_conv_forward(ss_backend *be, ss_layer *l, ss_tensor *out, c
 }
 
 static ss_status cpu_conv_backward_data(ss_backend *be, ss_layer *l, ss_tensor *din, const ss_tensor *dpre) {
+    if (l->wg) {
+        ss_wino_backward_data(l->wg, l->wg_in ? l->wg_in : din->data, dpre->data, ctx_of(be)->wg_scratch);
+        if (l->wg_in) SS_TRY(run_reorder(be, &l->wg_in_md, l->wg_in, &priv_of(din)->md, din->data, 0));
+        return SS_OK;
+    }
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, priv_of(dpre)->mem},
                                {DNNL_ARG_WEIGHTS, l->w_bwd},
                                {DNNL_ARG_DIFF_SRC, l->bwd_diff_src ? l->bwd_diff_src : priv_of(din)->mem}};
@@ -681,6 +784,7 @@ static void cpu_free(ss_backend *be) {
         free(c->scratch[0]);
         free(c->scratch[1]);
         free(c->tv_cells);
+        free(c->wg_scratch);
         if (c->stream) dnnl_stream_destroy(c->stream);
         if (c->engine) dnnl_engine_destroy(c->engine);
         free(c);
@@ -704,6 +808,7 @@ static const ss_backend_i cpu_iface = {
     .pool_forward = cpu_pool_forward,
     .pool_backward = cpu_pool_backward,
     .layer_free = cpu_layer_free,
+    .layer_describe = cpu_layer_describe,
     .gram = cpu_gram,
     .style_grad = cpu_style_grad,
     .content_grad = cpu_content_grad,
@@ -731,7 +836,21 @@ ss_status ss_backend_cpu_new(ss_backend **out, int threads) {
     be->iface = &cpu_iface;
     be->ctx = c;
     const char *conv = getenv("STYLESWEEP_CONV");
-    c->winograd = !(conv && strcmp(conv, "direct") == 0);
+    if (!conv || !*conv || strcmp(conv, "auto") == 0) c->conv_mode = CONV_AUTO;
+    else if (strcmp(conv, "direct") == 0) c->conv_mode = CONV_DIRECT;
+    else if (strcmp(conv, "winograd") == 0) c->conv_mode = CONV_WINOGRAD;
+    else {
+        cpu_free(be);
+        return ss_error(SS_ERR_ARG, "STYLESWEEP_CONV=%s: expected direct, winograd or auto", conv);
+    }
+    /* our kernels follow the ISA oneDNN dispatches to (ONEDNN_MAX_CPU_ISA lowers both) */
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    int avx512 = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+    int avx2 = (isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2;
+    c->wg_vec = avx512 && ss_wino_supported(16) ? 16 : avx2 && ss_wino_supported(8) ? 8 : 0;
+    const char *isa_name = dnnl_cpu_isa2str(isa);
+    if (strncmp(isa_name, "cpu_isa_", 8) == 0) isa_name += 8;
+    snprintf(be->isa, sizeof be->isa, "%s", isa_name);
     be->threads = threads;
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);

@@ -1,9 +1,10 @@
 /* cmd_bench.c - `stylesweep bench`: the median time of one evaluation with
  * random weights and random images, printed as ms_per_eval=<number> (the
  * line scripts/bench_vs_torch.sh reads from this and from PyTorch's script,
- * to compare in one command), after one line "layer NAME: WHAT" per
- * convolution where the backend says what it runs (the CUDA backend's
- * algorithms and workspace). */
+ * to compare in one command), then the instruction set the backend
+ * dispatches to and a table of the convolutions: each one's algorithm (as
+ * the backend describes it: layer_describe, the CUDA backend's algorithms
+ * and workspace too) and its forward and backward-data times. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@
 #include "util.h"
 
 enum { BENCH_FLAGS = SS_CLI_THREADS | SS_CLI_BACKEND | SS_CLI_REPEAT };
+/* calls per convolution and direction in the table (not --repeat: the
+ * difference of two --repeat values is then evaluations alone) */
+enum { BENCH_LAYER_CALLS = 5 };
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -43,6 +47,27 @@ static void bench_free(bench_state *b) {
 
 static void fill_random(float *a, size_t n, ss_rng *r) {
     for (size_t i = 0; i < n; i++) a[i] = (float)(50.0 * ss_rng_normal(r));
+}
+
+/* Prints the ISA and one line per convolution, each timed `repeat` times. */
+static ss_status bench_layers(bench_state *b, int repeat) {
+    ss_net_conv_profile rows[SS_MODEL_MAX_CONVS];
+    int n = 0;
+    SS_TRY(ss_net_profile_convs(b->net, rows, &n, repeat));
+    printf("isa=%s (the instruction set the %s backend dispatches to)\n", b->be->isa[0] ? b->be->isa : "unknown",
+           b->be->iface->name);
+    printf("%-8s %-18s %8s %8s %8s %8s %8s  %s\n", "layer", "shape", "fwd_ms", "bwd_ms", "GFLOP/s", "fwd_cpu",
+           "bwd_cpu", "algorithm");
+    for (int i = 0; i < n; i++) {
+        const ss_net_conv_profile *r = &rows[i];
+        char shape[48];
+        snprintf(shape, sizeof shape, "%d->%d %dx%d", r->cin, r->cout, r->w, r->h);
+        double flop = 2.0 * 2.0 * 9.0 * r->cin * r->cout * r->h * r->w; /* direct-equivalent, both directions */
+        double ms = r->fwd_ms[0] + r->bwd_ms[0];
+        printf("%-8s %-18s %8.2f %8.2f %8.1f %8.2f %8.2f  %s\n", r->name, shape, r->fwd_ms[0], r->bwd_ms[0],
+               ms > 0 ? flop / ms / 1e6 : 0.0, r->fwd_ms[1], r->bwd_ms[1], r->algo);
+    }
+    return SS_OK;
 }
 
 static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms) {
@@ -78,13 +103,9 @@ static ss_status bench_run(bench_state *b, const ss_cli *cli, double *median_ms)
     }
     qsort(times, (size_t)reps, sizeof times[0], cmp_double);
     *median_ms = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
-    char layer[320];
-    int said;
-    for (int i = 0; (said = ss_net_describe_conv(b->net, i, layer, sizeof layer)) >= 0; i++)
-        if (said) printf("layer %s\n", layer); /* what the backend runs, where it says */
     printf("stylesweep=%s arch=%s size=%d threads=%d backend=%s precision=%s ms_per_eval=%.3f device=%s\n",
            SS_VERSION_STRING, p->model, s, b->be->threads, b->be->iface->name, p->precision, *median_ms, b->be->device);
-    return SS_OK;
+    return bench_layers(b, BENCH_LAYER_CALLS);
 }
 
 int ss_cmd_bench(int argc, char **argv) {
@@ -94,7 +115,11 @@ int ss_cmd_bench(int argc, char **argv) {
                           .synopsis = "[--model vgg19] [--size 224] [--threads N] [OPTIONS]",
                           .description =
                               "Times one evaluation (forward to the deepest used layer, losses, gradient to the\n"
-                              "image) with random weights and random images; prints the median as ms_per_eval=.\n",
+                              "image) with random weights and random images; prints the median as ms_per_eval=,\n"
+                              "the instruction set the backend dispatches to (isa=) and per convolution its\n"
+                              "algorithm, forward and backward-data wall times (the shortest of 5 calls),\n"
+                              "the GFLOP/s of a direct convolution in that time, and the least CPU time\n"
+                              "(all threads; with OMP_WAIT_POLICY=PASSIVE the work without the spinning).\n",
                           .options = opts,
                           .n_options = ss_cli_common_options(opts, &cli, BENCH_FLAGS),
                           .params = &cli.params};

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
+#include "util.h"
 
 enum { NET_MAX_LAYERS = SS_MODEL_MAX_CONVS + 5 };
 
@@ -367,4 +369,49 @@ int ss_net_describe_conv(const ss_net *net, int i, char *out, size_t size) {
     }
     if (size) out[0] = '\0';
     return -1;
+}
+
+static double process_cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ms[0] = the shortest wall time of `repeat` calls of layer i forward or
+ * (backward) backward-data into din, the least disturbed by other work;
+ * ms[1] = the least CPU time of this process (all threads) in one call. */
+static ss_status time_conv(ss_net *net, double ms[2], int i, int backward, ss_tensor *din, int repeat) {
+    net_layer *L = &net->layers[i];
+    const ss_tensor *in = i > 0 ? net->layers[i - 1].out : net->input;
+    ms[0] = ms[1] = INFINITY;
+    for (int r = 0; r < repeat; r++) {
+        double t0 = ss_monotonic_seconds(), c0 = process_cpu_seconds();
+        if (backward) SS_TRY(ss_be_conv_backward_data(net->be, L->op, din, L->diff));
+        else SS_TRY(ss_be_conv_forward(net->be, L->op, L->out, in));
+        double t = (ss_monotonic_seconds() - t0) * 1000.0, c = (process_cpu_seconds() - c0) * 1000.0;
+        if (t < ms[0]) ms[0] = t;
+        if (c < ms[1]) ms[1] = c;
+    }
+    return SS_OK;
+}
+
+ss_status ss_net_profile_convs(ss_net *net, ss_net_conv_profile *rows, int *n, int repeat) {
+    if (repeat < 0 || repeat > 64) return ss_error(SS_ERR_ARG, "profile: repeat %d is not 0..64", repeat);
+    ss_tensor *din0 = NULL;
+    ss_status st = ss_be_tensor_new_like(net->be, &din0, net->input);
+    *n = 0;
+    for (int i = 0; st == SS_OK && i < net->n_layers; i++) {
+        net_layer *L = &net->layers[i];
+        if (L->conv < 0) continue;
+        const ss_tensor *in = i > 0 ? net->layers[i - 1].out : net->input;
+        ss_net_conv_profile *p = &rows[(*n)++];
+        *p = (ss_net_conv_profile){
+            .name = net->m->conv[L->conv].name, .cin = in->c, .cout = L->out->c, .h = in->h, .w = in->w};
+        st = ss_be_layer_describe(net->be, p->algo, sizeof p->algo, L->op);
+        if (st == SS_OK && repeat > 0) st = time_conv(net, p->fwd_ms, i, 0, NULL, repeat);
+        if (st == SS_OK && repeat > 0)
+            st = time_conv(net, p->bwd_ms, i, 1, i > 0 ? net->layers[i - 1].diff : din0, repeat);
+    }
+    ss_be_tensor_free(net->be, din0);
+    return st;
 }

@@ -90,4 +90,20 @@ ss_status ss_net_set_weights(ss_net *net, const ss_loss_config *cfg);
  * target must be set. */
 ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_tensor *x);
 
+/* One convolution of a network as `stylesweep bench` reports it. */
+typedef struct ss_net_conv_profile {
+    const char *name;    /* the model's name of the layer (conv1_1) */
+    int cin, cout, h, w; /* (cin, h, w) -> (cout, h, w) */
+    char algo[128];      /* the backend's description (ss_be_layer_describe) */
+    double fwd_ms[2],
+        bwd_ms[2]; /* forward, backward-data: the shortest wall time and the least CPU time (all threads) */
+} ss_net_conv_profile;
+
+/* rows[0..*n) = net's convolutions in order (rows has room for
+ * SS_MODEL_MAX_CONVS), each timed `repeat` times forward and backward-data
+ * (repeat 0: described only; the shortest call counts). Call after ss_net_eval: the calls reuse its
+ * activations and overwrite its intermediate gradients, which the next
+ * ss_net_eval computes again. */
+ss_status ss_net_profile_convs(ss_net *net, ss_net_conv_profile *rows, int *n, int repeat);
+
 #endif

@@ -6,9 +6,10 @@
  * Keras layout (tests/data/ref_vgg*_div8.h5), so the weights reader is
  * tested too. Every case is evaluated through ss_net_eval in float32 on
  * the backend STYLESWEEP_TEST_BACKEND names (backend_env.h; the CPU by
- * default, with Winograd convolutions where oneDNN has them and again with
- * direct ones). Cases with attribute masks = 1 set style masks
- * (style_masks) from the group's masks/s<S>_l<L> datasets first.
+ * default, with the convolutions STYLESWEEP_CONV=auto chooses, again with
+ * oneDNN's direct ones and with our own Winograd ones everywhere). Cases
+ * with attribute masks = 1 set style masks (style_masks) from the group's
+ * masks/s<S>_l<L> datasets first.
  *
  * Tolerances: each loss term (total, content, every style layer, tv) within
  * a relative error of 1e-4 (2e-2 with STYLESWEEP_TEST_PRECISION=tf32); the gradient within a relative error of 1e-4 in
@@ -261,11 +262,12 @@ int main(void) {
     if (load_image(&im.content, f, "content", &im.h, &im.w) || load_image(&im.style[0], f, "style0", &h2, &w2) ||
         load_image(&im.style[1], f, "style1", &h2, &w2) || load_image(&im.x, f, "x", &h2, &w2))
         return 1;
-    /* every case with the default convolutions (Winograd where oneDNN has
-     * it) and again with direct ones; CUDA has one kind (cuDNN's fixed choice) */
+    /* every case with the default convolutions (oneDNN's Winograd where it
+     * has one, else ours where it pays), again with direct ones and with our
+     * Winograd everywhere; CUDA has one kind (cuDNN's fixed choice) */
     int cases = 0;
-    const char *modes[2] = {"auto", "direct"};
-    int n_modes = strcmp(test_backend_name(), "cpu") ? 1 : 2;
+    const char *modes[3] = {"auto", "direct", "winograd"};
+    int n_modes = strcmp(test_backend_name(), "cpu") ? 1 : 3;
     if (test_backend_tf32()) g_rel_tol = REL_TOL_TF32;
     for (int mode = 0; mode < n_modes; mode++) {
         setenv("STYLESWEEP_CONV", modes[mode], 1);
