@@ -357,20 +357,6 @@ ss_status ss_net_eval(ss_net *net, ss_terms *terms, ss_tensor *grad, const ss_te
     return SS_OK;
 }
 
-int ss_net_describe_conv(const ss_net *net, int i, char *out, size_t size) {
-    int seen = 0;
-    for (int j = 0; j < net->n_layers; j++) {
-        const net_layer *L = &net->layers[j];
-        if (L->conv < 0 || seen++ != i) continue;
-        char text[256] = "";
-        if (ss_be_layer_describe(net->be, text, sizeof text, L->op) != SS_OK) snprintf(text, sizeof text, "?");
-        snprintf(out, size, "%s: %s", net->m->conv[L->conv].name, text);
-        return text[0] != '\0';
-    }
-    if (size) out[0] = '\0';
-    return -1;
-}
-
 static double process_cpu_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);

@@ -54,12 +54,6 @@ ss_status ss_net_new(ss_net **out, ss_backend *be, const ss_model *m, const ss_l
 /* Frees net (NULL is ignored). */
 void ss_net_free(ss_net *net);
 
-/* out = "NAME: WHAT" for the i-th convolution of net (from 0): its model
- * name and what the backend runs for it (ss_be_layer_describe). Returns 1,
- * 0 when the backend says nothing of it (out is "NAME: "), -1 past the last
- * convolution (out is ""). */
-int ss_net_describe_conv(const ss_net *net, int i, char *out, size_t size);
-
 /* Sets the content target from the pre-processed content image (3, h, w) on the host. */
 ss_status ss_net_set_content(ss_net *net, const float *content);
 
