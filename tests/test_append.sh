@@ -32,22 +32,7 @@ export STYLESWEEP_BENCH_NO_COMPUTE=1
 LIMIT=120 # seconds for any one sweep: a hang is a failure
 
 make_tmpdir
-write_manifest() { # write_manifest FILE RUNS
-    {
-        tiny_sweep_head append-test
-        cat <<EOF
-  image_size: 16
-  iterations: 2
-  evals_per_iteration: 1
-  content_layer: conv3_2
-  style_layers: [conv1_1, conv2_1, conv3_1]
-  init: noise
-  snapshots: {first: 1, every: 0}
-grid:
-  seed: [$(seq -s ', ' 0 $(($2 - 1)))]
-EOF
-    } >"$1"
-}
+write_manifest() { seed_grid_manifest append-test "$2" 1 >"$1"; } # write_manifest FILE RUNS
 
 # sweep NP MANIFEST ARCHIVE OUT [ARGS...]: the sweep on NP ranks with small
 # batches (FIRST, BATCH); output in OUT.out / OUT.err; sets RC.

@@ -33,20 +33,7 @@ CHECK="$PY $TESTS_DIR/resume_check.py"
 
 make_tmpdir
 M=$T/crash.yaml
-{
-    tiny_sweep_head crash-test
-    cat <<EOF
-  image_size: 16
-  iterations: 2
-  evals_per_iteration: 3
-  content_layer: conv3_2
-  style_layers: [conv1_1, conv2_1, conv3_1]
-  init: noise
-  snapshots: {first: 1, every: 0}
-grid:
-  seed: [$(seq -s ', ' 0 $((RUNS - 1)))]
-EOF
-} >"$M"
+seed_grid_manifest crash-test "$RUNS" 3 >"$M"
 # the archive starts with 16 runs, rank 0 appends the others 4 at a time
 export STYLESWEEP_FIRST_RUNS=16 STYLESWEEP_APPEND_BATCH=4
 

@@ -24,20 +24,7 @@ make_tmpdir
 CHECK="$PY $TESTS_DIR/resume_check.py"
 RUNS=12
 M=$T/r.yaml
-{
-    tiny_sweep_head repair-test
-    cat <<EOF
-  image_size: 16
-  iterations: 2
-  evals_per_iteration: 3
-  content_layer: conv3_2
-  style_layers: [conv1_1, conv2_1, conv3_1]
-  init: noise
-  snapshots: {first: 1, every: 0}
-grid:
-  seed: [$(seq -s ', ' 0 $((RUNS - 1)))]
-EOF
-} >"$M"
+seed_grid_manifest repair-test "$RUNS" 3 >"$M"
 sweep() { # sweep ARCHIVE OUT [ARGS...]: one rank, rc in RC
     local a=$1 out=$2
     shift 2

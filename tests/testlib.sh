@@ -63,6 +63,23 @@ defaults:
   channels_div: 8
 EOF
 }
+# seed_grid_manifest NAME RUNS EVALS: a whole tiny manifest (tiny_sweep_head,
+# 16 px, 2 iterations of EVALS evaluations, three style layers, one snapshot)
+# of RUNS runs that differ only in their seed: the many-run sweeps' manifest
+seed_grid_manifest() {
+    tiny_sweep_head "$1"
+    cat <<EOF
+  image_size: 16
+  iterations: 2
+  evals_per_iteration: $3
+  content_layer: conv3_2
+  style_layers: [conv1_1, conv2_1, conv3_1]
+  init: noise
+  snapshots: {first: 1, every: 0}
+grid:
+  seed: [$(seq -s ', ' 0 $(($2 - 1)))]
+EOF
+}
 need_mpirun() {
     command -v mpirun >/dev/null || { echo "$TEST_NAME: mpirun not found" >&2; exit 2; }
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
