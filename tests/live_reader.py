@@ -26,17 +26,7 @@ import time
 import h5py
 import numpy as np
 
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+from testlib import alive
 
 
 def read_h5py(path, lock):

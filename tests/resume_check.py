@@ -40,6 +40,8 @@ import h5py
 import numpy as np
 import yaml
 
+from testlib import alive
+
 
 def open_archive(path):
     return h5py.File(path, "r", locking=False)
@@ -48,21 +50,6 @@ def open_archive(path):
 def status_names(table):
     names = h5py.check_enum_dtype(table.dtype["status"])
     return {v: k for k, v in names.items()}
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (exited, not yet reaped) counts as gone
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def read_table(path):

@@ -6,6 +6,7 @@ that tests/testlib.sh exports:
     sys.path.insert(0, os.environ["TESTS_DIR"])
     from testlib import read_png
 """
+import os
 import struct
 import zlib
 
@@ -73,3 +74,18 @@ def read_png(path, channels=3):
         out[y] = cur
         prev = cur
     return out.reshape(h, w, ch).astype(np.uint8)
+
+
+def alive(pid):
+    """True while process pid runs; a zombie (exited, not yet reaped) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
